@@ -1,0 +1,102 @@
+"""Decode an ingest body: size limits, gzip without inflating bombs, JSON / array / NDJSON."""
+
+import zlib
+
+import msgspec
+
+JSON_TYPES = {"application/json", "application/x-ndjson", "application/jsonl", "text/plain"}
+ENCODINGS = {"", "identity", "gzip", "x-gzip"}
+_decoder = msgspec.json.Decoder()
+
+
+class BodyError(Exception):
+    """The body as a whole is unusable; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def check_content_type(content_type: str) -> None:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media not in JSON_TYPES:
+        raise BodyError(
+            415,
+            f"unsupported content type {media or '(none)'!r}; "
+            "send application/json, application/x-ndjson or text/plain",
+        )
+
+
+def check_encoding(encoding: str) -> str:
+    enc = encoding.strip().lower()
+    if enc not in ENCODINGS:
+        raise BodyError(415, f"unsupported Content-Encoding {enc[:40]!r}; send gzip or none")
+    return "gzip" if enc in ("gzip", "x-gzip") else ""
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """Inflate gzip (several members allowed), never producing more than `limit` bytes."""
+    out = bytearray()
+    while data:
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            while data:
+                chunk = inflater.decompress(data, limit + 1 - len(out))
+                out += chunk
+                if len(out) > limit:
+                    raise BodyError(413, f"body is over {limit} bytes after decompression")
+                data = inflater.unconsumed_tail
+                if inflater.eof:
+                    break
+                if not chunk and not data:
+                    break
+        except zlib.error as exc:
+            raise BodyError(400, f"body is not valid gzip: {exc}") from None
+        if not inflater.eof:
+            raise BodyError(400, "body is not valid gzip: truncated stream")
+        data = inflater.unused_data
+    return bytes(out)
+
+
+def _decode_json(data: bytes | str):
+    try:
+        return _decoder.decode(data)
+    except UnicodeDecodeError:
+        # Keep the records: invalid bytes in a logged string become U+FFFD.
+        return _decoder.decode(data.decode("utf-8", "replace"))
+    except RecursionError:
+        raise msgspec.DecodeError("nested too deeply") from None
+
+
+class Item(msgspec.Struct):
+    """One top-level item of the body: a decoded value, or the reason it did not decode."""
+
+    value: object = None
+    error: str | None = None
+
+
+def split_items(data: bytes) -> list[Item]:
+    """A JSON object, a JSON array of items, or NDJSON (one item per line; a bad line is its own
+    error). Raises BodyError(400) when nothing in the body is JSON at all."""
+    stripped = data.strip()
+    if not stripped:
+        raise BodyError(400, "body is empty")
+    try:
+        value = _decode_json(stripped)
+    except msgspec.DecodeError as whole_error:
+        lines = [line for line in stripped.split(b"\n") if line.strip()]
+        if len(lines) < 2:
+            raise BodyError(400, f"body is not valid JSON or NDJSON: {whole_error}") from None
+        items = []
+        for line in lines:
+            try:
+                items.append(Item(value=_decode_json(line)))
+            except msgspec.DecodeError as exc:
+                items.append(Item(error=f"line is not valid JSON: {exc}"))
+        if all(item.error for item in items):
+            raise BodyError(400, f"body is not valid JSON or NDJSON: {items[0].error}")
+        return items
+    if isinstance(value, list):
+        return [Item(value=v) for v in value]
+    return [Item(value=value)]

@@ -1,0 +1,127 @@
+"""Ingest sources, batches and the raw request rows."""
+
+import hashlib
+import secrets
+
+from django.db import models
+
+from monitor.models import Endpoint, Project
+
+TOKEN_PREFIX = "cw_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Source(models.Model):
+    """Something that ships logs: a gateway, a log shipper, an OpenTelemetry exporter.
+
+    Only the SHA-256 of its token is stored; the token is shown once, when it is made.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sources")
+    name = models.CharField(max_length=100)
+    format = models.CharField(max_length=32, blank=True, default="")
+    token_hash = models.CharField(max_length=64, unique=True)
+    token_hint = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="source_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.slug}/{self.name}"
+
+    def issue_token(self) -> str:
+        """Set a fresh token on this (unsaved or saved) source and return it in clear."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        self.token_hash = hash_token(token)
+        self.token_hint = token[:8]
+        return token
+
+
+class IngestBatch(models.Model):
+    """One accepted ingest request; the unit of exactly-once aggregation."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        FAILED = "failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    source = models.ForeignKey(Source, on_delete=models.SET_NULL, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    accepted = models.IntegerField(default=0)
+    duplicates = models.IntegerField(default=0)
+    rejected = models.IntegerField(default=0)
+    attempts = models.IntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                name="batch_pending_idx",
+                condition=models.Q(status="pending"),
+            ),
+        ]
+
+
+class Request(models.Model):
+    """One request as a gateway logged it, normalized to the native record."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    batch = models.ForeignKey(IngestBatch, on_delete=models.SET_NULL, null=True, db_index=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+    dedup_key = models.CharField(max_length=32)
+    ts = models.DateTimeField()
+    method = models.CharField(max_length=16)
+    path = models.TextField()
+    query = models.TextField(null=True, blank=True)
+    route = models.TextField()
+    status = models.SmallIntegerField()
+    host = models.TextField(null=True, blank=True)
+    service = models.TextField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    request_bytes = models.BigIntegerField(null=True, blank=True)
+    response_bytes = models.BigIntegerField(null=True, blank=True)
+    upstream_status = models.SmallIntegerField(null=True, blank=True)
+    client = models.TextField(null=True, blank=True)
+    client_ip = models.TextField(null=True, blank=True)
+    user_agent = models.TextField(null=True, blank=True)
+    request_id = models.TextField(null=True, blank=True)
+    request_headers = models.JSONField(default=dict)
+    response_headers = models.JSONField(default=dict)
+    response_body = models.TextField(null=True, blank=True)
+    # The concrete resource the request addressed (monitor/conflicts.py).
+    resource = models.TextField()
+    # Filled by aggregation for conflicts (409/412/423/428).
+    cause = models.CharField(max_length=32, null=True, blank=True)
+    cause_reason = models.TextField(null=True, blank=True)
+    retry_outcome = models.CharField(max_length=16, null=True, blank=True)
+    resolved_after_ms = models.FloatField(null=True, blank=True)
+    race_winner = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, db_index=False,
+        related_name="race_losers",
+    )
+
+    class Meta:
+        constraints = [
+            # ts is part of the key so that the table can be partitioned by time.
+            models.UniqueConstraint(fields=["project", "dedup_key", "ts"], name="request_dedup"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "ts"], name="request_project_ts"),
+            models.Index(fields=["endpoint", "ts"], name="request_endpoint_ts"),
+            models.Index(fields=["project", "client", "ts"], name="request_client_ts"),
+            models.Index(fields=["project", "resource", "ts"], name="request_resource_ts"),
+            models.Index(fields=["batch"], name="request_batch"),
+            models.Index(fields=["project", "request_id"], name="request_request_id"),
+        ]

@@ -1,0 +1,36 @@
+"""The native record: the one shape every gateway format is parsed into."""
+
+from datetime import datetime
+
+import msgspec
+
+
+class NativeRecord(msgspec.Struct, kw_only=True):
+    """A normalized request, ready to store (see the native record in docs/architecture.md)."""
+
+    ts: datetime
+    method: str
+    path: str
+    status: int
+    query: str | None = None
+    host: str | None = None
+    route: str = ""
+    service: str | None = None
+    duration_ms: float | None = None
+    request_bytes: int | None = None
+    response_bytes: int | None = None
+    upstream_status: int | None = None
+    client: str | None = None
+    client_ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+    request_headers: dict[str, str] = {}
+    response_headers: dict[str, str] = {}
+    response_body: str | None = None
+    # Derived by normalization.
+    resource: str = ""
+    dedup_key: str = ""
+
+
+class RecordError(ValueError):
+    """A record that cannot be accepted; the message names the field and the problem."""
