@@ -77,25 +77,27 @@ class Item(msgspec.Struct):
 
 
 def split_items(data: bytes) -> list[Item]:
-    """A JSON object, a JSON array of items, or NDJSON (one item per line; a bad line is its own
-    error). Raises BodyError(400) when nothing in the body is JSON at all."""
+    """A JSON object, a JSON array of items, or NDJSON / text lines (one item per line).
+
+    A line that is not JSON keeps its text in `value` (line formats such as nginx `combined`
+    read it) and the JSON error in `error`.
+    """
     stripped = data.strip()
     if not stripped:
         raise BodyError(400, "body is empty")
     try:
         value = _decode_json(stripped)
     except msgspec.DecodeError as whole_error:
-        lines = [line for line in stripped.split(b"\n") if line.strip()]
-        if len(lines) < 2:
-            raise BodyError(400, f"body is not valid JSON or NDJSON: {whole_error}") from None
+        lines = [line.strip() for line in stripped.split(b"\n") if line.strip()]
+        if len(lines) == 1 and lines[0][:1] in (b"{", b"["):
+            raise BodyError(400, f"body is not valid JSON: {whole_error}") from None
         items = []
         for line in lines:
             try:
                 items.append(Item(value=_decode_json(line)))
             except msgspec.DecodeError as exc:
-                items.append(Item(error=f"line is not valid JSON: {exc}"))
-        if all(item.error for item in items):
-            raise BodyError(400, f"body is not valid JSON or NDJSON: {items[0].error}")
+                text = line.decode("utf-8", "replace")
+                items.append(Item(value=text, error=f"line is not valid JSON: {exc}"))
         return items
     if isinstance(value, list):
         return [Item(value=v) for v in value]

@@ -108,7 +108,11 @@ class Request(models.Model):
     retry_outcome = models.CharField(max_length=16, null=True, blank=True)
     resolved_after_ms = models.FloatField(null=True, blank=True)
     race_winner = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, db_index=False,
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        db_index=False,
         related_name="race_losers",
     )
 

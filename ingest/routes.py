@@ -13,7 +13,9 @@ _ID_SEGMENT = re.compile(
     re.VERBOSE,
 )
 # Opaque ids such as "cus_NffrFeUfNV2Hib" or base64url tokens: long, letters and digits mixed.
-_OPAQUE_SEGMENT = re.compile(r"^(?=[A-Za-z0-9_\-=.]*\d)(?=[A-Za-z0-9_\-=.]*[A-Za-z])[A-Za-z0-9_\-=.]{16,}$")
+_OPAQUE_SEGMENT = re.compile(
+    r"^(?=[A-Za-z0-9_\-=.]*\d)(?=[A-Za-z0-9_\-=.]*[A-Za-z])[A-Za-z0-9_\-=.]{16,}$"
+)
 
 
 def _is_id(segment: str) -> bool:
@@ -29,7 +31,9 @@ def derive_route(path: str) -> str:
 @lru_cache(maxsize=256)
 def _compile(pattern: str) -> re.Pattern[str]:
     parts = re.split(r"(\{[^/{}]*\})", pattern)
-    regex = "".join("[^/]+" if p.startswith("{") and p.endswith("}") else re.escape(p) for p in parts)
+    regex = "".join(
+        "[^/]+" if p.startswith("{") and p.endswith("}") else re.escape(p) for p in parts
+    )
     return re.compile(regex + r"/?$")
 
 

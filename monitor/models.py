@@ -53,9 +53,7 @@ class Endpoint(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["project", "method", "route"], name="endpoint_unique"
-            ),
+            models.UniqueConstraint(fields=["project", "method", "route"], name="endpoint_unique"),
         ]
         ordering = ["route", "method"]
 

@@ -1,0 +1,66 @@
+"""APIPark (apinto gateway) `http_output` with `type: json`: one object per request."""
+
+from urllib.parse import unquote_plus
+
+from ingest.formats.fields import last_status, text
+from ingest.record import RecordError
+
+NAME = "apipark"
+
+# A header string longer than this is cut: only a handful of headers matter and the rest is
+# attacker-sized text.
+MAX_HEADER_STRING = 65536
+
+
+def detect(record: dict) -> bool:
+    return "msec" in record and ("request_header" in record or "src_ip" in record)
+
+
+def _unquote(value: str) -> str:
+    return unquote_plus(value) if ("%" in value or "+" in value) else value
+
+
+def decode_headers(value, name: str = "request_header") -> dict[str, str]:
+    """'Key=value&Other=x%2Fy' (Go's url.Values encoding) -> {'Key': 'value', 'Other': 'x/y'}.
+    A repeated header keeps its values joined with ', '."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, dict):
+        return value
+    if not isinstance(value, str):
+        raise RecordError(f"{name}: expected a URL-encoded string, got {type(value).__name__}")
+    headers: dict[str, str] = {}
+    for part in value[:MAX_HEADER_STRING].split("&"):
+        key, _, raw = part.partition("=")
+        if not key:
+            continue
+        key = _unquote(key)
+        raw = _unquote(raw)
+        headers[key] = f"{headers[key]}, {raw}" if key in headers else raw
+    return headers
+
+
+def parse(record: dict) -> dict:
+    request_headers = decode_headers(record.get("request_header"))
+    response_headers = record.get("response_headers")
+    if response_headers is None:
+        response_headers = decode_headers(record.get("response_header"), "response_header")
+    user_agent = request_headers.get("User-Agent") or request_headers.get("user-agent")
+    return {
+        "ts": record.get("msec"),
+        "method": record.get("request_method"),
+        # `$url`: the full URL; normalize keeps its path and query.
+        "path": record.get("request_uri"),
+        "status": record.get("status"),
+        "host": record.get("request_host"),
+        "service": text(record.get("service")),
+        "duration_ms": record.get("request_time"),
+        "upstream_status": last_status(record.get("proxy_status"), "proxy_status"),
+        "client": text(record.get("application")),
+        "client_ip": text(record.get("src_ip")) or text(record.get("remote_addr")),
+        "user_agent": user_agent,
+        "request_id": record.get("request_id"),
+        "request_headers": request_headers,
+        "response_headers": response_headers,
+        "response_body": record.get("response_body"),
+    }

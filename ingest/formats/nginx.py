@@ -1,0 +1,134 @@
+"""nginx access logs: the ConflictWatch JSON `log_format` (docs/shipping.md) and plain
+`combined` lines.
+
+JSON lines carry `$msec` (seconds.millis when the line is written, i.e. the END of the request)
+and `$request_time` (seconds, ms resolution): start = msec - request_time. `combined` lines only
+have `$time_local`, the end of the request to the second, and no duration; that time is used.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from ingest.formats.fields import last_status, number, text
+from ingest.record import RecordError
+
+NAME = "nginx"
+
+# '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
+#  "$http_referer" "$http_user_agent"' (the referer and user agent are optional: `common`).
+_COMBINED = re.compile(
+    r'(\S+) \S+ (\S+) \[([^\]]{1,40})\] "((?:[^"\\]|\\.)*)" (\d{3}) (\S+)'
+    r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?'
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_LINE = 65536
+
+
+def detect(record: dict) -> bool:
+    return "msec" in record and ("request_method" in record or "request" in record)
+
+
+def detect_line(line: str) -> bool:
+    return _COMBINED.match(line[:MAX_LINE]) is not None
+
+
+def _request_line(request: str, name: str = "request") -> tuple[str, str]:
+    parts = request.split(" ")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        raise RecordError(f"{name}: not 'METHOD URI PROTOCOL': {request[:60]!r}")
+    return parts[0], parts[1]
+
+
+def parse(record: dict) -> dict:
+    end = number(record.get("msec"), "msec")
+    if end is None:
+        raise RecordError('msec: missing; log "msec":"$msec" (request end, epoch seconds)')
+    seconds = number(record.get("request_time"), "request_time")
+    duration = None if seconds is None else round(seconds * 1000, 3)
+    ts = round(end * 1000 - (duration or 0))
+
+    method = record.get("request_method")
+    uri = record.get("request_uri")
+    if method is None and uri is None and isinstance(record.get("request"), str):
+        method, uri = _request_line(record["request"])
+
+    request_headers: dict = {}
+    response_headers: dict = {}
+    for key, value in record.items():
+        if key[:5] == "http_":
+            request_headers[key[5:].replace("_", "-")] = value
+        elif key[:10] == "sent_http_":
+            response_headers[key[10:].replace("_", "-")] = value
+    content_type = record.get("content_type")
+    if content_type:
+        request_headers["content-type"] = content_type
+
+    return {
+        "ts": ts,
+        "method": method,
+        "path": uri,
+        "status": record.get("status"),
+        # `host` may be a shipper's object ({"name": ...}); only a string is nginx's $host.
+        "host": text(record.get("host")),
+        "duration_ms": duration,
+        "request_bytes": record.get("request_length"),
+        "response_bytes": record.get("bytes_sent"),
+        "upstream_status": last_status(record.get("upstream_status")),
+        "client": text(record.get("client_id")) or text(record.get("remote_user")),
+        "client_ip": record.get("remote_addr"),
+        "user_agent": record.get("http_user_agent"),
+        "request_id": record.get("request_id"),
+        "request_headers": request_headers,
+        "response_headers": response_headers,
+    }
+
+
+def _time_local(value: str) -> int:
+    """'14/Mar/2025:10:26:57 +0100' -> epoch ms."""
+    try:
+        when = datetime(
+            int(value[7:11]),
+            _MONTHS[value[3:6]],
+            int(value[0:2]),
+            int(value[12:14]),
+            int(value[15:17]),
+            int(value[18:20]),
+            tzinfo=UTC,
+        )
+        offset = timedelta(hours=int(value[22:24]), minutes=int(value[24:26]))
+        sign = value[21]
+    except (KeyError, ValueError, IndexError):
+        raise RecordError(
+            f"time_local: not a [dd/Mon/yyyy:HH:MM:SS +zzzz] time: {value!r}"
+        ) from None
+    if sign == "+":
+        when -= offset
+    elif sign == "-":
+        when += offset
+    else:
+        raise RecordError(f"time_local: not a [dd/Mon/yyyy:HH:MM:SS +zzzz] time: {value!r}")
+    return int((when - _EPOCH).total_seconds()) * 1000
+
+
+def parse_line(line: str) -> dict:
+    match = _COMBINED.match(line[:MAX_LINE])
+    if match is None:
+        raise RecordError("line: not an nginx combined log line (or JSON)")
+    remote_addr, remote_user, time_local, request, status, size, _referer, agent = match.groups()
+    method, uri = _request_line(request)
+    return {
+        "ts": _time_local(time_local),
+        "method": method,
+        "path": uri,
+        "status": status,
+        "response_bytes": size,
+        "client": text(remote_user),
+        "client_ip": remote_addr,
+        "user_agent": agent,
+    }

@@ -1,0 +1,296 @@
+"""OpenTelemetry: SERVER spans and HTTP log records -> native-shaped dicts.
+
+Takes the official `ExportTraceServiceRequest` / `ExportLogsServiceRequest` messages (protobuf
+bodies parse with `FromString`; JSON bodies with `parse_traces_json` / `parse_logs_json`, which
+handle OTLP/JSON's hex trace and span ids). Reads the current HTTP semantic conventions
+(`http.request.method`, `url.path`, `http.response.status_code`, ...) and the older names
+(`http.method`, `http.target`, `http.url`, `http.status_code`, ...).
+
+Only SERVER spans (kind 2) are requests; other spans are skipped, not rejected. A SERVER span or
+log record that has HTTP attributes but cannot be read is rejected with a reason, for OTLP's
+partial success answer.
+"""
+
+import base64
+import binascii
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import msgspec
+from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from ingest.record import RecordError
+
+SPAN_KIND_SERVER = 2
+MAX_REASONS = 20
+_decoder = msgspec.json.Decoder()
+
+_REQUEST_HEADER = "http.request.header."
+_RESPONSE_HEADER = "http.response.header."
+# Log duration: ConflictWatch's convention (seconds, like the metric of the same name).
+LOG_DURATION_ATTRIBUTE = "http.server.request.duration"
+
+
+@dataclass
+class Mapped:
+    """What a request maps to: native-shaped dicts, plus the count and reasons of rejects."""
+
+    records: list[dict] = field(default_factory=list)
+    rejected: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    def reject(self, reason: str) -> None:
+        self.rejected += 1
+        if len(self.reasons) < MAX_REASONS:
+            self.reasons.append(reason)
+
+    @property
+    def error_message(self) -> str:
+        """One line for `partial_success.error_message` ("" when nothing was rejected)."""
+        if not self.rejected:
+            return ""
+        more = self.rejected - len(self.reasons)
+        return "; ".join(self.reasons) + (f"; and {more} more" if more > 0 else "")
+
+
+# --- OTLP/JSON -----------------------------------------------------------------------------
+
+_ID_KEYS = ("traceId", "spanId", "parentSpanId")
+
+
+def _hex_ids_to_base64(node: dict) -> None:
+    # OTLP/JSON writes ids as hex; protobuf's JSON mapping reads bytes as base64.
+    for key in _ID_KEYS:
+        value = node.get(key)
+        if isinstance(value, str) and value:
+            try:
+                node[key] = base64.b64encode(bytes.fromhex(value)).decode("ascii")
+            except ValueError:
+                raise RecordError(f"{key}: not a hex id: {value[:40]!r}") from None
+
+
+def _items(node, key: str) -> list:
+    value = node.get(key) if isinstance(node, dict) else None
+    return value if isinstance(value, list) else []
+
+
+def _decode_json(body: bytes | str) -> dict:
+    try:
+        data = _decoder.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise RecordError(f"body: not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise RecordError("body: expected a JSON object")
+    return data
+
+
+def _parse(data: dict, message):
+    try:
+        return json_format.ParseDict(data, message, ignore_unknown_fields=True)
+    except (json_format.ParseError, binascii.Error, ValueError, TypeError, RecursionError) as exc:
+        raise RecordError(f"body: not an OTLP/JSON request: {str(exc)[:200]}") from None
+
+
+def parse_traces_json(body: bytes | str) -> ExportTraceServiceRequest:
+    """An OTLP/JSON traces body -> ExportTraceServiceRequest; raises RecordError."""
+    data = _decode_json(body)
+    for resource_spans in _items(data, "resourceSpans"):
+        for scope_spans in _items(resource_spans, "scopeSpans"):
+            for span in _items(scope_spans, "spans"):
+                if isinstance(span, dict):
+                    _hex_ids_to_base64(span)
+                    for link in _items(span, "links"):
+                        if isinstance(link, dict):
+                            _hex_ids_to_base64(link)
+    return _parse(data, ExportTraceServiceRequest())
+
+
+def parse_logs_json(body: bytes | str) -> ExportLogsServiceRequest:
+    """An OTLP/JSON logs body -> ExportLogsServiceRequest; raises RecordError."""
+    data = _decode_json(body)
+    for resource_logs in _items(data, "resourceLogs"):
+        for scope_logs in _items(resource_logs, "scopeLogs"):
+            for record in _items(scope_logs, "logRecords"):
+                if isinstance(record, dict):
+                    _hex_ids_to_base64(record)
+    return _parse(data, ExportLogsServiceRequest())
+
+
+# --- attributes ----------------------------------------------------------------------------
+
+
+def _value(any_value):
+    kind = any_value.WhichOneof("value")
+    if kind == "string_value":
+        return any_value.string_value
+    if kind == "int_value":
+        return any_value.int_value
+    if kind == "double_value":
+        return any_value.double_value
+    if kind == "bool_value":
+        return any_value.bool_value
+    if kind == "array_value":
+        return [_value(v) for v in any_value.array_value.values]
+    if kind == "bytes_value":
+        return None
+    return None  # kvlist_value and unset values carry nothing a request field uses
+
+
+def _attributes(key_values: Iterable) -> dict:
+    return {kv.key: _value(kv.value) for kv in key_values}
+
+
+def _first(attrs: dict, *names):
+    for name in names:
+        value = attrs.get(name)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _header_value(value):
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value if isinstance(v, str | int | float))
+    return value
+
+
+def _headers(attrs: dict) -> tuple[dict, dict]:
+    request: dict = {}
+    response: dict = {}
+    for key, value in attrs.items():
+        if key.startswith(_REQUEST_HEADER):
+            request[key[len(_REQUEST_HEADER) :]] = _header_value(value)
+        elif key.startswith(_RESPONSE_HEADER):
+            response[key[len(_RESPONSE_HEADER) :]] = _header_value(value)
+    return request, response
+
+
+def _split_target(target: str) -> tuple[str, str | None]:
+    path, sep, query = target.partition("?")
+    return path, (query if sep else None)
+
+
+def _path_and_query(attrs: dict) -> tuple[object, object]:
+    path = attrs.get("url.path")
+    query = attrs.get("url.query")
+    if path:
+        return path, query or None
+    target = _first(attrs, "http.target", "url.full", "http.url")
+    if isinstance(target, str):
+        # normalize keeps the path and query of a full URL.
+        return target, None
+    return None, None
+
+
+def is_http(attrs: dict) -> bool:
+    return (
+        "http.request.method" in attrs
+        or "http.method" in attrs
+        or "http.response.status_code" in attrs
+        or "http.status_code" in attrs
+    )
+
+
+def _native(attrs: dict, service) -> dict:
+    method = attrs.get("http.request.method")
+    if method == "_OTHER":
+        method = attrs.get("http.request.method_original")
+    if method is None:
+        method = attrs.get("http.method")
+    path, query = _path_and_query(attrs)
+    request_headers, response_headers = _headers(attrs)
+    request_id = _header_value(request_headers.get("x-request-id"))
+    return {
+        "method": method,
+        "path": path,
+        "query": query,
+        "status": _first(attrs, "http.response.status_code", "http.status_code"),
+        "host": _first(attrs, "server.address", "http.host", "net.host.name", "http.server_name"),
+        "route": attrs.get("http.route"),
+        "service": service,
+        "request_bytes": _first(attrs, "http.request.body.size", "http.request_content_length"),
+        "response_bytes": _first(attrs, "http.response.body.size", "http.response_content_length"),
+        "client": _first(attrs, "enduser.id", "user.id"),
+        "client_ip": _first(attrs, "client.address", "http.client_ip", "net.peer.ip"),
+        "user_agent": _first(attrs, "user_agent.original", "http.user_agent"),
+        "request_id": request_id or None,
+        "request_headers": request_headers,
+        "response_headers": response_headers,
+    }
+
+
+def _ns_to_ms(ns: int) -> int:
+    return (ns + 500_000) // 1_000_000
+
+
+def _service(resource) -> str | None:
+    for kv in resource.attributes:
+        if kv.key == "service.name":
+            value = _value(kv.value)
+            return value if isinstance(value, str) and value else None
+    return None
+
+
+def _missing(record: dict) -> str | None:
+    for name in ("method", "path", "status"):
+        if record.get(name) in (None, ""):
+            return name
+    return None
+
+
+def map_traces(request: ExportTraceServiceRequest) -> Mapped:
+    """Native-shaped dicts for the SERVER spans of an export request (see module docstring)."""
+    mapped = Mapped()
+    for resource_spans in request.resource_spans:
+        service = _service(resource_spans.resource)
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                if span.kind != SPAN_KIND_SERVER:
+                    continue
+                attrs = _attributes(span.attributes)
+                if not is_http(attrs):
+                    continue  # a SERVER span of another protocol (gRPC, messaging...)
+                record = _native(attrs, service)
+                missing = _missing(record)
+                if missing:
+                    mapped.reject(f"span {span.span_id.hex()}: no HTTP {missing} attribute")
+                    continue
+                if not span.start_time_unix_nano:
+                    mapped.reject(f"span {span.span_id.hex()}: startTimeUnixNano missing")
+                    continue
+                record["ts"] = _ns_to_ms(span.start_time_unix_nano)
+                if span.end_time_unix_nano >= span.start_time_unix_nano:
+                    record["duration_ms"] = (
+                        span.end_time_unix_nano - span.start_time_unix_nano
+                    ) / 1e6
+                mapped.records.append(record)
+    return mapped
+
+
+def map_logs(request: ExportLogsServiceRequest) -> Mapped:
+    """Native-shaped dicts for the log records with HTTP attributes; others are skipped."""
+    mapped = Mapped()
+    for resource_logs in request.resource_logs:
+        service = _service(resource_logs.resource)
+        for scope_logs in resource_logs.scope_logs:
+            for index, log in enumerate(scope_logs.log_records):
+                attrs = _attributes(log.attributes)
+                if not is_http(attrs):
+                    continue
+                record = _native(attrs, service)
+                missing = _missing(record)
+                if missing:
+                    mapped.reject(f"log record {index}: no HTTP {missing} attribute")
+                    continue
+                when = log.time_unix_nano or log.observed_time_unix_nano
+                if not when:
+                    mapped.reject(f"log record {index}: timeUnixNano missing")
+                    continue
+                record["ts"] = _ns_to_ms(when)
+                seconds = attrs.get(LOG_DURATION_ATTRIBUTE)
+                if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+                    record["duration_ms"] = seconds * 1000
+                mapped.records.append(record)
+    return mapped

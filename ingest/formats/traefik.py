@@ -1,0 +1,48 @@
+"""Traefik's JSON access log (logrus): `StartUTC`, `Duration` in nanoseconds, headers as
+`request_<Name>` / `downstream_<Name>` with Go's canonical names (`downstream_Etag`)."""
+
+from ingest.formats.fields import last_status, scaled, text
+from ingest.record import RecordError
+
+NAME = "traefik"
+
+
+def detect(record: dict) -> bool:
+    return "DownstreamStatus" in record and ("StartUTC" in record or "RequestMethod" in record)
+
+
+def parse(record: dict) -> dict:
+    if record.get("StartUTC") is None:
+        # StartLocal and `time` are local wall-clock times; only StartUTC is trusted.
+        raise RecordError("StartUTC: missing; keep the StartUTC field in accessLog.fields")
+    request_headers: dict = {}
+    response_headers: dict = {}
+    for key, value in record.items():
+        if key[:8] == "request_":
+            request_headers[key[8:]] = value
+        elif key[:11] == "downstream_":
+            response_headers[key[11:]] = value
+    client = (
+        text(request_headers.get("X-Client-Id"))
+        or text(record.get("ClientUsername"))
+        or text(record.get("ClientHost"))
+    )
+    return {
+        "ts": record.get("StartUTC"),
+        "method": record.get("RequestMethod"),
+        "path": record.get("RequestPath"),
+        "status": record.get("DownstreamStatus"),
+        "host": record.get("RequestHost"),
+        "service": text(record.get("ServiceName")),
+        "duration_ms": scaled(record.get("Duration"), "Duration", 1e-6),
+        "request_bytes": record.get("RequestContentSize"),
+        "response_bytes": record.get("DownstreamContentSize"),
+        # 0 when Traefik answered without calling a service.
+        "upstream_status": last_status(record.get("OriginStatus"), "OriginStatus"),
+        "client": client,
+        "client_ip": text(record.get("ClientHost")),
+        "user_agent": request_headers.get("User-Agent"),
+        "request_id": text(request_headers.get("X-Request-Id")),
+        "request_headers": request_headers,
+        "response_headers": response_headers,
+    }

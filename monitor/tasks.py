@@ -1,0 +1,15 @@
+"""Celery tasks: a few lines each; the work lives in the domain modules."""
+
+from celery import shared_task
+
+from monitor import aggregate
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def aggregate_batch(batch_id: int) -> bool:
+    return aggregate.aggregate_batch(batch_id)
+
+
+@shared_task(acks_late=True)
+def sweep_pending_batches() -> int:
+    return aggregate.sweep_pending()

@@ -1,0 +1,147 @@
+"""Dashboard pages. Each view reads its project through monitor/access.py, asks
+monitor/queries.py, and renders a template; chart data goes out through json_script."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+
+from ingest.models import Request
+from monitor import charts, queries
+from monitor.access import project_for_user, projects_for_user
+from monitor.conflicts import CAUSES, CONFLICT_STATUSES
+from monitor.models import Endpoint
+from monitor.timerange import TimeRange
+
+RANGES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+DEFAULT_RANGE = "24h"
+STATUS_CLASSES = ["2xx", "3xx", "4xx", "5xx", "1xx", "conflicts"]
+ENDPOINT_SORTS = {
+    "conflict_rate": lambda e: (-e["conflict_rate"], -e["conflicts"]),
+    "conflicts": lambda e: (-e["conflicts"], -e["requests"]),
+    "requests": lambda e: (-e["requests"],),
+    "p95_ms": lambda e: (-(e["p95_ms"] or 0),),
+    "route": lambda e: (e["route"], e["method"]),
+}
+RECENT_LIMIT = 50
+
+
+def status_classes(by_status: dict[str, int]) -> dict[str, int]:
+    classes = {"c1": 0, "c2": 0, "c3": 0, "c4": 0, "c5": 0}
+    for status, n in by_status.items():
+        classes[f"c{status[0]}"] += n
+    return classes
+
+
+def _range(request) -> tuple[str, TimeRange]:
+    key = request.GET.get("range", DEFAULT_RANGE)
+    if key not in RANGES:
+        key = DEFAULT_RANGE
+    end = datetime.now(UTC)
+    return key, TimeRange(end - RANGES[key], end)
+
+
+def _context(request, project, **extra) -> dict:
+    range_key, _ = _range(request)
+    return {
+        "project": project,
+        "projects": projects_for_user(request.user).only("slug", "name"),
+        "range_key": range_key,
+        "ranges": list(RANGES),
+        **extra,
+    }
+
+
+@login_required
+def project_list(request):
+    projects = projects_for_user(request.user).order_by("name")
+    return render(request, "monitor/project_list.html", {"projects": projects})
+
+
+@login_required
+def overview(request, slug):
+    project = project_for_user(request.user, slug)
+    _, rng = _range(request)
+    summary = queries.summary(project, rng)
+    endpoints = queries.endpoints(project, rng)
+    sort = request.GET.get("sort", "conflict_rate")
+    if sort not in ENDPOINT_SORTS:
+        sort = "conflict_rate"
+    endpoints.sort(key=ENDPOINT_SORTS[sort])
+    for e in endpoints:
+        e["classes"] = status_classes(e["by_status"])
+    chart = charts.bucketize(queries.requests_per_minute(project, rng), rng, STATUS_CLASSES)
+    has_data = project.endpoints.exists()
+    return render(
+        request,
+        "monitor/overview.html",
+        _context(
+            request,
+            project,
+            summary=summary,
+            endpoints=endpoints,
+            sort=sort,
+            chart=chart,
+            has_data=has_data,
+            ingest_url=request.build_absolute_uri("/ingest/v1/logs"),
+        ),
+    )
+
+
+@login_required
+def endpoint(request, slug, endpoint_id):
+    project = project_for_user(request.user, slug)
+    ep = Endpoint.objects.filter(project=project, id=endpoint_id).first()
+    if ep is None:
+        raise Http404("no such endpoint")
+    _, rng = _range(request)
+    f = queries.Filters(endpoint=ep.id)
+    summary = queries.summary(project, rng, f)
+    stats = next(iter(queries.endpoints(project, rng, f)), None)
+    timeline = charts.bucketize(
+        queries.conflicts_per_minute_by_cause(project, rng, f), rng, list(CAUSES)
+    )
+    traffic = charts.bucketize(queries.requests_per_minute(project, rng, f), rng, STATUS_CLASSES)
+    recent_conflicts = list(
+        Request.objects.filter(
+            endpoint=ep, ts__gte=rng.start, ts__lt=rng.end, status__in=CONFLICT_STATUSES
+        ).order_by("-ts", "-id")[:RECENT_LIMIT]
+    )
+    recent = list(
+        Request.objects.filter(endpoint=ep, ts__gte=rng.start, ts__lt=rng.end).order_by(
+            "-ts", "-id"
+        )[:RECENT_LIMIT]
+    )
+    return render(
+        request,
+        "monitor/endpoint.html",
+        _context(
+            request,
+            project,
+            endpoint=ep,
+            summary=summary,
+            stats=stats,
+            timeline=timeline,
+            traffic=traffic,
+            recent_conflicts=recent_conflicts,
+            recent=recent,
+        ),
+    )
+
+
+@login_required
+def request_detail(request, slug, request_id):
+    project = project_for_user(request.user, slug)
+    row = (
+        Request.objects.filter(project=project, id=request_id)
+        .select_related("endpoint", "race_winner")
+        .first()
+    )
+    if row is None:
+        raise Http404("no such request")
+    return render(
+        request,
+        "monitor/request_detail.html",
+        _context(request, project, req=row, endpoint=row.endpoint),
+    )
