@@ -49,7 +49,11 @@ def parse(record: dict) -> dict:
     end = number(record.get("msec"), "msec")
     if end is None:
         raise RecordError('msec: missing; log "msec":"$msec" (request end, epoch seconds)')
+    if not 0 < end < 1e11:
+        raise RecordError(f"msec: {end!r} is not epoch seconds")
     seconds = number(record.get("request_time"), "request_time")
+    if seconds is not None and not 0 <= seconds < 1e7:
+        raise RecordError(f"request_time: {seconds!r} is out of range")
     duration = None if seconds is None else round(seconds * 1000, 3)
     ts = round(end * 1000 - (duration or 0))
 
