@@ -109,10 +109,14 @@ def _rows(project_id: int, batch_id: int, records: list[NativeRecord], endpoints
 def _insert_postgres(cursor, rows: list[tuple]) -> int:
     cols = ", ".join(COLUMNS)
     cursor.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {_TEMP} "
-        f"(LIKE {_TABLE} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        f"CREATE TEMP TABLE IF NOT EXISTS {_TEMP} ON COMMIT DELETE ROWS "
+        f"AS SELECT {cols} FROM {_TABLE} WITH NO DATA"
     )
-    with cursor.cursor.copy(f"COPY {_TEMP} ({cols}) FROM STDIN") as copy:
+    # The raw psycopg cursor does COPY; wrap its errors as Django's like every other query.
+    with (
+        connection.wrap_database_errors,
+        cursor.cursor.copy(f"COPY {_TEMP} ({cols}) FROM STDIN") as copy,
+    ):
         for row in rows:
             copy.write_row(row)
     cursor.execute(

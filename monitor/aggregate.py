@@ -10,6 +10,7 @@ import logging
 from collections import defaultdict
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,7 +21,6 @@ from monitor.latency import bucket_for
 from monitor.models import Project
 
 log = logging.getLogger(__name__)
-SWEEP_AGE = timedelta(seconds=30)
 SWEEP_LIMIT = 500
 MAX_ATTEMPTS = 5
 
@@ -181,8 +181,10 @@ def add_to_rollups(project_id: int, rows: list[dict], causes: dict[int, str]) ->
     rollups.add("monitor_rollup_latency_minute", latency_counts)
 
 
-def sweep_pending(older_than: timedelta = SWEEP_AGE) -> int:
+def sweep_pending(older_than: timedelta | None = None) -> int:
     """Aggregate batches left pending (broker down, worker lost). Returns how many it did."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.CONFLICTWATCH_SWEEP_AFTER_SECONDS)
     cutoff = timezone.now() - older_than
     ids = list(
         IngestBatch.objects.filter(status=IngestBatch.Status.PENDING, received_at__lt=cutoff)

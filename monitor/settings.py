@@ -131,13 +131,20 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "max_retries": 1,
+    # A task not acknowledged within this time is delivered again (acks_late); the sweep
+    # below picks up a batch whose worker died long before that.
+    "visibility_timeout": 3600,
+}
+# Ingest must answer fast even with the broker down: give up publishing quickly (the batch is
+# committed already and the sweep aggregates it).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
     "interval_start": 0,
     "interval_step": 0.2,
     "interval_max": 0.5,
-    # A task not acknowledged within this time is delivered again (acks_late).
-    "visibility_timeout": 3600,
 }
+# Pending batches older than this are aggregated by the sweep (beat, every minute).
+CONFLICTWATCH_SWEEP_AFTER_SECONDS = env.float("CONFLICTWATCH_SWEEP_AFTER_SECONDS", default=30.0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-batches": {"task": "monitor.tasks.sweep_pending_batches", "schedule": 60.0},
 }
