@@ -30,6 +30,24 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_LINE = 65536
 
 
+# Record key -> (is a request header, header name); `$http_if_match` -> (True, "if-match").
+_HEADER_KEYS: dict[str, tuple[bool, str]] = {}
+_NOT_A_HEADER = (False, "")
+_MAX_CACHED_KEYS = 4096
+
+
+def _header_key(key: str) -> tuple[bool, str]:
+    if key[:5] == "http_":
+        header = (True, key[5:].replace("_", "-"))
+    elif key[:10] == "sent_http_":
+        header = (False, key[10:].replace("_", "-"))
+    else:
+        header = _NOT_A_HEADER
+    if len(_HEADER_KEYS) < _MAX_CACHED_KEYS:
+        _HEADER_KEYS[key] = header
+    return header
+
+
 def detect(record: dict) -> bool:
     return "msec" in record and ("request_method" in record or "request" in record)
 
@@ -65,10 +83,14 @@ def parse(record: dict) -> dict:
     request_headers: dict = {}
     response_headers: dict = {}
     for key, value in record.items():
-        if key[:5] == "http_":
-            request_headers[key[5:].replace("_", "-")] = value
-        elif key[:10] == "sent_http_":
-            response_headers[key[10:].replace("_", "-")] = value
+        if value == "" or value == "-":
+            continue  # unset variable
+        header = _HEADER_KEYS.get(key)
+        if header is None:
+            header = _header_key(key)
+        if header is _NOT_A_HEADER:
+            continue
+        (request_headers if header[0] else response_headers)[header[1]] = value
     content_type = record.get("content_type")
     if content_type:
         request_headers["content-type"] = content_type

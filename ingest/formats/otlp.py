@@ -121,25 +121,83 @@ def parse_logs_json(body: bytes | str) -> ExportLogsServiceRequest:
 # --- attributes ----------------------------------------------------------------------------
 
 
+_SCALARS = frozenset({"string_value", "int_value", "double_value", "bool_value"})
+
+
 def _value(any_value):
     kind = any_value.WhichOneof("value")
-    if kind == "string_value":
-        return any_value.string_value
-    if kind == "int_value":
-        return any_value.int_value
-    if kind == "double_value":
-        return any_value.double_value
-    if kind == "bool_value":
-        return any_value.bool_value
+    if kind in _SCALARS:
+        return getattr(any_value, kind)
     if kind == "array_value":
         return [_value(v) for v in any_value.array_value.values]
-    if kind == "bytes_value":
-        return None
-    return None  # kvlist_value and unset values carry nothing a request field uses
+    return None  # bytes, kvlist and unset values carry nothing a request field uses
 
 
-def _attributes(key_values: Iterable) -> dict:
-    return {kv.key: _value(kv.value) for kv in key_values}
+# The attributes a native record reads (current semantic conventions, then older names).
+_KNOWN = frozenset(
+    {
+        "http.request.method",
+        "http.request.method_original",
+        "http.method",
+        "url.path",
+        "url.query",
+        "http.target",
+        "url.full",
+        "http.url",
+        "http.response.status_code",
+        "http.status_code",
+        "server.address",
+        "http.host",
+        "net.host.name",
+        "http.server_name",
+        "http.route",
+        "http.request.body.size",
+        "http.request_content_length",
+        "http.response.body.size",
+        "http.response_content_length",
+        "enduser.id",
+        "user.id",
+        "client.address",
+        "http.client_ip",
+        "net.peer.ip",
+        "user_agent.original",
+        "http.user_agent",
+        LOG_DURATION_ATTRIBUTE,
+    }
+)
+_REQUEST_HEADER_LEN = len(_REQUEST_HEADER)
+_RESPONSE_HEADER_LEN = len(_RESPONSE_HEADER)
+
+
+def _header_value(any_value) -> str | None:
+    # Semconv header attributes are string arrays; a lone string is accepted too.
+    if any_value.HasField("array_value"):
+        values = any_value.array_value.values
+        if len(values) == 1:
+            return values[0].string_value
+        return ", ".join(v.string_value for v in values if v.string_value)
+    if any_value.HasField("string_value"):
+        return any_value.string_value
+    return None
+
+
+def _attributes(key_values: Iterable) -> tuple[dict, dict, dict]:
+    """One pass over the attributes: (known attributes, request headers, response headers)."""
+    attrs: dict = {}
+    request: dict = {}
+    response: dict = {}
+    for kv in key_values:
+        key = kv.key
+        if key in _KNOWN:
+            value = kv.value
+            kind = value.WhichOneof("value")
+            attrs[key] = getattr(value, kind) if kind in _SCALARS else _value(value)
+        elif key[:7] == "http.re":
+            if key.startswith(_REQUEST_HEADER):
+                request[key[_REQUEST_HEADER_LEN:]] = _header_value(kv.value)
+            elif key.startswith(_RESPONSE_HEADER):
+                response[key[_RESPONSE_HEADER_LEN:]] = _header_value(kv.value)
+    return attrs, request, response
 
 
 def _first(attrs: dict, *names):
@@ -148,23 +206,6 @@ def _first(attrs: dict, *names):
         if value is not None and value != "":
             return value
     return None
-
-
-def _header_value(value):
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value if isinstance(v, str | int | float))
-    return value
-
-
-def _headers(attrs: dict) -> tuple[dict, dict]:
-    request: dict = {}
-    response: dict = {}
-    for key, value in attrs.items():
-        if key.startswith(_REQUEST_HEADER):
-            request[key[len(_REQUEST_HEADER) :]] = _header_value(value)
-        elif key.startswith(_RESPONSE_HEADER):
-            response[key[len(_RESPONSE_HEADER) :]] = _header_value(value)
-    return request, response
 
 
 def _split_target(target: str) -> tuple[str, str | None]:
@@ -193,15 +234,14 @@ def is_http(attrs: dict) -> bool:
     )
 
 
-def _native(attrs: dict, service) -> dict:
+def _native(attrs: dict, request_headers: dict, response_headers: dict, service) -> dict:
     method = attrs.get("http.request.method")
     if method == "_OTHER":
         method = attrs.get("http.request.method_original")
     if method is None:
         method = attrs.get("http.method")
     path, query = _path_and_query(attrs)
-    request_headers, response_headers = _headers(attrs)
-    request_id = _header_value(request_headers.get("x-request-id"))
+    request_id = request_headers.get("x-request-id")
     return {
         "method": method,
         "path": path,
@@ -228,8 +268,7 @@ def _ns_to_ms(ns: int) -> int:
 def _service(resource) -> str | None:
     for kv in resource.attributes:
         if kv.key == "service.name":
-            value = _value(kv.value)
-            return value if isinstance(value, str) and value else None
+            return kv.value.string_value or None
     return None
 
 
@@ -249,10 +288,10 @@ def map_traces(request: ExportTraceServiceRequest) -> Mapped:
             for span in scope_spans.spans:
                 if span.kind != SPAN_KIND_SERVER:
                     continue
-                attrs = _attributes(span.attributes)
+                attrs, request_headers, response_headers = _attributes(span.attributes)
                 if not is_http(attrs):
                     continue  # a SERVER span of another protocol (gRPC, messaging...)
-                record = _native(attrs, service)
+                record = _native(attrs, request_headers, response_headers, service)
                 missing = _missing(record)
                 if missing:
                     mapped.reject(f"span {span.span_id.hex()}: no HTTP {missing} attribute")
@@ -276,10 +315,10 @@ def map_logs(request: ExportLogsServiceRequest) -> Mapped:
         service = _service(resource_logs.resource)
         for scope_logs in resource_logs.scope_logs:
             for index, log in enumerate(scope_logs.log_records):
-                attrs = _attributes(log.attributes)
+                attrs, request_headers, response_headers = _attributes(log.attributes)
                 if not is_http(attrs):
                     continue
-                record = _native(attrs, service)
+                record = _native(attrs, request_headers, response_headers, service)
                 missing = _missing(record)
                 if missing:
                     mapped.reject(f"log record {index}: no HTTP {missing} attribute")

@@ -7,6 +7,25 @@ from ingest.record import RecordError
 NAME = "traefik"
 
 
+# Record key -> (is a request header, header name): `downstream_Etag` -> (False, "Etag").
+# `origin_<Name>` (the upstream's answer before middlewares) is not what the client got.
+_HEADER_KEYS: dict[str, tuple[bool, str]] = {}
+_NOT_A_HEADER = (False, "")
+_MAX_CACHED_KEYS = 4096
+
+
+def _header_key(key: str) -> tuple[bool, str]:
+    if key[:8] == "request_":
+        header = (True, key[8:])
+    elif key[:11] == "downstream_":
+        header = (False, key[11:])
+    else:
+        header = _NOT_A_HEADER
+    if len(_HEADER_KEYS) < _MAX_CACHED_KEYS:
+        _HEADER_KEYS[key] = header
+    return header
+
+
 def detect(record: dict) -> bool:
     return "DownstreamStatus" in record and ("StartUTC" in record or "RequestMethod" in record)
 
@@ -18,10 +37,11 @@ def parse(record: dict) -> dict:
     request_headers: dict = {}
     response_headers: dict = {}
     for key, value in record.items():
-        if key[:8] == "request_":
-            request_headers[key[8:]] = value
-        elif key[:11] == "downstream_":
-            response_headers[key[11:]] = value
+        header = _HEADER_KEYS.get(key)
+        if header is None:
+            header = _header_key(key)
+        if header is not _NOT_A_HEADER:
+            (request_headers if header[0] else response_headers)[header[1]] = value
     client = (
         text(request_headers.get("X-Client-Id"))
         or text(record.get("ClientUsername"))
