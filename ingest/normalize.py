@@ -167,16 +167,7 @@ def parse_ts(value) -> datetime:
         try:
             value = float(text)
         except ValueError:
-            try:
-                parsed = datetime.fromisoformat(text)
-            except ValueError:
-                raise RecordError(f"ts: not an RFC 3339 time: {text[:40]!r}") from None
-            if parsed.tzinfo is None:
-                raise RecordError(f"ts: {text[:40]!r} has no UTC offset")
-            parsed = parsed.astimezone(UTC)
-            ms = round(parsed.microsecond / 1000)
-            parsed = parsed.replace(microsecond=0) + timedelta(milliseconds=ms)
-            return _check_range(parsed)
+            return _check_range(_parse_rfc3339(text))
     if not isinstance(value, int | float) or not math.isfinite(value):
         raise RecordError(f"ts: expected an RFC 3339 string or an epoch number, got {value!r}")
     ms = round(value * 1000) if value < EPOCH_MS_THRESHOLD else round(value)
@@ -185,6 +176,20 @@ def parse_ts(value) -> datetime:
     except OverflowError:
         raise RecordError(f"ts: {value!r} is out of range") from None
     return _check_range(parsed)
+
+
+def _parse_rfc3339(text: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise RecordError(f"ts: not an RFC 3339 time: {text[:40]!r}")
+    if parsed.tzinfo is None:
+        raise RecordError(f"ts: {text[:40]!r} has no UTC offset")
+    parsed = parsed.astimezone(UTC)
+    ms = round(parsed.microsecond / 1000)
+    return parsed.replace(microsecond=0) + timedelta(milliseconds=ms)
 
 
 def _check_range(ts: datetime) -> datetime:

@@ -9,3 +9,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitor.settings")
 app = Celery("conflictwatch")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["monitor"])
+
+
+@app.on_after_configure.connect
+def _schedule(sender, **kwargs):
+    from monitor.schedule import beat_schedule
+
+    sender.conf.beat_schedule = beat_schedule()

@@ -123,6 +123,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="conflictwatch@localh
 # Celery. No broker configured: tasks run in-process (the demo's embedded mode).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CONFLICTWATCH_EMBEDDED_TASKS = not CELERY_BROKER_URL
+if CONFLICTWATCH_EMBEDDED_TASKS:
+    CELERY_BROKER_URL = "memory://"
 CELERY_TASK_ALWAYS_EAGER = CONFLICTWATCH_EMBEDDED_TASKS
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -145,9 +147,6 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 # Pending batches older than this are aggregated by the sweep (beat, every minute).
 CONFLICTWATCH_SWEEP_AFTER_SECONDS = env.float("CONFLICTWATCH_SWEEP_AFTER_SECONDS", default=30.0)
-CELERY_BEAT_SCHEDULE = {
-    "sweep-pending-batches": {"task": "monitor.tasks.sweep_pending_batches", "schedule": 60.0},
-}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -189,5 +188,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per task is noise at any rate worth monitoring; failures still show.
+        "celery.app.trace": {"level": "WARNING"},
+    },
 }

@@ -24,7 +24,7 @@ ENDPOINT_SORTS = {
     "p95_ms": lambda e: (-(e["p95_ms"] or 0),),
     "route": lambda e: (e["route"], e["method"]),
 }
-RECENT_LIMIT = 50
+RECENT_LIMIT = 20
 
 
 def status_classes(by_status: dict[str, int]) -> dict[str, int]:

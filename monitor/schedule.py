@@ -1,0 +1,13 @@
+"""Periodic tasks: what beat runs in production and the embedded runner runs in the demo."""
+
+# task name -> seconds between runs
+PERIODIC = {
+    "monitor.tasks.sweep_pending_batches": 60.0,
+}
+
+
+def beat_schedule() -> dict:
+    return {
+        name.rsplit(".", 1)[1]: {"task": name, "schedule": every}
+        for name, every in PERIODIC.items()
+    }
