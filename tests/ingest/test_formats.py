@@ -517,3 +517,54 @@ def test_any_field_of_any_type_is_accepted_or_a_record_error(fmt):
                 normalize(to_native(record, fmt))
             except RecordError:
                 pass
+
+
+def test_the_documented_nginx_log_format_is_what_the_parser_reads():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "shipping.md").read_text()
+    block = docs.split("log_format conflictwatch escape=json", 1)[1].split(";", 1)[0]
+    template = "".join(part for part in block.split("'")[1::2])
+    values = {
+        "msec": "1741944417.341",
+        "request_time": "0.037",
+        "request_id": "47ccd48bf6badfc0bb1c62e7df94f43c",
+        "remote_addr": "10.20.4.17",
+        "remote_user": "",
+        "http_x_client_id": "billing-svc",
+        "host": "api.shop.example",
+        "request_method": "PUT",
+        "request_uri": "/v1/orders/42?force=1",
+        "status": "412",
+        "request_length": "507",
+        "bytes_sent": "329",
+        "upstream_status": "502, 412",
+        "http_user_agent": "billing-svc/2.8.0",
+        "http_if_match": '\\"v6\\"',
+        "http_idempotency_key": "k-1",
+        "content_type": "application/json",
+        "sent_http_etag": '\\"v7\\"',
+        "sent_http_retry_after": "2",
+    }
+    line = template
+    # Longest names first: $http_if_none_match must not be read as $http_if_... prefixes.
+    for name in sorted({v[1:] for v in template.split('"') if v.startswith("$")}, key=len)[::-1]:
+        line = line.replace("$" + name, values.get(name, ""))
+    out = normalize(to_native(json.loads(line), "nginx"))
+    assert (_ts(out), out.duration_ms, out.method, out.path, out.query) == (
+        "2025-03-14T09:26:57.304Z",
+        pytest.approx(37),
+        "PUT",
+        "/v1/orders/42",
+        "force=1",
+    )
+    assert (out.status, out.upstream_status, out.client, out.request_id) == (
+        412,
+        412,
+        "billing-svc",
+        "47ccd48bf6badfc0bb1c62e7df94f43c",
+    )
+    assert out.request_headers == {
+        "if-match": '"v6"',
+        "idempotency-key": "k-1",
+        "content-type": "application/json",
+    }
+    assert out.response_headers == {"etag": '"v7"', "retry-after": "2"}
