@@ -153,7 +153,9 @@ def main() -> int:
 
     native_rate = native.rate
     print(
-        f"python {sys.version.split()[0]}, best of {args.runs} runs, expand -> to_native -> normalize"
+        f"python {sys.version.split()[0]}, best of {args.runs} runs, expand -> to_native -> "
+        f"normalize; reference: native at {native_rate:,.0f} rec/s (its best run, re-measured "
+        "next to every format)"
     )
     print(
         f"{'format':<22}{'?format=':<10}{'records':>8}{'rec/s':>11}{'x native':>10}"
