@@ -61,8 +61,10 @@ def aggregate_batch(batch_id: int) -> bool:
 
 def _aggregate(batch_id: int) -> bool:
     with transaction.atomic():
+        # Lock the batch row only (of=self): locking the joined project row too would make
+        # workers on other batches of the same project skip theirs.
         batch = (
-            IngestBatch.objects.select_for_update(skip_locked=True)
+            IngestBatch.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
             .filter(pk=batch_id, status=IngestBatch.Status.PENDING)
             .select_related("project")
             .first()

@@ -17,12 +17,10 @@ if (BASE_DIR / ".env").exists():
     env.read_env(str(BASE_DIR / ".env"))
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not DEBUG and env.bool("CONFLICTWATCH_REQUIRE_SECRET_KEY", default=False):
-        raise environ.ImproperlyConfigured("SECRET_KEY must be set")
-    # Demo only: a fixed key is fine for a local SQLite demo; production sets SECRET_KEY.
-    SECRET_KEY = "conflictwatch-insecure-demo-key-set-SECRET_KEY-in-production"
+# The fixed default only suits the local demo; every deployment sets SECRET_KEY.
+SECRET_KEY = env.str(
+    "SECRET_KEY", default="conflictwatch-insecure-demo-key-set-SECRET_KEY-in-production"
+)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

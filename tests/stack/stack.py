@@ -40,8 +40,9 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
 
 
 class Stack:
-    def __init__(self, mode: str, tmp: Path):
+    def __init__(self, mode: str, tmp: Path, web_workers: int = 2):
         self.mode = mode
+        self.web_workers = web_workers
         self.tmp = tmp
         self.procs: dict[str, subprocess.Popen] = {}
         self.port = free_port()

@@ -84,6 +84,18 @@ def test_aggregating_one_batch_twice_counts_it_once(pg_stack):
     assert counts_from_api(stack) == expected_counts(records)
 
 
+def test_workers_aggregate_batches_of_one_project_side_by_side(pg_stack):
+    stack = pg_stack
+    stack.stop("worker")
+    records = simulated(minutes=6)
+    for start in range(0, len(records), 500):
+        assert stack.ingest(records[start : start + 500]).status_code == 200
+    stack.start_worker(concurrency=3)
+    # No sweep runs here: every batch must be taken by the task ingest enqueued for it.
+    stack.wait_aggregated(timeout=60)
+    assert stack.api("summary/", **WINDOW)["requests"] == len(records)
+
+
 def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(pg_stack):
     stack = pg_stack
     stack.stop("worker")
