@@ -91,6 +91,13 @@ def split_items(data: bytes) -> list[Item]:
         lines = [line.strip() for line in stripped.split(b"\n") if line.strip()]
         if len(lines) == 1 and lines[0][:1] in (b"{", b"["):
             raise BodyError(400, f"body is not valid JSON: {whole_error}") from None
+        if all(line[:1] == b"{" and line[-1:] == b"}" for line in lines):
+            # NDJSON of objects: one decode of the lines as an array is several times faster
+            # than a decode per line; a bad line falls back to the line-by-line path below.
+            try:
+                return [Item(value=v) for v in _decode_json(b"[" + b",".join(lines) + b"]")]
+            except msgspec.DecodeError:
+                pass
         items = []
         for line in lines:
             try:

@@ -105,6 +105,9 @@ def _optional_text(rec: dict, name: str, limit: int = MAX_TEXT) -> str | None:
     value = rec.get(name)
     if value is None:
         return None
+    if type(value) is str and len(value) <= limit and value.isascii() and value.isprintable():
+        value = value.strip()
+        return value if value and value != "-" else None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise RecordError(f"{name}: expected a string, got {type(value).__name__}")
     value = str(value).strip()

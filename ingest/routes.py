@@ -19,6 +19,11 @@ _OPAQUE_SEGMENT = re.compile(
 
 
 def _is_id(segment: str) -> bool:
+    if segment.isdigit():
+        return True
+    # Every other id shape is at least 16 characters long; most segments are words.
+    if len(segment) < 16:
+        return False
     return bool(_ID_SEGMENT.match(segment) or _OPAQUE_SEGMENT.match(segment))
 
 

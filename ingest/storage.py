@@ -188,3 +188,39 @@ def enqueue_aggregation(batch_id: int) -> None:
         logging.getLogger(__name__).warning(
             "batch %s left pending for the sweep", batch_id, exc_info=True
         )
+
+
+# Columns the analysis may write back onto stored requests (whitelist for update_requests).
+ANALYSIS_COLUMNS = {
+    "cause": "text",
+    "cause_reason": "text",
+    "race_winner_id": "bigint",
+    "retry_outcome": "text",
+    "resolved_after_ms": "float8",
+}
+
+
+def update_requests(columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Set analysis columns on stored requests: rows are (id, value per column), in one
+    statement on Postgres (UPDATE … FROM unnest) and one executemany on SQLite."""
+    if not rows:
+        return
+    for col in columns:
+        if col not in ANALYSIS_COLUMNS:
+            raise ValueError(f"not an analysis column: {col}")
+    rows = sorted(rows)  # a fixed order of row locks between concurrent workers
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(["%s::bigint[]", *(f"%s::{ANALYSIS_COLUMNS[c]}[]" for c in columns)])
+            names = ", ".join(["id", *columns])
+            sets = ", ".join(f"{c} = v.{c}" for c in columns)
+            cursor.execute(
+                f"UPDATE {_TABLE} AS r SET {sets} FROM unnest({arrays}) AS v({names}) "
+                "WHERE r.id = v.id",
+                [list(col) for col in zip(*rows, strict=True)],
+            )
+        else:
+            sets = ", ".join(f"{c} = %s" for c in columns)
+            cursor.executemany(
+                f"UPDATE {_TABLE} SET {sets} WHERE id = %s", [(*row[1:], row[0]) for row in rows]
+            )

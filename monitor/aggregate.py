@@ -12,9 +12,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from ingest.models import IngestBatch, Request
+from ingest.storage import update_requests
 from monitor import rollups
 from monitor.conflicts import RACE_METHODS, WRITE_METHODS, RaceWinner, classify, is_conflict
 from monitor.latency import bucket_for
@@ -24,9 +26,8 @@ log = logging.getLogger(__name__)
 SWEEP_LIMIT = 500
 MAX_ATTEMPTS = 5
 
-_FIELDS = (
+_CONFLICT_FIELDS = (
     "id",
-    "endpoint_id",
     "ts",
     "method",
     "status",
@@ -35,7 +36,6 @@ _FIELDS = (
     "request_headers",
     "response_headers",
     "response_body",
-    "duration_ms",
 )
 
 
@@ -72,8 +72,10 @@ def _aggregate(batch_id: int) -> bool:
         if batch is None:
             # Done already, or another worker holds it right now.
             return False
-        rows = list(Request.objects.filter(batch_id=batch_id).values(*_FIELDS))
-        causes = classify_conflicts(batch.project, rows)
+        rows = batch_rows(batch_id)
+        causes = classify_conflicts(
+            batch.project, [r["id"] for r in rows if is_conflict(r["status"])]
+        )
         add_to_rollups(batch.project_id, rows, causes)
         batch.status = IngestBatch.Status.DONE
         batch.processed_at = timezone.now()
@@ -82,11 +84,23 @@ def _aggregate(batch_id: int) -> bool:
     return True
 
 
-def classify_conflicts(project: Project, rows: list[dict]) -> dict[int, str]:
-    """Classify the conflicts among rows, store cause/reason/race winner; {row id: cause}."""
-    conflicts = [r for r in rows if is_conflict(r["status"])]
-    if not conflicts:
+def batch_rows(batch_id: int) -> list[dict]:
+    """What the rollups need of each request of a batch (headers are read as one flag)."""
+    conditional = Q(request_headers__has_key="if-match") | Q(
+        request_headers__has_key="if-unmodified-since"
+    )
+    return list(
+        Request.objects.filter(batch_id=batch_id)
+        .annotate(conditional=ExpressionWrapper(conditional, output_field=BooleanField()))
+        .values("id", "endpoint_id", "ts", "method", "status", "duration_ms", "conditional")
+    )
+
+
+def classify_conflicts(project: Project, conflict_ids: list[int]) -> dict[int, str]:
+    """Classify these conflicts, store cause/reason/race winner; {row id: cause}."""
+    if not conflict_ids:
         return {}
+    conflicts = list(Request.objects.filter(id__in=conflict_ids).values(*_CONFLICT_FIELDS))
     window = timedelta(seconds=project.race_window_seconds)
     verdicts = {}
     racing = []
@@ -117,11 +131,10 @@ def classify_conflicts(project: Project, rows: list[dict]) -> dict[int, str]:
                     resource=row["resource"],
                 )
                 verdicts[row["id"]] = (verdict, winner.id)
-    updates = [
-        Request(id=row_id, cause=v.cause, cause_reason=v.reason, race_winner_id=winner_id)
-        for row_id, (v, winner_id) in sorted(verdicts.items())
-    ]
-    Request.objects.bulk_update(updates, ["cause", "cause_reason", "race_winner"], batch_size=500)
+    update_requests(
+        ("cause", "cause_reason", "race_winner_id"),
+        [(row_id, v.cause, v.reason, winner_id) for row_id, (v, winner_id) in verdicts.items()],
+    )
     return {row_id: v.cause for row_id, (v, _) in verdicts.items()}
 
 
@@ -176,8 +189,7 @@ def add_to_rollups(project_id: int, rows: list[dict], causes: dict[int, str]) ->
             latency_counts.setdefault(lkey, [0])[0] += 1
         if row["method"] in WRITE_METHODS:
             acc[2] += 1
-            headers = row["request_headers"]
-            if "if-match" in headers or "if-unmodified-since" in headers:
+            if row["conditional"]:
                 acc[3] += 1
     rollups.add("monitor_rollup_status_minute", status_counts)
     rollups.add("monitor_rollup_latency_minute", latency_counts)

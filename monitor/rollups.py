@@ -1,8 +1,9 @@
-"""Additive rollup upserts, the same SQL on Postgres and SQLite.
+"""Additive rollup upserts.
 
 Counts are built in Python, keys are sorted (so concurrent workers take row locks in one order
 and cannot deadlock), then one INSERT … ON CONFLICT … DO UPDATE SET n = t.n + excluded.n per
-table adds them.
+table adds them. Postgres receives each column as one array (unnest), so the statement has a
+fixed handful of parameters whatever the number of rows; SQLite gets multi-row VALUES.
 """
 
 from collections.abc import Mapping, Sequence
@@ -10,38 +11,60 @@ from datetime import datetime
 
 from django.db import connection
 
-# Whitelist: table -> (key columns, additive value columns).
-TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+# Whitelist: table -> (key columns, additive value columns), each column with its SQL type.
+TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {
     "monitor_rollup_status_minute": (
-        ("project_id", "minute", "endpoint_id", "status", "cause"),
-        ("n", "duration_ms_sum", "writes", "conditional_writes"),
+        (
+            ("project_id", "bigint"),
+            ("minute", "timestamptz"),
+            ("endpoint_id", "bigint"),
+            ("status", "smallint"),
+            ("cause", "text"),
+        ),
+        (
+            ("n", "bigint"),
+            ("duration_ms_sum", "float8"),
+            ("writes", "bigint"),
+            ("conditional_writes", "bigint"),
+        ),
     ),
     "monitor_rollup_latency_minute": (
-        ("project_id", "minute", "endpoint_id", "bucket"),
-        ("n",),
+        (
+            ("project_id", "bigint"),
+            ("minute", "timestamptz"),
+            ("endpoint_id", "bigint"),
+            ("bucket", "smallint"),
+        ),
+        (("n", "bigint"),),
     ),
 }
-CHUNK = 500
+SQLITE_CHUNK = 500
 
 
 def add(table: str, counts: Mapping[tuple, Sequence[float]]) -> None:
     """Add `counts` ({key tuple: value tuple}) to the rollup table."""
+    if not counts:
+        return
     keys, values = TABLES[table]
-    cols = keys + values
-    updates = ", ".join(f"{v} = {table}.{v} + excluded.{v}" for v in values)
-    items = sorted(counts.items())
-    adapt = connection.ops.adapt_datetimefield_value
+    key_names = ", ".join(name for name, _ in keys)
+    cols = ", ".join(name for name, _ in keys + values)
+    updates = ", ".join(f"{v} = {table}.{v} + excluded.{v}" for v, _ in values)
+    conflict = f"ON CONFLICT ({key_names}) DO UPDATE SET {updates}"
+    rows = [(*key, *vals) for key, vals in sorted(counts.items())]
     with connection.cursor() as cursor:
-        for start in range(0, len(items), CHUNK):
-            chunk = items[start : start + CHUNK]
-            row = "(" + ", ".join(["%s"] * len(cols)) + ")"
-            params: list = []
-            for key, vals in chunk:
-                params.extend(adapt(k) if isinstance(k, datetime) else k for k in key)
-                params.extend(vals)
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{sql_type}[]" for _, sql_type in keys + values)
             cursor.execute(
-                f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
-                + ", ".join([row] * len(chunk))
-                + f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
-                params,
+                f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays}) {conflict}",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        rows = [tuple(adapt(v) if isinstance(v, datetime) else v for v in row) for row in rows]
+        marks = "(" + ", ".join(["%s"] * len(keys + values)) + ")"
+        for start in range(0, len(rows), SQLITE_CHUNK):
+            chunk = rows[start : start + SQLITE_CHUNK]
+            cursor.execute(
+                f"INSERT INTO {table} ({cols}) VALUES {', '.join([marks] * len(chunk))} {conflict}",
+                [v for row in chunk for v in row],
             )
