@@ -6,7 +6,7 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/conflictwatch
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-postgres test-sqlite lint format bench worker beat
+.PHONY: help install install-dev run test test-postgres test-sqlite lint format bench worker beat
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -14,6 +14,10 @@ help: ## List the targets
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -23,27 +27,29 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(BIN)/.installed node_modules/.installed ## Create the virtualenv and install Python and npm packages
 
+install-dev: install $(BIN)/.installed-dev ## Also install the test and lint tools
+
 run: install ## Start ConflictWatch with a live demo on http://127.0.0.1:8000/
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py rundemo
 
-test: install lint test-postgres test-sqlite ## Lint, then the whole suite on Postgres, then on SQLite
+test: install-dev lint test-postgres test-sqlite ## Lint, then the whole suite on Postgres, then on SQLite
 
-test-postgres: install ## The suite on Postgres (with real gunicorn, Celery, Redis and Chromium tests)
+test-postgres: install-dev ## The suite on Postgres (with real gunicorn, Celery, Redis and Chromium tests)
 	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
 
-test-sqlite: install ## The suite on SQLite (the stack tests already cover both databases)
+test-sqlite: install-dev ## The suite on SQLite (the stack tests already cover both databases)
 	DATABASE_URL=sqlite:///:memory: $(BIN)/pytest -m "not postgres and not stack and not e2e"
 
-lint: install ## ruff check and format check
+lint: install-dev ## ruff check and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: install ## Format the code with ruff
+format: install-dev ## Format the code with ruff
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install ## Run the benchmarks in bench/ (figures printed, never pass/fail)
+bench: install-dev ## Run the benchmarks in bench/ (figures printed, never pass/fail)
 	$(BIN)/python bench/ingest.py
 
 worker: install ## A Celery worker (needs CELERY_BROKER_URL)
