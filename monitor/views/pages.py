@@ -1,8 +1,6 @@
 """Dashboard pages. Each view reads its project through monitor/access.py, asks
 monitor/queries.py, and renders a template; chart data goes out through json_script."""
 
-from datetime import UTC, datetime, timedelta
-
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
@@ -13,9 +11,8 @@ from monitor.access import project_for_user, projects_for_user
 from monitor.conflicts import CAUSES, CONFLICT_STATUSES
 from monitor.models import Endpoint
 from monitor.timerange import TimeRange
+from monitor.views.ranges import PRESETS, page_range
 
-RANGES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
-DEFAULT_RANGE = "24h"
 STATUS_CLASSES = ["2xx", "3xx", "4xx", "5xx", "1xx", "conflicts"]
 ENDPOINT_SORTS = {
     "conflict_rate": lambda e: (-e["conflict_rate"], -e["conflicts"]),
@@ -35,20 +32,22 @@ def status_classes(by_status: dict[str, int]) -> dict[str, int]:
 
 
 def _range(request) -> tuple[str, TimeRange]:
-    key = request.GET.get("range", DEFAULT_RANGE)
-    if key not in RANGES:
-        key = DEFAULT_RANGE
-    end = datetime.now(UTC)
-    return key, TimeRange(end - RANGES[key], end)
+    pr = page_range(request.GET)
+    return pr.key, pr.rng
 
 
 def _context(request, project, **extra) -> dict:
-    range_key, _ = _range(request)
+    pr = page_range(request.GET)
     return {
         "project": project,
         "projects": projects_for_user(request.user).only("slug", "name"),
-        "range_key": range_key,
-        "ranges": list(RANGES),
+        "range_key": pr.key,
+        "range_query": pr.query,
+        "range_label": pr.label,
+        "range_error": pr.error,
+        "range_from": pr.rng.start.strftime("%Y-%m-%dT%H:%M"),
+        "range_to": pr.rng.end.strftime("%Y-%m-%dT%H:%M"),
+        "ranges": list(PRESETS),
         **extra,
     }
 

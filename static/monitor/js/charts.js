@@ -57,6 +57,51 @@
       }
     });
     canvas.chart = chart;
+    enableZoom(canvas, chart, data);
+  }
+
+  // Drag across a chart to show that window: the page reloads with ?from=…&to=….
+  function enableZoom(canvas, chart, data) {
+    var box = null;
+    var startX = null;
+    function indexAt(x) {
+      var scale = chart.scales.x;
+      var i = Math.round(scale.getValueForPixel(x));
+      return Math.max(0, Math.min(data.labels.length - 1, i));
+    }
+    canvas.addEventListener("mousedown", function (ev) {
+      startX = ev.offsetX;
+      document.body.classList.add("cw-dragging");
+      box = document.createElement("div");
+      box.className = "zoom-box";
+      canvas.parentNode.appendChild(box);
+      box.style.left = startX + "px";
+      box.style.width = "0px";
+    });
+    canvas.addEventListener("mousemove", function (ev) {
+      if (startX === null || !box) { return; }
+      box.style.left = Math.min(startX, ev.offsetX) + "px";
+      box.style.width = Math.abs(ev.offsetX - startX) + "px";
+    });
+    function finish(ev) {
+      if (startX === null) { return; }
+      var a = indexAt(Math.min(startX, ev.offsetX));
+      var b = indexAt(Math.max(startX, ev.offsetX));
+      var moved = Math.abs(ev.offsetX - startX) > 5;
+      startX = null;
+      document.body.classList.remove("cw-dragging");
+      if (box) { box.remove(); box = null; }
+      if (!moved) { return; }
+      var from = new Date(data.labels[a]);
+      var to = new Date(new Date(data.labels[b]).getTime() + data.step_seconds * 1000);
+      var params = new URLSearchParams(window.location.search);
+      params.delete("range");
+      params.set("from", from.toISOString().slice(0, 19) + "Z");
+      params.set("to", to.toISOString().slice(0, 19) + "Z");
+      window.location.search = params.toString();
+    }
+    canvas.addEventListener("mouseup", finish);
+    canvas.addEventListener("mouseleave", function (ev) { if (startX !== null) { finish(ev); } });
   }
 
   document.querySelectorAll("canvas[data-chart]").forEach(build);
