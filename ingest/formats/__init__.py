@@ -22,6 +22,10 @@ FORMATS = {
 # `msec` and `request_uri`).
 DETECTION_ORDER = [kong, apisix, apipark, traefik, envoy, caddy, aws, nginx, native]
 LINE_FORMATS = [m for m in FORMATS.values() if hasattr(m, "parse_line")]
+# A record no format recognises but that has this many of native's required keys is taken as a
+# native record with a mistake, so that the answer names the missing or bad field.
+_NATIVE_KEYS = ("ts", "method", "path", "status")
+_NEARLY_NATIVE = 2
 
 # Where shippers put the original line: Vector and Logstash `message`, Fluent Bit `log`,
 # Logstash (ECS) `event.original`.
@@ -94,6 +98,8 @@ def detect(obj):
         for module in DETECTION_ORDER:
             if module.detect(obj):
                 return module
+        if sum(key in obj for key in _NATIVE_KEYS) >= _NEARLY_NATIVE:
+            return native
     raise RecordError("record: no known format recognises it; pass ?format=NAME")
 
 

@@ -38,6 +38,8 @@ class Mapped:
     """What a request maps to: native-shaped dicts, plus the count and reasons of rejects."""
 
     records: list[dict] = field(default_factory=list)
+    # What each record came from ("span 00f0…", "log record 3"), for normalize's errors.
+    refs: list[str] = field(default_factory=list)
     rejected: int = 0
     reasons: list[str] = field(default_factory=list)
 
@@ -305,6 +307,7 @@ def map_traces(request: ExportTraceServiceRequest) -> Mapped:
                         span.end_time_unix_nano - span.start_time_unix_nano
                     ) / 1e6
                 mapped.records.append(record)
+                mapped.refs.append(f"span {span.span_id.hex()}")
     return mapped
 
 
@@ -332,4 +335,5 @@ def map_logs(request: ExportLogsServiceRequest) -> Mapped:
                 if isinstance(seconds, int | float) and not isinstance(seconds, bool):
                     record["duration_ms"] = seconds * 1000
                 mapped.records.append(record)
+                mapped.refs.append(f"log record {index}")
     return mapped

@@ -209,3 +209,16 @@ def test_it_never_stores_secret_headers_or_credentials_in_queries(post_logs):
     assert row.query == "token=[redacted]&page=2&api_key=[redacted]"
     stored = json.dumps(list(Request.objects.values()), default=str)
     assert "s3cret" not in stored and "abc123" not in stored and "sid=" not in stored
+
+
+def test_it_names_the_missing_field_of_a_native_record_without_format(post_logs):
+    bad = record(2)
+    del bad["status"]
+    response = post_logs([record(1), bad])
+    assert response.status_code == 200
+    assert response.json()["errors"] == [{"index": 1, "error": "status: missing"}]
+
+
+def test_it_still_says_no_format_recognises_a_record_with_one_native_key(post_logs):
+    response = post_logs([record(1), {"path": "/x", "hello": "world"}])
+    assert "no known format recognises it" in response.json()["errors"][0]["error"]
