@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from monitor import health
-from monitor.views import pages
+from monitor.views import pages, resources
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -16,4 +16,5 @@ urlpatterns = [
     path("p/<slug:slug>/", pages.overview, name="overview"),
     path("p/<slug:slug>/endpoints/<int:endpoint_id>/", pages.endpoint, name="endpoint"),
     path("p/<slug:slug>/requests/<int:request_id>/", pages.request_detail, name="request"),
+    path("p/<slug:slug>/resource/", resources.resource, name="resource"),
 ]

@@ -1,0 +1,39 @@
+"""The resource page: one resource's history in time order, who wrote and who lost."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+
+from monitor.access import project_for_user
+from monitor.request_queries import resource_history
+from monitor.views import cursors
+from monitor.views.pages import _context, _range
+
+MAX_RESOURCE = 8192
+
+
+@login_required
+def resource(request, slug):
+    project = project_for_user(request.user, slug)
+    key = request.GET.get("r", "")
+    if not key or len(key) > MAX_RESOURCE:
+        raise Http404("no such resource")
+    _, rng = _range(request)
+    rows, next_cursor = resource_history(
+        project, key, rng, cursors.decode(request.GET.get("before"))
+    )
+    writers = sorted({r.client or "–" for r in rows if r.method != "GET" and 200 <= r.status < 300})
+    losers = sorted({r.client or "–" for r in rows if r.cause})
+    return render(
+        request,
+        "monitor/resource.html",
+        _context(
+            request,
+            project,
+            resource=key,
+            rows=rows,
+            writers=writers,
+            losers=losers,
+            next_cursor=cursors.encode(next_cursor),
+        ),
+    )
