@@ -1,6 +1,7 @@
 """Creating projects and their ingest sources."""
 
 from django.db import transaction
+from django.utils import timezone
 
 from ingest.formats import FORMATS, unknown_format_error
 from ingest.models import Source
@@ -35,3 +36,19 @@ def create_source(project_slug: str, name: str, fmt: str = "", *, rotate: bool =
     token = source.issue_token()
     source.save()
     return source, token
+
+
+def rotate_source(source: Source) -> str:
+    """Give a source a new token (the old one stops working at once) and return it in clear.
+    A revoked source comes back to life with the new token, as `createsource --rotate` does."""
+    token = source.issue_token()
+    source.revoked_at = None
+    source.save(update_fields=["token_hash", "token_hint", "revoked_at"])
+    return token
+
+
+def revoke_source(source: Source) -> None:
+    """Stop accepting the source's token; its batches and rows stay. Revoking twice is a no-op."""
+    if source.revoked_at is None:
+        source.revoked_at = timezone.now()
+        source.save(update_fields=["revoked_at"])

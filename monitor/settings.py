@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "monitor",
+    "monitor.alerts",
     "ingest",
 ]
 
@@ -155,7 +156,15 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "monitor.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["monitor.api.throttles.TokenRateThrottle"],
 }
+# API calls per token (per user for browser sessions), e.g. "600/min", "50/s"; empty: no limit.
+CONFLICTWATCH_API_RATE = env.str("CONFLICTWATCH_API_RATE", default="600/min")
+# Most rows one CSV export (export/requests.csv) writes; narrow the range for more.
+CONFLICTWATCH_EXPORT_MAX_ROWS = env.int("CONFLICTWATCH_EXPORT_MAX_ROWS", default=100_000)
+# The cache holds the API rate-limit counters: local memory (per process) by default; with more
+# than one web process set CACHE_URL=redis://host:6379/1 so that they share one count.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 SPECTACULAR_SETTINGS = {
     "TITLE": "ConflictWatch API",
     "DESCRIPTION": "Request counts, latency and HTTP 409 Conflict analysis per project.",
@@ -164,6 +173,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "monitor.api.errors.document_errors",
+    ],
 }
 
 # ConflictWatch's own settings.
@@ -178,6 +191,22 @@ CONFLICTWATCH_SAMPLE_SUCCESSFUL_READS = env.float(
 )
 if not 0.0 <= CONFLICTWATCH_SAMPLE_SUCCESSFUL_READS <= 1.0:
     raise environ.ImproperlyConfigured("CONFLICTWATCH_SAMPLE_SUCCESSFUL_READS must be within 0-1")
+# Alerts (monitor/alerts/): hysteresis, anomaly baseline, and mail delivery with retries.
+# An incident resolves only when its value falls below threshold x this factor.
+ALERTS_RESOLVE_FACTOR = env.float("ALERTS_RESOLVE_FACTOR", default=0.8)
+ALERTS_ANOMALY_BASELINE_DAYS = env.int("ALERTS_ANOMALY_BASELINE_DAYS", default=7)
+ALERTS_ANOMALY_MIN_DAYS = env.int("ALERTS_ANOMALY_MIN_DAYS", default=3)
+ALERTS_ANOMALY_RATE_FLOOR = env.float("ALERTS_ANOMALY_RATE_FLOOR", default=0.01)
+ALERTS_RETRY_BASE_SECONDS = env.float("ALERTS_RETRY_BASE_SECONDS", default=60.0)
+ALERTS_RETRY_MAX_SECONDS = env.float("ALERTS_RETRY_MAX_SECONDS", default=3600.0)
+ALERTS_MAX_ATTEMPTS = env.int("ALERTS_MAX_ATTEMPTS", default=12)
+ALERTS_SEND_LEASE_SECONDS = env.float("ALERTS_SEND_LEASE_SECONDS", default=300.0)
+ALERTS_SMTP_TIMEOUT = env.float("ALERTS_SMTP_TIMEOUT", default=30.0)
+if not 0.0 < ALERTS_RESOLVE_FACTOR <= 1.0:
+    raise environ.ImproperlyConfigured("ALERTS_RESOLVE_FACTOR must be above 0 and at most 1")
+if ALERTS_SEND_LEASE_SECONDS <= ALERTS_SMTP_TIMEOUT:
+    raise environ.ImproperlyConfigured("ALERTS_SEND_LEASE_SECONDS must exceed ALERTS_SMTP_TIMEOUT")
+
 # Data upload limit for Django's form parsing; ingest reads the body itself with its own limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = CONFLICTWATCH_MAX_BODY_BYTES
 

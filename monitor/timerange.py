@@ -35,7 +35,10 @@ def parse_instant(name: str, value: str, now: datetime) -> datetime:
         return now
     match = _RELATIVE.match(text)
     if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        except OverflowError:
+            raise RangeError(f"{name}: {text} reaches before year 1") from None
     try:
         parsed = datetime.fromisoformat(text.replace(" ", "+") if "T" in text else text)
     except ValueError:
@@ -44,7 +47,10 @@ def parse_instant(name: str, value: str, now: datetime) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise RangeError(f"{name}: {text[:40]!r} is outside the calendar in UTC") from None
 
 
 def parse_range(params, now: datetime | None = None) -> TimeRange:
@@ -53,6 +59,8 @@ def parse_range(params, now: datetime | None = None) -> TimeRange:
     end = parse_instant("to", params["to"], now) if params.get("to") else now
     if params.get("from"):
         start = parse_instant("from", params["from"], now)
+    elif end - datetime.min.replace(tzinfo=UTC) < DEFAULT_SPAN:
+        raise RangeError("to: too early to have a default range before it")
     else:
         start = end - DEFAULT_SPAN
     if start >= end:

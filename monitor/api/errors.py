@@ -1,16 +1,75 @@
-"""API errors as JSON that names the problem: {"error": "...", ...}."""
+"""API errors as JSON that names the problem: {"error": "parameter: what is wrong"}.
 
+Also documents them: `document_errors` is a drf-spectacular post-processing hook that adds the
+error answers every API operation can give to the OpenAPI document.
+"""
+
+from rest_framework.exceptions import ValidationError
 from rest_framework.views import exception_handler as drf_handler
 
 from monitor.timerange import RangeError
 
 
+def _flatten(data) -> str:
+    """DRF's field errors ({"name": ["This field is required."]}) as one line naming the field."""
+    if isinstance(data, dict):
+        name, value = next(iter(data.items()), ("", ""))
+        inner = _flatten(value)
+        return f"{name}: {inner}" if name not in ("", "non_field_errors") else inner
+    if isinstance(data, list):
+        return " ".join(_flatten(item) for item in data)
+    return str(data)
+
+
 def exception_handler(exc, context):
     if isinstance(exc, RangeError):
-        from rest_framework.exceptions import ValidationError
-
         exc = ValidationError({"error": str(exc)})
     response = drf_handler(exc, context)
-    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
-        response.data = {"error": str(response.data["detail"])}
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(data, dict) and "detail" in data:
+        response.data = {"error": str(data["detail"])}
+    elif isinstance(data, dict) and set(data) == {"error"}:
+        response.data = {"error": _flatten(data["error"])}
+    else:
+        response.data = {"error": _flatten(data)}
     return response
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "string",
+            "description": "What is wrong; a bad parameter's name comes first ('status: …').",
+        }
+    },
+    "required": ["error"],
+}
+ERROR_ANSWERS = {
+    "400": "A parameter or the body is invalid; `error` names it.",
+    "401": "No credentials, or a token that is not an API token (ingest tokens are refused).",
+    "403": "Signed in, but the caller's role in the project does not allow this.",
+    "404": "No such project or object, or one the caller does not belong to.",
+    "429": "Too many requests for this token; retry after the Retry-After header's seconds.",
+}
+
+
+def document_errors(result, generator, request, public):
+    """Add the Error schema and the error answers (400/401/403/404/429) to every operation."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path in result.get("paths", {}).values():
+        for method, operation in path.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            answers = operation.setdefault("responses", {})
+            for code, description in ERROR_ANSWERS.items():
+                answer = answers.setdefault(code, {"description": description, "content": ref})
+                if code == "429":
+                    answer.setdefault("headers", {})["Retry-After"] = {
+                        "description": "Seconds to wait before the next call.",
+                        "schema": {"type": "integer"},
+                    }
+    return result

@@ -1,14 +1,24 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
-from monitor.api import views
+from monitor.api import export, sources, views
 
 project = "projects/<slug:slug>/"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("docs/", views.SwaggerUI.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", views.ReDoc.as_view(url_name="api-schema"), name="api-redoc"),
     path("projects/", views.ProjectList.as_view(), name="api-projects"),
+    path(project, views.ProjectDetail.as_view(), name="api-project"),
+    path(project + "timeseries/", views.Timeseries.as_view(), name="api-timeseries"),
+    path(project + "export/requests.csv", export.RequestsCSV.as_view(), name="api-export-requests"),
+    path(project + "sources/", sources.SourceList.as_view(), name="api-sources"),
+    path(project + "sources/<int:pk>/", sources.SourceDetail.as_view(), name="api-source"),
+    path(
+        project + "sources/<int:pk>/rotate/",
+        sources.SourceRotate.as_view(),
+        name="api-source-rotate",
+    ),
     path(project + "summary/", views.Summary.as_view(), name="api-summary"),
     path(project + "endpoints/", views.Endpoints.as_view(), name="api-endpoints"),
     path(project + "requests/", views.RequestList.as_view(), name="api-requests"),

@@ -1,32 +1,60 @@
-"""The read API under /api/v1/. Views parse parameters, call monitor/queries.py, serialize."""
+"""The read API under /api/v1/. Views parse parameters, call monitor/queries.py or
+monitor/timeseries.py, and serialize. Every project-scoped view gets its project through
+monitor/api/permissions.py (404 for a project the caller does not belong to)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest.models import Request
-from monitor import queries
-from monitor.access import project_for_user, projects_for_user
+from monitor import queries, timeseries
+from monitor.access import projects_for_user, role_in
 from monitor.api import params
+from monitor.api.filters import filtered_requests
+from monitor.api.permissions import ProjectRole, ProjectScopedMixin
 from monitor.api.serializers import ProjectSerializer, RequestSerializer
+from monitor.conflicts import CAUSES
+from monitor.middleware import CSP
 
 RANGE_PARAMS = [
     OpenApiParameter(
-        "from", OpenApiTypes.STR, description="RFC 3339 or relative (-24h); default -24h"
+        "from",
+        OpenApiTypes.STR,
+        description="Start (inclusive): RFC 3339 (UTC if no offset) or relative such as -24h, "
+        "-15m, -7d; default 24 hours before `to`.",
     ),
-    OpenApiParameter("to", OpenApiTypes.STR, description="RFC 3339 or relative; default now"),
+    OpenApiParameter(
+        "to",
+        OpenApiTypes.STR,
+        description="End (exclusive): RFC 3339 or relative; default now. At most "
+        "CONFLICTWATCH_MAX_RANGE_DAYS (400 days) after `from`.",
+    ),
 ]
 ROLLUP_PARAMS = [
     *RANGE_PARAMS,
-    OpenApiParameter("endpoint", OpenApiTypes.INT, description="Endpoint id"),
-    OpenApiParameter("method", OpenApiTypes.STR),
-    OpenApiParameter("route", OpenApiTypes.STR, description="Route template, e.g. /orders/{id}"),
-    OpenApiParameter("status", OpenApiTypes.INT, description="HTTP status"),
-    OpenApiParameter("cause", OpenApiTypes.STR, description="Conflict cause"),
+    OpenApiParameter("endpoint", OpenApiTypes.INT, description="Endpoint id (from endpoints/)."),
+    OpenApiParameter("method", OpenApiTypes.STR, description="HTTP method, e.g. PUT."),
+    OpenApiParameter("route", OpenApiTypes.STR, description="Route template, e.g. /orders/{id}."),
+    OpenApiParameter("status", OpenApiTypes.INT, description="HTTP status code, 100-599."),
+    OpenApiParameter("cause", OpenApiTypes.STR, enum=list(CAUSES), description="Conflict cause."),
 ]
+REQUEST_PARAMS = [
+    *ROLLUP_PARAMS,
+    OpenApiParameter("client", OpenApiTypes.STR, description="Client identity, exact."),
+    OpenApiParameter("request_id", OpenApiTypes.STR, description="The gateway's request id."),
+    OpenApiParameter("path", OpenApiTypes.STR, description="Path prefix, e.g. /v1/orders/42."),
+]
+COUNT_BY_STATUS = serializers.DictField(
+    child=serializers.IntegerField(), help_text="Requests per HTTP status code (keys are codes)."
+)
+COUNT_BY_CAUSE = serializers.DictField(
+    child=serializers.IntegerField(), help_text="Conflicts per cause, most first."
+)
 
 
 class ProjectList(generics.ListAPIView):
@@ -39,61 +67,173 @@ class ProjectList(generics.ListAPIView):
         return projects_for_user(self.request.user).order_by("slug")
 
 
-class ProjectScoped(APIView):
-    def project(self):
-        return project_for_user(self.request.user, self.kwargs["slug"])
+class ProjectDetail(ProjectScopedMixin, APIView):
+    """One project and the caller's role in it."""
+
+    permission_classes = [ProjectRole]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "ProjectDetail",
+            {
+                "slug": serializers.CharField(),
+                "name": serializers.CharField(),
+                "role": serializers.ChoiceField(
+                    ["admin", "member", "readonly"],
+                    help_text="The caller's role: readonly reads; member also writes rules; "
+                    "admin also manages sources.",
+                ),
+            },
+        )
+    )
+    def get(self, request, slug):
+        project = self.project
+        return Response(
+            {"slug": project.slug, "name": project.name, "role": role_in(request.user, project)}
+        )
 
 
-class Summary(ProjectScoped):
+class Summary(ProjectScopedMixin, APIView):
+    """Totals for the range, read from the rollups."""
+
+    permission_classes = [ProjectRole]
+
     @extend_schema(
         parameters=ROLLUP_PARAMS,
         responses=inline_serializer(
             "Summary",
             {
-                "requests": serializers.IntegerField(),
-                "by_status": serializers.DictField(child=serializers.IntegerField()),
-                "conflicts": serializers.IntegerField(),
-                "conflict_rate": serializers.FloatField(help_text="Fraction, 0-1."),
-                "by_cause": serializers.DictField(child=serializers.IntegerField()),
-                "p50_ms": serializers.FloatField(allow_null=True, help_text="Milliseconds."),
-                "p95_ms": serializers.FloatField(allow_null=True, help_text="Milliseconds."),
+                "requests": serializers.IntegerField(help_text="Requests in the range."),
+                "by_status": COUNT_BY_STATUS,
+                "conflicts": serializers.IntegerField(
+                    help_text="Responses with status 409, 412, 423 or 428."
+                ),
+                "conflict_rate": serializers.FloatField(
+                    help_text="conflicts / requests, a fraction 0-1 (0.2 = 20%)."
+                ),
+                "by_cause": COUNT_BY_CAUSE,
+                "p50_ms": serializers.FloatField(
+                    allow_null=True, help_text="Median latency, milliseconds (within 10%)."
+                ),
+                "p95_ms": serializers.FloatField(
+                    allow_null=True, help_text="95th percentile latency, milliseconds (within 10%)."
+                ),
             },
         ),
     )
     def get(self, request, slug):
-        project = self.project()
         return Response(
-            queries.summary(project, params.time_range(request), params.filters(request))
+            queries.summary(self.project, params.time_range(request), params.filters(request))
         )
 
 
-class Endpoints(ProjectScoped):
+class Endpoints(ProjectScopedMixin, APIView):
+    """Per endpoint with traffic in the range, most requests first."""
+
+    permission_classes = [ProjectRole]
+
     @extend_schema(
         parameters=ROLLUP_PARAMS,
         responses=inline_serializer(
             "Endpoint",
             {
-                "id": serializers.IntegerField(),
-                "method": serializers.CharField(),
-                "route": serializers.CharField(),
-                "requests": serializers.IntegerField(),
-                "by_status": serializers.DictField(child=serializers.IntegerField()),
-                "conflicts": serializers.IntegerField(),
-                "conflict_rate": serializers.FloatField(help_text="Fraction, 0-1."),
-                "p50_ms": serializers.FloatField(allow_null=True, help_text="Milliseconds."),
-                "p95_ms": serializers.FloatField(allow_null=True, help_text="Milliseconds."),
+                "id": serializers.IntegerField(help_text="Endpoint id."),
+                "method": serializers.CharField(help_text="HTTP method."),
+                "route": serializers.CharField(help_text="Route template."),
+                "requests": serializers.IntegerField(help_text="Requests in the range."),
+                "by_status": COUNT_BY_STATUS,
+                "conflicts": serializers.IntegerField(help_text="409/412/423/428 responses."),
+                "conflict_rate": serializers.FloatField(help_text="A fraction 0-1."),
+                "p50_ms": serializers.FloatField(
+                    allow_null=True, help_text="Median latency, milliseconds (within 10%)."
+                ),
+                "p95_ms": serializers.FloatField(
+                    allow_null=True, help_text="95th percentile latency, milliseconds (within 10%)."
+                ),
                 "precondition_coverage": serializers.FloatField(
-                    allow_null=True, help_text="Share of writes that sent If-Match, 0-1."
+                    allow_null=True,
+                    help_text="Share of writes that sent If-Match or If-Unmodified-Since, 0-1; "
+                    "null without writes.",
                 ),
             },
             many=True,
         ),
     )
     def get(self, request, slug):
-        project = self.project()
         return Response(
-            queries.endpoints(project, params.time_range(request), params.filters(request))
+            queries.endpoints(self.project, params.time_range(request), params.filters(request))
         )
+
+
+class Timeseries(ProjectScopedMixin, APIView):
+    """Counts or p95 latency per UTC-aligned interval, one series per status, cause or endpoint."""
+
+    permission_classes = [ProjectRole]
+
+    @extend_schema(
+        parameters=[
+            *ROLLUP_PARAMS,
+            OpenApiParameter(
+                "metric",
+                OpenApiTypes.STR,
+                enum=list(timeseries.METRICS),
+                description="requests (count), conflicts (count), status (count per status "
+                "code), p95_ms (milliseconds); default requests.",
+            ),
+            OpenApiParameter(
+                "interval",
+                OpenApiTypes.STR,
+                enum=list(timeseries.INTERVALS),
+                description="Bucket width, aligned to UTC; default the finest that gives at "
+                f"most {timeseries.MAX_POINTS} points. More points than that is a 400.",
+            ),
+            OpenApiParameter(
+                "group",
+                OpenApiTypes.STR,
+                enum=list(timeseries.GROUPS),
+                description="One series per status, cause or endpoint (at most "
+                f"{timeseries.MAX_ENDPOINT_SERIES}, the busiest); default one series. p95_ms "
+                "groups by endpoint only.",
+            ),
+        ],
+        responses=inline_serializer(
+            "Timeseries",
+            {
+                "series": inline_serializer(
+                    "Series",
+                    {
+                        "name": serializers.CharField(
+                            help_text="The metric, a status code, a cause ('none' for "
+                            "non-conflicts) or 'METHOD /route'."
+                        ),
+                        "points": inline_serializer(
+                            "Point",
+                            {
+                                "t": serializers.DateTimeField(
+                                    help_text="Start of the bucket, UTC."
+                                ),
+                                "value": serializers.FloatField(
+                                    allow_null=True,
+                                    help_text="Requests in the bucket, or p95 in milliseconds "
+                                    "(null for a bucket without requests).",
+                                ),
+                            },
+                            many=True,
+                        ),
+                    },
+                    many=True,
+                )
+            },
+        ),
+    )
+    def get(self, request, slug):
+        rng = params.time_range(request)
+        query = params.series_query(request, rng)
+        try:
+            data = timeseries.timeseries(self.project, rng, query, params.filters(request))
+        except timeseries.SeriesError as exc:
+            raise ValidationError({"error": str(exc)}) from None
+        return Response(data)
 
 
 class NewestFirst(CursorPagination):
@@ -103,51 +243,49 @@ class NewestFirst(CursorPagination):
     max_page_size = 500
 
 
-class RequestList(generics.ListAPIView):
-    """Raw requests, newest first, cursor-paginated."""
+class RequestList(ProjectScopedMixin, generics.ListAPIView):
+    """Raw requests, newest first, cursor-paginated (follow `next`)."""
 
+    permission_classes = [ProjectRole]
     serializer_class = RequestSerializer
     pagination_class = NewestFirst
 
-    @extend_schema(
-        parameters=[
-            *ROLLUP_PARAMS,
-            OpenApiParameter("client", OpenApiTypes.STR),
-            OpenApiParameter("request_id", OpenApiTypes.STR),
-            OpenApiParameter("path", OpenApiTypes.STR, description="Path prefix"),
-        ]
-    )
+    @extend_schema(parameters=REQUEST_PARAMS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        project = project_for_user(self.request.user, self.kwargs["slug"])
-        rng = params.time_range(self.request)
-        f = params.filters(self.request)
-        qs = Request.objects.filter(project=project, ts__gte=rng.start, ts__lt=rng.end)
-        if f.endpoint is not None:
-            qs = qs.filter(endpoint_id=f.endpoint)
-        if f.method:
-            qs = qs.filter(method=f.method.upper())
-        if f.route:
-            qs = qs.filter(route=f.route)
-        if f.status is not None:
-            qs = qs.filter(status=f.status)
-        if f.cause:
-            qs = qs.filter(cause=f.cause)
-        qp = self.request.query_params
-        if qp.get("client"):
-            qs = qs.filter(client=qp["client"])
-        if qp.get("request_id"):
-            qs = qs.filter(request_id=qp["request_id"])
-        if qp.get("path"):
-            qs = qs.filter(path__startswith=qp["path"])
-        return qs
+        return filtered_requests(self.request, self.project)
 
 
-class RequestDetail(generics.RetrieveAPIView):
+class RequestDetail(ProjectScopedMixin, generics.RetrieveAPIView):
+    """One raw request of the project."""
+
+    permission_classes = [ProjectRole]
     serializer_class = RequestSerializer
 
     def get_queryset(self):
-        project = project_for_user(self.request.user, self.kwargs["slug"])
-        return Request.objects.filter(project=project)
+        return Request.objects.filter(project=self.project)
+
+
+class SwaggerUI(SpectacularSwaggerSplitView):
+    """Swagger UI from our own static files; its start-up script is a separate file, so the
+    site-wide Content-Security-Policy (no inline script or style) holds."""
+
+    template_name = "monitor/api/swagger_ui.html"
+
+
+# ReDoc injects its styles as <style> elements at run time and renders in a blob: worker, so
+# this one page needs inline styles and blob: workers; scripts stay 'self' only.
+REDOC_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'") + (
+    "; worker-src 'self' blob:"
+)
+
+
+class ReDoc(SpectacularRedocView):
+    template_name = "monitor/api/redoc.html"
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Content-Security-Policy"] = REDOC_CSP
+        return response

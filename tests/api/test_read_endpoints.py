@@ -1,0 +1,135 @@
+"""summary/, endpoints/, timeseries/, requests/: answers, filters and their 400s."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.records import BASE, record
+
+API = "/api/v1/projects/shop/"
+
+
+def test_it_lists_the_callers_projects(api, charlie):
+    assert api.get("/api/v1/projects/").json() == [{"slug": "shop", "name": "Shop API"}]
+
+
+def test_it_shows_a_project_with_the_callers_role(api, api_bob):
+    assert api.get(API).json() == {"slug": "shop", "name": "Shop API", "role": "admin"}
+    assert api_bob.get(API)["Content-Type"] == "application/json"
+    assert api_bob.get(API).json()["role"] == "readonly"
+
+
+def test_a_superuser_belongs_to_every_project(client, shop, django_user_model):
+    root = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root")
+    client.force_login(root)
+    assert client.get(API).json()["role"] == "admin"
+    assert client.get(API + "summary/").status_code == 200
+
+
+def test_it_counts_statuses_and_conflicts_in_the_summary(api, post_logs):
+    post_logs(
+        [
+            record(1),
+            record(2, status=500),
+            record(3, method="POST", path="/v1/orders", status=409, response_body="exists"),
+        ]
+    )
+    body = api.get(API + "summary/").json()
+    assert body["requests"] == 3
+    assert body["by_status"] == {"200": 1, "409": 1, "500": 1}
+    assert body["conflicts"] == 1
+    assert body["by_cause"] == {"duplicate": 1}
+    assert body["conflict_rate"] == pytest.approx(1 / 3, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ("status=abc", "status"),
+        ("status=99", "status"),
+        ("endpoint=x", "endpoint"),
+        ("endpoint=99999999999999999999999", "endpoint"),
+        ("cause=gremlins", "cause"),
+        ("from=yesterday", "from"),
+        ("to=-3x", "to"),
+        ("from=-2d&to=-3d", "from"),
+        ("from=-401d", "from"),
+        ("method=GE%00T", "method"),
+        ("route=%2Fa%00", "route"),
+    ],
+)
+@pytest.mark.parametrize("view", ["summary/", "endpoints/", "timeseries/", "requests/"])
+def test_a_bad_filter_is_a_400_naming_the_parameter(api, view, query, names):
+    response = api.get(API + view + "?" + query)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"].startswith(names + ":")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["client=a%00b", "request_id=%00", "path=%2Fv1%00", "status=1.5", "limit=x&status=200"],
+)
+def test_a_bad_request_filter_is_a_400_never_a_500(api, query):
+    response = api.get(API + "requests/?" + query)
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert response.json()["error"].split(":")[0] in query
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:00%2B01:00",
+        "9999-12-31T23:59:59-01:00",
+        "-999999w",
+        "9999-12-31T23:59:59Z",
+    ],
+)
+def test_an_instant_at_the_end_of_the_calendar_is_a_400_not_a_500(api, instant):
+    for name in ("from", "to"):
+        response = api.get(API + f"summary/?{name}={instant}")
+        assert response.status_code in (200, 400), (name, instant, response.content)
+
+
+def test_it_filters_requests_by_each_documented_parameter(api, post_logs):
+    post_logs(
+        [
+            record(1, client="acme", request_id="r-1"),
+            record(2, client="zeta", method="PUT", status=412, request_id="r-2"),
+            record(3, path="/v1/customers/9", request_id="r-3"),
+        ]
+    )
+
+    def ids(query: str) -> set[str]:
+        return {r["request_id"] for r in api.get(API + "requests/?" + query).json()["results"]}
+
+    assert ids("client=zeta") == {"r-2"}
+    assert ids("method=put") == {"r-2"}
+    assert ids("status=412") == {"r-2"}
+    assert ids("cause=stale_version") == {"r-2"}
+    assert ids("request_id=r-3") == {"r-3"}
+    assert ids("path=/v1/orders") == {"r-1", "r-2"}
+    assert ids("route=/v1/customers/{id}") == {"r-3"}
+    endpoint = api.get(API + "requests/?request_id=r-3").json()["results"][0]["endpoint"]
+    assert ids(f"endpoint={endpoint}") == {"r-3"}
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert ids(f"from={BASE.isoformat()}&to={future}".replace("+", "%2B")) == {"r-1", "r-2", "r-3"}
+    assert ids("from=-24h&to=-2h") == set()
+
+
+def test_it_pages_requests_newest_first_with_a_cursor(api, post_logs):
+    post_logs([record(i) for i in range(7)])
+    first = api.get(API + "requests/?limit=4").json()
+    assert [r["request_id"] for r in first["results"]] == ["req-6", "req-5", "req-4", "req-3"]
+    second = api.get(first["next"]).json()
+    assert [r["request_id"] for r in second["results"]] == ["req-2", "req-1", "req-0"]
+    assert second["next"] is None
+
+
+def test_it_shows_one_request(api, post_logs):
+    post_logs([record(1, request_id="only")])
+    listed = api.get(API + "requests/").json()["results"][0]
+    detail = api.get(API + f"requests/{listed['id']}/").json()
+    assert detail == listed
+    assert api.get(API + "requests/99999999999999999999/").status_code == 404
