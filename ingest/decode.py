@@ -91,21 +91,30 @@ def split_items(data: bytes) -> list[Item]:
         lines = [line.strip() for line in stripped.split(b"\n") if line.strip()]
         if len(lines) == 1 and lines[0][:1] in (b"{", b"["):
             raise BodyError(400, f"body is not valid JSON: {whole_error}") from None
-        if all(line[:1] == b"{" and line[-1:] == b"}" for line in lines):
-            # NDJSON of objects: one decode of the lines as an array is several times faster
-            # than a decode per line; a bad line falls back to the line-by-line path below.
-            try:
-                return [Item(value=v) for v in _decode_json(b"[" + b",".join(lines) + b"]")]
-            except msgspec.DecodeError:
-                pass
-        items = []
-        for line in lines:
-            try:
-                items.append(Item(value=_decode_json(line)))
-            except msgspec.DecodeError as exc:
-                text = line.decode("utf-8", "replace")
-                items.append(Item(value=text, error=f"line is not valid JSON: {exc}"))
-        return items
+        return line_items(lines)
     if isinstance(value, list):
         return [Item(value=v) for v in value]
     return [Item(value=value)]
+
+
+def line_items(lines: list[bytes]) -> list[Item]:
+    """One item per line (lines already stripped, none blank): its JSON value, or for a line
+    that is not JSON its text and the JSON error."""
+    if all(line[:1] == b"{" and line[-1:] == b"}" for line in lines):
+        # NDJSON of objects: one decode of the lines as an array is several times faster than a
+        # decode per line; a bad line falls back to the line-by-line path below.
+        try:
+            values = _decode_json(b"[" + b",".join(lines) + b"]")
+        except msgspec.DecodeError:
+            values = None
+        # A line such as `{"a":1},{"b":2}` would pass as two values: one item per line only.
+        if values is not None and len(values) == len(lines):
+            return [Item(value=v) for v in values]
+    items = []
+    for line in lines:
+        try:
+            items.append(Item(value=_decode_json(line)))
+        except msgspec.DecodeError as exc:
+            text = line.decode("utf-8", "replace")
+            items.append(Item(value=text, error=f"line is not valid JSON: {exc}"))
+    return items

@@ -1,0 +1,139 @@
+"""Backfill an existing access log (a file or stdin, gzip or not) into a project, in batches,
+through the same normalize → store path as HTTP ingest: the dedup keys are the same, so a second
+run stores nothing new. A bad line is counted and reported, never the end of the run."""
+
+import gzip
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from ingest.decode import BodyError, Item, line_items, split_items
+from ingest.normalize import ProjectRules, clean_text
+from ingest.pipeline import Outcome, normalize_items, store
+from monitor.models import Project
+
+GZIP_MAGIC = b"\x1f\x8b"
+MAX_REPORTED = 5
+MAX_LINE = 1 << 20  # a longer line is not a log line; it is cut and rejected by normalization
+
+
+@dataclass
+class Summary:
+    lines: int = 0  # lines read (items, for a file that is one JSON document)
+    unit: str = "line"
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    # (line number, reason) of the first bad lines.
+    bad: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def records(self) -> int:
+        return self.accepted + self.duplicates + self.rejected
+
+
+def open_log(raw: BinaryIO) -> BinaryIO:
+    """The log's bytes: gzip is recognised by its magic bytes, not by the file name."""
+    if not hasattr(raw, "peek"):
+        raw = io.BufferedReader(raw)
+    if raw.peek(2)[:2] == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    return raw
+
+
+def _first_line_alone(stream: BinaryIO) -> tuple[bytes, bool]:
+    """The first line, and whether it reads on its own (a JSON value or a text line), unlike
+    the first line of a pretty-printed document."""
+    first = stream.readline(MAX_LINE)
+    try:
+        split_items(first)
+        return first, True
+    except BodyError:
+        return first, False
+
+
+def _numbered_lines(stream: BinaryIO, first: bytes) -> Iterator[tuple[int, bytes]]:
+    number = 0
+    for line in _chain(first, stream):
+        number += 1
+        line = line.strip()
+        if line:
+            yield number, line[:MAX_LINE]
+
+
+def _chain(first: bytes, stream: BinaryIO) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from stream
+
+
+def _batches(
+    stream: BinaryIO, batch_size: int, limit: int, summary: "Summary"
+) -> Iterator[list[tuple[int, Item]]]:
+    """Batches of (line number, item). A log of lines streams; a file that is one JSON document
+    (a pretty-printed array or object, e.g. a saved Kong batch) is read whole, up to `limit`,
+    and numbered by item."""
+    first, stands_alone = _first_line_alone(stream)
+    if first.lstrip()[:1] in (b"[", b"{") and not stands_alone:
+        summary.unit = "item"
+        data = first + stream.read(limit + 1 - len(first))
+        if len(data) > limit:
+            raise BodyError(413, f"a JSON document over {limit} bytes; convert it to NDJSON")
+        items = list(enumerate(split_items(data), start=1))
+        for start in range(0, len(items), batch_size):
+            yield items[start : start + batch_size]
+        return
+    batch: list[tuple[int, bytes]] = []
+    for numbered in _numbered_lines(stream, first):
+        batch.append(numbered)
+        if len(batch) >= batch_size:
+            yield _items(batch)
+            batch = []
+    if batch:
+        yield _items(batch)
+
+
+def _items(batch: list[tuple[int, bytes]]) -> list[tuple[int, Item]]:
+    numbered = []
+    for (number, _), item in zip(batch, line_items([line for _, line in batch]), strict=True):
+        if isinstance(item.value, list):
+            # A line holding a JSON array (a saved Kong or APISIX batch): one item per element.
+            numbered += [(number, Item(value=value)) for value in item.value]
+        else:
+            numbered.append((number, item))
+    return numbered
+
+
+def backfill(
+    project: Project,
+    stream: BinaryIO,
+    fmt: str | None,
+    *,
+    batch_size: int = 1000,
+    limit: int = 20 * 1024 * 1024,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Import every record of the log into the project; `progress(lines read)` after each batch.
+    Raises BodyError only for a whole-file JSON document that is too big or not JSON."""
+    rules = ProjectRules.for_project(project)
+    summary = Summary()
+    for batch in _batches(open_log(stream), batch_size, limit, summary):
+        numbers = [number for number, _ in batch]
+        records = []
+        outcome = Outcome()
+        for item_index, result in normalize_items([item for _, item in batch], fmt, rules):
+            if isinstance(result, str):
+                outcome.rejected += 1
+                if len(summary.bad) < MAX_REPORTED:
+                    summary.bad.append((numbers[item_index], clean_text(result, 300)))
+            else:
+                records.append(result)
+        store(project, None, records, outcome)
+        summary.accepted += outcome.accepted
+        summary.duplicates += outcome.duplicates
+        summary.rejected += outcome.rejected
+        summary.lines = numbers[-1]
+        if progress is not None:
+            progress(summary.lines)
+    return summary

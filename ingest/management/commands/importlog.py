@@ -1,0 +1,90 @@
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.text import slugify
+from tqdm import tqdm
+
+from ingest.backfill import backfill
+from ingest.decode import BodyError
+from ingest.formats import FORMATS
+from monitor.models import Project
+
+
+class Command(BaseCommand):
+    help = (
+        "Backfill an existing access log (a file, gzip or not, or - for stdin) into a project, "
+        "through the same parse, normalize and store path as HTTP ingest. Safe to run twice: "
+        "records already stored count as duplicates."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="the log file, gzip'd or not; - reads stdin")
+        parser.add_argument("--project", required=True, help="project slug (created if needed)")
+        parser.add_argument(
+            "--format",
+            default="",
+            choices=["", *sorted(FORMATS)],
+            help="the log's format (else detected per record)",
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=1000, help="records per stored batch (default 1000)"
+        )
+
+    def handle(self, *args, **opts):
+        slug = slugify(opts["project"])
+        if not slug:
+            raise CommandError(f"not a usable project slug: {opts['project']!r}")
+        if opts["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1")
+        name = opts["file"]
+        if name == "-":
+            raw, total, label = sys.stdin.buffer, None, "stdin"
+        else:
+            path = Path(name)
+            try:
+                raw = path.open("rb")
+            except OSError as exc:
+                raise CommandError(f"cannot read {name}: {exc.strerror}") from None
+            total, label = path.stat().st_size, path.name
+        project, created = Project.objects.get_or_create(slug=slug, defaults={"name": slug})
+        if created:
+            self.stderr.write(f"created project {slug!r}")
+
+        # The bar follows the bytes of a file (its compressed bytes for gzip), else lines.
+        stderr = getattr(self.stderr, "_out", sys.stderr)
+        if total is not None:
+            bar = tqdm(total=total, unit="B", unit_scale=True, desc=label, file=stderr)
+        else:
+            bar = tqdm(unit=" lines", desc=label, file=stderr)
+
+        def progress(lines: int) -> None:
+            bar.update((raw.tell() if total is not None else lines) - bar.n)
+
+        started = time.monotonic()
+        try:
+            summary = backfill(
+                project,
+                raw,
+                opts["format"] or None,
+                batch_size=opts["batch_size"],
+                limit=settings.CONFLICTWATCH_MAX_BODY_BYTES,
+                progress=progress,
+            )
+        except BodyError as exc:
+            raise CommandError(f"{label}: {exc.message}") from None
+        finally:
+            bar.close()
+            if raw is not sys.stdin.buffer:
+                raw.close()
+        for number, reason in summary.bad:
+            self.stderr.write(f"{summary.unit} {number}: {reason}")
+        if summary.rejected > len(summary.bad):
+            self.stderr.write(f"... and {summary.rejected - len(summary.bad)} more bad records")
+        self.stdout.write(
+            f"imported {label} into {slug}: {summary.lines:,} {summary.unit}s, "
+            f"{summary.accepted:,} accepted, {summary.duplicates:,} duplicates, "
+            f"{summary.rejected:,} rejected in {time.monotonic() - started:.1f} s"
+        )

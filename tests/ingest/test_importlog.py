@@ -1,0 +1,101 @@
+"""manage.py importlog: backfill a log file or stdin through the ingest path, safely twice."""
+
+import gzip
+import io
+import sys
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from ingest.models import IngestBatch, Request
+from monitor.models import Project
+from tests.ingest.samples import SHARED
+
+NGINX = SHARED / "nginx" / "access.ndjson"
+
+
+def importlog(*args, stdin: bytes | None = None, monkeypatch=None) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    call_command("importlog", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_it_imports_a_log_file_into_a_new_project(db):
+    out, err = importlog(str(NGINX), "--project", "Edge Logs", "--format", "nginx")
+    project = Project.objects.get(slug="edge-logs")
+    assert Request.objects.filter(project=project).count() == 9
+    assert (
+        "imported access.ndjson into edge-logs: 9 lines, 9 accepted, 0 duplicates, 0 rejected"
+        in out
+    )
+    assert "created project 'edge-logs'" in err
+    assert "100%" in err  # the progress bar
+
+
+def test_a_second_run_stores_nothing_new(db):
+    importlog(str(NGINX), "--project", "edge")
+    out, _ = importlog(str(NGINX), "--project", "edge")
+    assert "9 lines, 0 accepted, 9 duplicates, 0 rejected" in out
+    assert Request.objects.count() == 9
+
+
+def test_it_recognises_gzip_by_its_magic_bytes(db, tmp_path):
+    log = tmp_path / "access.log.1"  # no .gz: rotated logs are often compressed in place
+    log.write_bytes(gzip.compress(NGINX.read_bytes()))
+    out, _ = importlog(str(log), "--project", "edge", "--format", "nginx")
+    assert "9 accepted" in out
+
+
+def test_it_reads_stdin(db, monkeypatch):
+    data = gzip.compress((SHARED / "caddy" / "access.ndjson").read_bytes())
+    out, _ = importlog("-", "--project", "edge", stdin=data, monkeypatch=monkeypatch)
+    assert "imported stdin into edge: 9 lines, 9 accepted" in out
+
+
+def test_it_stores_in_batches_of_the_given_size(db):
+    importlog(str(NGINX), "--project", "edge", "--batch-size", "4")
+    assert sorted(IngestBatch.objects.values_list("accepted", flat=True)) == [1, 4, 4]
+
+
+def test_bad_lines_are_counted_reported_and_skipped(db, tmp_path):
+    good = NGINX.read_text().splitlines()
+    bad = ["not a log line at all", '{"ts": 1}', "{broken", "\x00\x1b[31m"] * 3
+    log = tmp_path / "mixed.log"
+    log.write_text("\n".join(good[:4] + bad + good[4:]) + "\n")
+    out, err = importlog(str(log), "--project", "edge", "--batch-size", "5")
+    assert "21 lines, 9 accepted, 0 duplicates, 12 rejected" in out
+    reported = [line for line in err.splitlines() if line.startswith("line ")]
+    assert len(reported) == 5
+    assert reported[0].startswith("line 5: ")
+    assert "line 6: " in err and "\x1b" not in err
+    assert "... and 7 more bad records" in err
+    assert Request.objects.count() == 9
+
+
+def test_a_file_holding_one_json_document_is_read_whole(db):
+    out, _ = importlog(str(SHARED / "aws" / "firehose.json"), "--project", "edge")
+    assert "9 accepted" in out
+
+
+def test_a_line_holding_a_json_array_is_one_record_per_element(db):
+    out, _ = importlog(str(SHARED / "kong" / "batch.json"), "--project", "edge")
+    assert Request.objects.count() > 1
+    assert "0 rejected" in out
+
+
+def test_records_already_shipped_over_http_are_duplicates(post_logs, shop):
+    post_logs(NGINX.read_bytes(), fmt="nginx")
+    out, _ = importlog(str(NGINX), "--project", shop.slug, "--format", "nginx")
+    assert "0 accepted, 9 duplicates" in out
+
+
+def test_a_missing_file_is_a_clear_error(db):
+    with pytest.raises(CommandError, match="cannot read /nonexistent/access.log"):
+        importlog("/nonexistent/access.log", "--project", "edge")
+
+
+def test_an_unknown_format_is_refused(db):
+    with pytest.raises(CommandError, match="invalid choice"):
+        importlog(str(NGINX), "--project", "edge", "--format", "nope")
