@@ -1,0 +1,305 @@
+"""Real nginx and Caddy, configured as docs/shipping.md says, in front of a small upstream that
+answers the conflict family: their access logs, imported with `importlog`, hold every request
+with its status, route, latency and conflict headers.
+
+nginx (Debian's nginx-light) and caddy run as processes of the test user with their own config
+files in a temp dir, on free ports; `.ci/run` installs both.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
+from pathlib import Path
+
+import httpx
+import pytest
+from django.core.management import call_command
+
+from ingest.models import Request
+from monitor.models import Project
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "shipping.md"
+SLOW_MS = 150
+
+
+@dataclass
+class Case:
+    method: str
+    path: str
+    status: int
+    route: str
+    sent: dict = field(default_factory=dict)  # request headers
+    answered: dict = field(default_factory=dict)  # response headers
+    delay_ms: int = 0
+    body: bytes = b"{}"
+
+
+# The conflict family as an API answers it (shared/formats/README.md, "Story").
+CASES = [
+    Case("GET", "/v1/orders/42", 200, "/v1/orders/{id}", answered={"ETag": 'W/"7f3a9c"'}),
+    Case(
+        "POST",
+        "/v1/orders",
+        201,
+        "/v1/orders",
+        sent={"Idempotency-Key": "k-1", "Content-Type": "application/json"},
+        answered={"Location": "/v1/orders/43", "ETag": '"v1"'},
+    ),
+    Case(
+        "POST",
+        "/v1/orders",
+        409,
+        "/v1/orders",
+        sent={"Idempotency-Key": "k-1", "Content-Type": "application/json"},
+        body=b'{"error": "order already exists"}',
+    ),
+    Case(
+        "PUT",
+        "/v1/orders/42",
+        412,
+        "/v1/orders/{id}",
+        sent={"If-Match": '"v6"'},
+        answered={"ETag": '"v7"'},
+    ),
+    Case(
+        "PUT",
+        "/v1/orders/17",
+        409,
+        "/v1/orders/{id}",
+        sent={"If-Match": '"v3"'},
+        answered={"Retry-After": "2"},
+        body=b'{"error": "order is locked"}',
+    ),
+    Case("DELETE", "/v1/orders/17", 428, "/v1/orders/{id}"),
+    Case("PUT", "/v1/orders/43", 409, "/v1/orders/{id}", sent={"If-None-Match": "*"}),
+    Case(
+        "PATCH",
+        "/v1/orders/42",
+        200,
+        "/v1/orders/{id}",
+        sent={"If-Match": '"v7"', "X-Client-Id": "billing-svc"},
+        answered={"ETag": '"v8"'},
+        delay_ms=SLOW_MS,
+    ),
+]
+
+
+class Upstream(BaseHTTPRequestHandler):
+    """Answers each request as its case says (the case number rides in the query)."""
+
+    def _answer(self):
+        number = int(self.path.rsplit("case=", 1)[1])
+        case = CASES[number]
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        if case.delay_ms:
+            time.sleep(case.delay_ms / 1000)
+        self.send_response(case.status)
+        self.send_header("Content-Type", "application/json")
+        for name, value in case.answered.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(case.body)))
+        self.end_headers()
+        self.wfile.write(case.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"exited with {process.returncode}: {log.read_text()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}: {log.read_text()[-2000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def upstream() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def documented_nginx_log_format() -> str:
+    """The `log_format conflictwatch …;` statement of docs/shipping.md, verbatim."""
+    match = re.search(r"log_format conflictwatch escape=json\n.*?';", DOCS.read_text(), re.S)
+    assert match, "docs/shipping.md has no nginx log_format conflictwatch"
+    return match.group(0)
+
+
+def documented_caddy_log_block() -> str:
+    """The `log { … }` block of the Caddyfile in docs/shipping.md, its path replaced below."""
+    match = re.search(r"\tlog \{\n.*?\n\t\}\n", DOCS.read_text(), re.S)
+    assert match, "docs/shipping.md has no Caddy log block"
+    return match.group(0)
+
+
+def run_nginx(tmp: Path, port: int, upstream: int) -> tuple[subprocess.Popen, Path]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    access_log = tmp / "access.json.log"
+    # As root the workers would switch to `nobody`; keep them the test's user.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    temp_paths = "".join(
+        f"  {kind}_temp_path {tmp}/{kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (tmp / "nginx.conf").write_text(
+        f"{user}daemon off;\nworker_processes 1;\npid {tmp}/nginx.pid;\n"
+        f"error_log {tmp}/error.log warn;\n"
+        "events { worker_connections 64; }\n"
+        "http {\n"
+        f"{temp_paths}"
+        f"{documented_nginx_log_format()}\n"
+        f"  access_log {access_log} conflictwatch;\n"
+        f"  server {{\n    listen 127.0.0.1:{port};\n"
+        f"    location / {{ proxy_pass http://127.0.0.1:{upstream}; }}\n  }}\n"
+        "}\n"
+    )
+    out = tmp / "nginx.out"
+    process = subprocess.Popen(
+        [nginx, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "error.log")],
+        stdout=out.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    wait_for_port(port, process, out)
+    return process, access_log
+
+
+def run_caddy(tmp: Path, port: int, upstream: int) -> tuple[subprocess.Popen, Path]:
+    caddy = shutil.which("caddy") or "/usr/bin/caddy"
+    access_log = tmp / "caddy-access.json.log"
+    log_block = documented_caddy_log_block().replace(
+        "/var/log/caddy/access.json.log", str(access_log)
+    )
+    (tmp / "Caddyfile").write_text(
+        "{\n\tadmin off\n\tauto_https off\n}\n\n"
+        f"http://127.0.0.1:{port} {{\n{log_block}"
+        f"\treverse_proxy 127.0.0.1:{upstream}\n}}\n"
+    )
+    env = {
+        **os.environ,
+        "HOME": str(tmp),
+        "XDG_DATA_HOME": str(tmp / "data"),
+        "XDG_CONFIG_HOME": str(tmp / "config"),
+    }
+    out = tmp / "caddy.out"
+    process = subprocess.Popen(
+        [caddy, "run", "--config", str(tmp / "Caddyfile"), "--adapter", "caddyfile"],
+        stdout=out.open("wb"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=tmp,
+    )
+    wait_for_port(port, process, out)
+    return process, access_log
+
+
+def send_every_case(port: int) -> None:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        for number, case in enumerate(CASES):
+            headers = {"Authorization": "Bearer secret-token", **case.sent}
+            body = b'{"item": "book"}' if case.method in ("POST", "PUT", "PATCH") else None
+            response = client.request(
+                case.method, f"{case.path}?case={number}", headers=headers, content=body
+            )
+            assert response.status_code == case.status
+
+
+def import_log(log: Path, project: str, fmt: str) -> str:
+    out = StringIO()
+    call_command(
+        "importlog", str(log), "--project", project, "--format", fmt, stdout=out, stderr=StringIO()
+    )
+    return out.getvalue()
+
+
+def assert_every_case_stored(project_slug: str, *, client_header: bool) -> None:
+    project = Project.objects.get(slug=project_slug)
+    rows = {row.query: row for row in Request.objects.filter(project=project)}
+    assert len(rows) == len(CASES)
+    for number, case in enumerate(CASES):
+        row = rows[f"case={number}"]
+        assert (row.method, row.path, row.status, row.route) == (
+            case.method,
+            case.path,
+            case.status,
+            case.route,
+        ), number
+        for name, value in case.sent.items():
+            if name.lower() in ("if-match", "if-none-match", "idempotency-key", "content-type"):
+                assert row.request_headers[name.lower()] == value, (number, name)
+        assert "authorization" not in row.request_headers
+        for name, value in case.answered.items():
+            assert row.response_headers[name.lower()] == value, (number, name)
+        assert row.duration_ms is not None and 0 <= row.duration_ms < 5000, number
+        if case.delay_ms:
+            # Gateways log milliseconds (nginx) or better (Caddy).
+            assert row.duration_ms >= case.delay_ms - 1, number
+        if client_header and "X-Client-Id" in case.sent:
+            assert row.client == case.sent["X-Client-Id"]
+        else:
+            assert row.client == "127.0.0.1"
+
+
+def test_nginx_access_log_in_the_documented_format_holds_every_request(db, tmp_path, upstream):
+    port = free_port()
+    process, access_log = run_nginx(tmp_path, port, upstream)
+    try:
+        send_every_case(port)
+    finally:
+        stop(process)
+    summary = import_log(access_log, "nginx-edge", "nginx")
+    assert f"{len(CASES)} accepted, 0 duplicates, 0 rejected" in summary
+    assert_every_case_stored("nginx-edge", client_header=True)
+    # nginx's $request_id is the dedup key: a second import stores nothing new.
+    assert f"0 accepted, {len(CASES)} duplicates" in import_log(access_log, "nginx-edge", "nginx")
+
+
+def test_caddy_json_access_log_holds_every_request(db, tmp_path, upstream):
+    port = free_port()
+    process, access_log = run_caddy(tmp_path, port, upstream)
+    try:
+        send_every_case(port)
+    finally:
+        stop(process)
+    summary = import_log(access_log, "caddy-edge", "caddy")
+    assert f"{len(CASES)} accepted, 0 duplicates, 0 rejected" in summary
+    assert_every_case_stored("caddy-edge", client_header=False)
+    assert f"0 accepted, {len(CASES)} duplicates" in import_log(access_log, "caddy-edge", "caddy")
