@@ -108,9 +108,10 @@ def _bucket_expr(interval: str):
     return F("minute")
 
 
-def timeseries(project: Project, rng: TimeRange, q: Query, f: Filters = Filters()) -> dict:
+def timeseries(project: Project, rng: TimeRange, q: Query, f: Filters | None = None) -> dict:
     """{"series": [{"name", "points": [{"t", "value"}]}]} for the range, checked by `check`."""
     check(rng, q)
+    f = f or Filters()
     step = INTERVALS[q.interval]
     starts = buckets(rng, step)
     group = "status" if q.metric == "status" else q.group

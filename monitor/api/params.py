@@ -5,10 +5,10 @@ Every bad value is a 400 whose message starts with the parameter's name.
 
 from rest_framework.exceptions import ValidationError
 
+from monitor import timeseries
 from monitor.conflicts import CAUSES
 from monitor.queries import Filters
 from monitor.timerange import RangeError, TimeRange, parse_range
-from monitor import timeseries
 from monitor.timeseries import Query
 
 MAX_TEXT = 2000

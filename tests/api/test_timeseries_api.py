@@ -1,0 +1,132 @@
+"""timeseries/: UTC-aligned, zero-filled buckets; grouping; p95 per bucket; bounded points."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.timerange import TimeRange
+from monitor.timeseries import MAX_POINTS, buckets, floor
+
+API = "/api/v1/projects/shop/timeseries/"
+T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
+def iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def rec(i: int, at: datetime, **fields) -> dict:
+    base = {
+        "ts": iso(at),
+        "method": "GET",
+        "path": "/v1/orders/1",
+        "status": 200,
+        "duration_ms": 10,
+        "client": "acme",
+        "request_id": f"ts-{i}",
+    }
+    return {**base, **fields}
+
+
+def query(**params) -> str:
+    params.setdefault("from", iso(T0))
+    params.setdefault("to", iso(T0 + timedelta(minutes=10)))
+    return API + "?" + "&".join(f"{k}={v}" for k, v in params.items())
+
+
+def test_buckets_are_aligned_to_utc_whatever_the_range_start():
+    rng = TimeRange(T0 + timedelta(minutes=7, seconds=5), T0 + timedelta(minutes=21))
+    assert buckets(rng, timedelta(minutes=5)) == [
+        T0 + timedelta(minutes=5),
+        T0 + timedelta(minutes=10),
+        T0 + timedelta(minutes=15),
+        T0 + timedelta(minutes=20),
+    ]
+    assert floor(T0 + timedelta(hours=13), timedelta(days=1)) == T0.replace(hour=0)
+
+
+def test_it_counts_requests_per_minute_zero_filled(api, post_logs):
+    post_logs(
+        [
+            rec(1, T0 + timedelta(seconds=5)),
+            rec(2, T0 + timedelta(seconds=50)),
+            rec(3, T0 + timedelta(minutes=3, seconds=1)),
+        ]
+    )
+    body = api.get(query(interval="1m")).json()
+    [series] = body["series"]
+    assert series["name"] == "requests"
+    assert [p["t"] for p in series["points"]] == [iso(T0 + timedelta(minutes=m)) for m in range(10)]
+    assert [p["value"] for p in series["points"]] == [2, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+
+
+def test_an_empty_range_still_has_one_zero_series(api, shop):
+    [series] = api.get(query(interval="5m")).json()["series"]
+    assert [p["value"] for p in series["points"]] == [0, 0]
+
+
+def test_it_groups_by_status_cause_and_endpoint(api, post_logs):
+    post_logs(
+        [
+            rec(1, T0),
+            rec(2, T0, status=412, method="PUT"),
+            rec(3, T0 + timedelta(minutes=6), status=409, method="POST", path="/v1/orders"),
+            rec(4, T0 + timedelta(minutes=6), status=500),
+        ]
+    )
+
+    def by_name(**params):
+        series = api.get(query(interval="5m", **params)).json()["series"]
+        return {s["name"]: [p["value"] for p in s["points"]] for s in series}
+
+    assert by_name(group="status") == {"200": [1, 0], "409": [0, 1], "412": [1, 0], "500": [0, 1]}
+    assert by_name(metric="status") == by_name(group="status")
+    assert by_name(metric="conflicts") == {"conflicts": [1, 1]}
+    assert by_name(metric="conflicts", group="cause") == {
+        "stale_version": [1, 0],
+        "duplicate": [0, 1],
+    }
+    assert by_name(group="endpoint") == {
+        "GET /v1/orders/{id}": [1, 1],
+        "PUT /v1/orders/{id}": [1, 0],
+        "POST /v1/orders": [0, 1],
+    }
+
+
+def test_it_reads_p95_per_bucket_from_the_latency_histograms(api, post_logs):
+    post_logs(
+        [rec(i, T0 + timedelta(seconds=i), duration_ms=10 + i) for i in range(20)]
+        + [rec(100, T0 + timedelta(minutes=2), duration_ms=500)]
+    )
+    url = query(metric="p95_ms", interval="1m", to=iso(T0 + timedelta(minutes=3)))
+    [series] = api.get(url).json()["series"]
+    values = [p["value"] for p in series["points"]]
+    assert values[0] == pytest.approx(28, rel=0.1)  # 19 of 20 durations are at most 28 ms
+    assert values[1] is None
+    assert values[2] == pytest.approx(500, rel=0.1)
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"metric": "bogus"}, "metric"),
+        ({"interval": "2m"}, "interval"),
+        ({"group": "client"}, "group"),
+        ({"metric": "p95_ms", "group": "status"}, "group"),
+        ({"metric": "status", "group": "endpoint"}, "group"),
+        ({"interval": "1m", "from": "-7d", "to": "now"}, "interval"),
+    ],
+)
+def test_a_bad_series_parameter_is_a_400_naming_it(api, shop, params, name):
+    response = api.get(query(**params))
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(name + ":")
+
+
+def test_the_default_interval_is_the_finest_that_fits(api, shop):
+    week = api.get(API + "?from=-7d").json()["series"][0]["points"]
+    assert len(week) <= MAX_POINTS
+    t = [datetime.fromisoformat(p["t"]) for p in week[:2]]
+    assert t[1] - t[0] == timedelta(hours=1)
+    day = api.get(API + "?from=-24h").json()["series"][0]["points"]
+    assert len(day) in (1440, 1441)
