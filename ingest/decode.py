@@ -1,5 +1,6 @@
 """Decode an ingest body: size limits, gzip without inflating bombs, JSON / array / NDJSON."""
 
+import re
 import zlib
 
 import msgspec
@@ -7,6 +8,9 @@ import msgspec
 JSON_TYPES = {"application/json", "application/x-ndjson", "application/jsonl", "text/plain"}
 ENCODINGS = {"", "identity", "gzip", "x-gzip"}
 _decoder = msgspec.json.Decoder()
+_NESTED_TOO_DEEPLY = "nested too deeply"
+_STRUCTURE = re.compile(rb'["\[\]{},]')
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 
 
 class BodyError(Exception):
@@ -66,7 +70,7 @@ def _decode_json(data: bytes | str):
         # Keep the records: invalid bytes in a logged string become U+FFFD.
         return _decoder.decode(data.decode("utf-8", "replace"))
     except RecursionError:
-        raise msgspec.DecodeError("nested too deeply") from None
+        raise msgspec.DecodeError(_NESTED_TOO_DEEPLY) from None
 
 
 class Item(msgspec.Struct):
@@ -88,6 +92,11 @@ def split_items(data: bytes) -> list[Item]:
     try:
         value = _decode_json(stripped)
     except msgspec.DecodeError as whole_error:
+        if str(whole_error) == _NESTED_TOO_DEEPLY and stripped[:1] == b"[":
+            # One record nested too deeply must not cost the others of the array.
+            elements = _array_elements(stripped)
+            if elements is not None:
+                return [_element_item(element) for element in elements]
         lines = [line.strip() for line in stripped.split(b"\n") if line.strip()]
         if len(lines) == 1 and lines[0][:1] in (b"{", b"["):
             raise BodyError(400, f"body is not valid JSON: {whole_error}") from None
@@ -118,3 +127,44 @@ def line_items(lines: list[bytes]) -> list[Item]:
             text = line.decode("utf-8", "replace")
             items.append(Item(value=text, error=f"line is not valid JSON: {exc}"))
     return items
+
+
+def _element_item(element: bytes) -> Item:
+    try:
+        return Item(value=_decode_json(element))
+    except msgspec.DecodeError as exc:
+        return Item(error=f"record: not valid JSON: {exc}")
+
+
+def _array_elements(data: bytes) -> list[bytes] | None:
+    """The top-level elements of a JSON array as undecoded bytes, found by scanning (no
+    recursion, so depth does not matter); None when the array is not well formed."""
+    depth = 0
+    start = 0
+    elements: list[bytes] = []
+    pos = 0
+    while True:
+        match = _STRUCTURE.search(data, pos)
+        if match is None:
+            return None
+        char, at = match.group(), match.start()
+        pos = match.end()
+        if char == b'"':
+            string = _STRING.match(data, at)
+            if string is None:
+                return None
+            pos = string.end()
+        elif char in (b"[", b"{"):
+            depth += 1
+            if depth == 1:
+                start = pos
+        elif char in (b"]", b"}"):
+            depth -= 1
+            if depth == 0:
+                last = data[start:at].strip()
+                if last:
+                    elements.append(last)
+                return elements if not data[pos:].strip() else None
+        elif depth == 1:  # a comma between top-level elements
+            elements.append(data[start:at].strip())
+            start = pos
