@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", pages.project_list, name="projects"),
     path("p/<slug:slug>/", pages.overview, name="overview"),
+    path("p/<slug:slug>/", include("monitor.alerts.urls")),
     path("p/<slug:slug>/endpoints/<int:endpoint_id>/", pages.endpoint, name="endpoint"),
     path("p/<slug:slug>/requests/<int:request_id>/", pages.request_detail, name="request"),
     path("p/<slug:slug>/resource/", resources.resource, name="resource"),

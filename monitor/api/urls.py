@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from monitor.api import export, sources, views
@@ -19,6 +19,7 @@ urlpatterns = [
         sources.SourceRotate.as_view(),
         name="api-source-rotate",
     ),
+    path(project, include("monitor.alerts.api_urls")),
     path(project + "summary/", views.Summary.as_view(), name="api-summary"),
     path(project + "endpoints/", views.Endpoints.as_view(), name="api-endpoints"),
     path(project + "requests/", views.RequestList.as_view(), name="api-requests"),

@@ -1,0 +1,17 @@
+"""Alert pages, included under p/<slug>/ by monitor/urls.py."""
+
+from django.urls import path
+
+from monitor.alerts import views
+
+app_name = "alerts"
+urlpatterns = [
+    path("alerts/", views.rules, name="rules"),
+    path("alerts/<int:rule_id>/", views.rule, name="rule"),
+    path("alerts/<int:rule_id>/toggle/", views.toggle_rule, name="toggle"),
+    path("alerts/<int:rule_id>/test/", views.test_rule, name="test"),
+    path("alerts/<int:rule_id>/delete/", views.delete_rule, name="delete"),
+    path("incidents/", views.incidents, name="incidents"),
+    path("incidents/<int:incident_id>/acknowledge/", views.acknowledge, name="acknowledge"),
+    path("incidents/<int:incident_id>/mute/", views.mute, name="mute"),
+]

@@ -1,0 +1,231 @@
+"""Alert pages: the rules of a project (create, edit, enable/disable, test-send, delete) and its
+incidents (history per rule, acknowledge, mute, delivery state of every mail). Each view gets
+its project through monitor/access.py; changes need a member's role (403 for read-only)."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from monitor.access import project_for_user, projects_for_user, role_in
+from monitor.alerts import actions
+from monitor.alerts.forms import MuteForm, RuleForm
+from monitor.alerts.models import AlertRule, Incident
+from monitor.models import Membership
+
+WRITERS = frozenset({Membership.Role.ADMIN, Membership.Role.MEMBER})
+MUTE_SPANS = {
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "24h": timedelta(days=1),
+    "7d": timedelta(days=7),
+}
+INCIDENTS_SHOWN = 100
+
+
+def _project(request, slug, *, write: bool = False):
+    project = project_for_user(request.user, slug)
+    can_write = role_in(request.user, project) in WRITERS
+    if write and not can_write:
+        raise PermissionDenied("a read-only member cannot change alerts")
+    return project, can_write
+
+
+def _context(request, project, can_write: bool, **extra) -> dict:
+    return {
+        "project": project,
+        "projects": projects_for_user(request.user).only("slug", "name"),
+        "can_write": can_write,
+        **extra,
+    }
+
+
+def _rule(project, rule_id: int) -> AlertRule:
+    rule = AlertRule.objects.filter(project=project, pk=rule_id).select_related("endpoint").first()
+    if rule is None:
+        raise Http404("no such rule")
+    return rule
+
+
+def _incident(project, incident_id: int) -> Incident:
+    incident = Incident.objects.filter(rule__project=project, pk=incident_id).first()
+    if incident is None:
+        raise Http404("no such incident")
+    return incident
+
+
+@login_required
+def rules(request, slug):
+    project, can_write = _project(request, slug, write=request.method == "POST")
+    form = RuleForm(request.POST or None, project=project)
+    if request.method == "POST" and form.is_valid():
+        rule = actions.save_rule(form.save(commit=False))
+        messages.success(request, f"Rule “{rule.name}” created.")
+        return redirect("alerts:rules", slug=project.slug)
+    rule_list = (
+        AlertRule.objects.filter(project=project).select_related("endpoint").order_by("name", "id")
+    )
+    firing = set(
+        Incident.objects.filter(rule__project=project, state=Incident.State.FIRING).values_list(
+            "rule_id", flat=True
+        )
+    )
+    return render(
+        request,
+        "alerts/rules.html",
+        _context(
+            request,
+            project,
+            can_write,
+            rules=rule_list,
+            firing=firing,
+            form=form,
+            resolve_factor=settings.ALERTS_RESOLVE_FACTOR,
+        ),
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+@login_required
+def rule(request, slug, rule_id):
+    project, can_write = _project(request, slug, write=request.method == "POST")
+    alert_rule = _rule(project, rule_id)
+    form = RuleForm(request.POST or None, instance=alert_rule, project=project)
+    if request.method == "POST" and form.is_valid():
+        actions.save_rule(form.save(commit=False))
+        messages.success(request, "Rule saved.")
+        return redirect("alerts:rule", slug=project.slug, rule_id=alert_rule.id)
+    tests = alert_rule.notifications.filter(kind="test").order_by("-created_at", "-id")[:5]
+    history = alert_rule.incidents.prefetch_related("notifications")[:20]
+    return render(
+        request,
+        "alerts/rule.html",
+        _context(
+            request,
+            project,
+            can_write,
+            rule=alert_rule,
+            form=form,
+            tests=tests,
+            incidents=history,
+            mute_form=MuteForm(),
+            now=timezone.now(),
+        ),
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def toggle_rule(request, slug, rule_id):
+    project, _ = _project(request, slug, write=True)
+    alert_rule = _rule(project, rule_id)
+    alert_rule.enabled = not alert_rule.enabled
+    actions.save_rule(alert_rule)
+    state = "enabled" if alert_rule.enabled else "disabled"
+    messages.success(request, f"Rule “{alert_rule.name}” {state}.")
+    return redirect("alerts:rules", slug=project.slug)
+
+
+@login_required
+@require_POST
+def test_rule(request, slug, rule_id):
+    project, _ = _project(request, slug, write=True)
+    alert_rule = _rule(project, rule_id)
+    try:
+        notification = actions.send_test(alert_rule)
+    except actions.ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        if notification.state == notification.State.SENT:
+            messages.success(request, f"Test mail sent to {', '.join(notification.recipients)}.")
+        else:
+            messages.error(
+                request,
+                f"Test mail not sent yet ({notification.last_error}); it is retried "
+                "automatically — see its delivery state below.",
+            )
+    return redirect("alerts:rule", slug=project.slug, rule_id=alert_rule.id)
+
+
+@login_required
+@require_POST
+def delete_rule(request, slug, rule_id):
+    project, _ = _project(request, slug, write=True)
+    alert_rule = _rule(project, rule_id)
+    alert_rule.delete()
+    messages.success(request, f"Rule “{alert_rule.name}” deleted with its incidents.")
+    return redirect("alerts:rules", slug=project.slug)
+
+
+@login_required
+def incidents(request, slug):
+    project, can_write = _project(request, slug)
+    qs = Incident.objects.filter(rule__project=project).select_related(
+        "rule", "rule__endpoint", "acknowledged_by"
+    )
+    selected = None
+    rule_param = request.GET.get("rule", "")
+    if rule_param.isdigit():
+        selected = _rule(project, int(rule_param))
+        qs = qs.filter(rule=selected)
+    state = request.GET.get("state", "")
+    if state in Incident.State.values:
+        qs = qs.filter(state=state)
+    return render(
+        request,
+        "alerts/incidents.html",
+        _context(
+            request,
+            project,
+            can_write,
+            incidents=qs.prefetch_related("notifications")[:INCIDENTS_SHOWN],
+            rules=AlertRule.objects.filter(project=project).order_by("name", "id"),
+            selected=selected,
+            state=state,
+            mute_form=MuteForm(),
+            now=timezone.now(),
+        ),
+    )
+
+
+def _back_to_incidents(request, project, incident: Incident):
+    if request.POST.get("next") == "rule":
+        return redirect("alerts:rule", slug=project.slug, rule_id=incident.rule_id)
+    return redirect("alerts:incidents", slug=project.slug)
+
+
+@login_required
+@require_POST
+def acknowledge(request, slug, incident_id):
+    project, _ = _project(request, slug, write=True)
+    incident = actions.acknowledge(_incident(project, incident_id), request.user)
+    messages.success(request, f"Incident #{incident.id} acknowledged: no more reminders.")
+    return _back_to_incidents(request, project, incident)
+
+
+@login_required
+@require_POST
+def mute(request, slug, incident_id):
+    project, _ = _project(request, slug, write=True)
+    incident = _incident(project, incident_id)
+    form = MuteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "duration: choose how long to mute")
+        return _back_to_incidents(request, project, incident)
+    duration = form.cleaned_data["duration"]
+    until = None if duration == "off" else timezone.now() + MUTE_SPANS[duration]
+    incident = actions.mute(incident, until)
+    if until is None:
+        messages.success(request, f"Incident #{incident.id} unmuted.")
+    else:
+        messages.success(
+            request, f"Incident #{incident.id} muted until {until:%Y-%m-%d %H:%M} UTC."
+        )
+    return _back_to_incidents(request, project, incident)

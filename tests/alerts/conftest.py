@@ -1,0 +1,170 @@
+"""Alert fixtures: a real SMTP server (aiosmtpd) in the test process, Django's SMTP backend
+pointed at it, traffic posted through the real ingest endpoint, and evaluation that runs what
+commit enqueues (mail delivery) like production does."""
+
+import email
+import logging
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+from email import policy
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from monitor.alerts.evaluate import evaluate_rules
+from monitor.alerts.models import AlertRule
+
+OPS = "ops@example.com"
+# aiosmtpd logs every SMTP command at INFO.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message it accepts, parsed."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.envelopes = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        with self.lock:
+            self.envelopes.append(envelope)
+            self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+    def subjects(self) -> list[str]:
+        return [str(m["Subject"]) for m in self.messages]
+
+    def with_subject(self, word: str) -> list:
+        return [m for m in self.messages if word in str(m["Subject"])]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SMTPServer:
+    """A real SMTP server on a fixed port that can be started late (to test retries)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.mailbox = Mailbox()
+        self.controller: Controller | None = None
+
+    def start(self) -> Mailbox:
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self.mailbox
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """Django's SMTP backend pointed at a free port; the server is not started yet."""
+    server = SMTPServer(free_port())
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = server.port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.ALERTS_SMTP_TIMEOUT = 5
+    settings.DEFAULT_FROM_EMAIL = "conflictwatch@example.com"
+    settings.CONFLICTWATCH_BASE_URL = "https://cw.example.com"
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server) -> Mailbox:
+    """A running SMTP server's received mail."""
+    return smtp_server.start()
+
+
+@pytest.fixture
+def evaluate(django_capture_on_commit_callbacks):
+    """One evaluation pass as of `at`, then what its commits enqueued (sending the mail)."""
+
+    def run(at: datetime) -> dict:
+        with django_capture_on_commit_callbacks(execute=True):
+            return evaluate_rules(at)
+
+    return run
+
+
+# Whole minutes, well in the past (ingest accepts up to a day ahead; rollups keep 35 days).
+T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
+
+
+def minute(m: int) -> datetime:
+    return T0 + timedelta(minutes=m)
+
+
+def iso(ts: datetime) -> str:
+    return ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def records_for(
+    start: datetime, requests: int, conflicts: int, *, tag: str, span_seconds: float = 60.0, **extra
+) -> list[dict]:
+    """`requests` records spread over `span_seconds` from `start`; the first `conflicts` of them
+    are 409s on a PUT that sent If-Match (stale_version), the rest are 200 GETs."""
+    out = []
+    for i in range(requests):
+        ts = start + timedelta(seconds=span_seconds * i / max(requests, 1))
+        conflict = i < conflicts
+        rec = {
+            "ts": iso(ts),
+            "method": "PUT" if conflict else "GET",
+            "path": f"/v1/orders/{i % 7 + 1}",
+            "status": 409 if conflict else 200,
+            "duration_ms": 20 + i % 13,
+            "client": "acme-mobile" if conflict else "web-frontend",
+            "request_id": f"{tag}-{i}",
+        }
+        if conflict:
+            rec["request_headers"] = {"if-match": '"v1"'}
+        rec.update(extra)
+        out.append(rec)
+    return out
+
+
+def per_minute(post_logs, rates: list[tuple[int, int]], *, first_minute: int = 0, tag: str = "t"):
+    """Post one minute of traffic per (requests, conflicts) pair, starting at `first_minute`."""
+    batch = []
+    for i, (requests, conflicts) in enumerate(rates):
+        m = first_minute + i
+        batch += records_for(minute(m), requests, conflicts, tag=f"{tag}{m}")
+    response = post_logs(batch)
+    assert response.status_code == 200, response.content
+    assert response.json()["accepted"] == len(batch)
+
+
+@pytest.fixture
+def make_rule(shop):
+    def make(**fields) -> AlertRule:
+        values = {
+            "name": "Conflict rate above 20%",
+            "metric": "conflict_rate",
+            "threshold": 0.2,
+            "window_minutes": 5,
+            "recipients": [OPS],
+            "cooldown_minutes": 10,
+            "min_requests": 10,
+            **fields,
+        }
+        rule = AlertRule(project=shop, **values)
+        rule.full_clean()
+        rule.save()
+        return rule
+
+    return make
