@@ -128,4 +128,28 @@ class Request(models.Model):
             models.Index(fields=["project", "resource", "ts"], name="request_resource_ts"),
             models.Index(fields=["batch"], name="request_batch"),
             models.Index(fields=["project", "request_id"], name="request_request_id"),
+            # Conflicts only (a few percent of rows): the conflict list, and the stored
+            # conflicts that a batch's writes may decide (race winners, retry outcomes).
+            models.Index(
+                fields=["project", "resource", "ts"],
+                name="request_conflict_resource",
+                condition=models.Q(status__in=[409, 412, 423, 428]),
+            ),
+            models.Index(
+                fields=["project", "ts"],
+                name="request_conflict_ts",
+                condition=models.Q(status__in=[409, 412, 423, 428]),
+            ),
+            # The losers of a race, from the winner's side.
+            models.Index(
+                fields=["race_winner"],
+                name="request_race_winner",
+                condition=models.Q(race_winner__isnull=False),
+            ),
+            # Conflicts whose retry outcome is still open, for the finalizer.
+            models.Index(
+                fields=["ts"],
+                name="request_outcome_pending",
+                condition=models.Q(retry_outcome="pending"),
+            ),
         ]

@@ -16,6 +16,9 @@ class Project(models.Model):
     secret_headers = models.JSONField(default=list, blank=True)
     # Route patterns that win over derivation, e.g. "/v1/orders/{id}/items/{item}".
     route_patterns = models.JSONField(default=list, blank=True)
+    # Body phrases per conflict cause, beyond the built-in ones (monitor/conflicts.py), e.g.
+    # {"lock": ["in use"], "duplicate": ["already registered"]}; matched case-insensitively.
+    conflict_phrases = models.JSONField(default=dict, blank=True)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )
@@ -103,5 +106,108 @@ class LatencyRollup(models.Model):
             models.UniqueConstraint(
                 fields=["project", "minute", "endpoint", "bucket"],
                 name="rollup_latency_minute_key",
+            ),
+        ]
+
+
+class ClientRollup(models.Model):
+    """Requests per client × endpoint × minute, with what offenders and remedies need.
+
+    `conflicts` are the conflicts this client received; `suffered` those of them that another
+    client's write caused (a race won, a duplicate created); `caused` the other clients'
+    conflicts that this client's write caused, counted at the loser's minute and endpoint.
+    Client '' stands for requests without a client.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE)
+    minute = models.DateTimeField()
+    client = models.TextField(default="")
+    requests = models.BigIntegerField(default=0)
+    conflicts = models.BigIntegerField(default=0)
+    suffered = models.BigIntegerField(default=0)
+    caused = models.BigIntegerField(default=0)
+    # Writes, those with If-Match / If-Unmodified-Since, those whose If-Match is a weak ETag.
+    writes = models.BigIntegerField(default=0)
+    conditional_writes = models.BigIntegerField(default=0)
+    weak_etag_writes = models.BigIntegerField(default=0)
+    # POSTs, and those without an Idempotency-Key.
+    creates = models.BigIntegerField(default=0)
+    creates_without_key = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "monitor_rollup_client_minute"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "endpoint", "client"],
+                name="rollup_client_minute_key",
+            ),
+        ]
+
+
+class OutcomeRollup(models.Model):
+    """Conflicts per endpoint × client × cause × retry outcome × minute.
+
+    Counts move between causes and outcomes as later batches decide them (additive upserts of
+    -1 and +1 in the deciding transaction). `resolved_ms_sum` adds up the time to resolve of
+    the `resolved` ones.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE)
+    minute = models.DateTimeField()
+    client = models.TextField(default="")
+    cause = models.CharField(max_length=32)
+    outcome = models.CharField(max_length=16, default="")
+    n = models.BigIntegerField(default=0)
+    resolved_ms_sum = models.FloatField(default=0)
+
+    class Meta:
+        db_table = "monitor_rollup_outcome_minute"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "endpoint", "client", "cause", "outcome"],
+                name="rollup_outcome_minute_key",
+            ),
+        ]
+
+
+class ResourceRollup(models.Model):
+    """Conflicts per resource × cause × minute (the hotspots)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE)
+    minute = models.DateTimeField()
+    resource = models.TextField()
+    cause = models.CharField(max_length=32)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "monitor_rollup_resource_minute"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "endpoint", "resource", "cause"],
+                name="rollup_resource_minute_key",
+            ),
+        ]
+
+
+class RacePairRollup(models.Model):
+    """Race pairs per resource × minute: the client whose write won and the one that got the
+    conflict. Keyed by resource first, so that the pairs of the top hotspots are index reads."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    resource = models.TextField()
+    minute = models.DateTimeField()
+    winner = models.TextField(default="")
+    loser = models.TextField(default="")
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "monitor_rollup_race_minute"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "resource", "minute", "winner", "loser"],
+                name="rollup_race_minute_key",
             ),
         ]

@@ -37,6 +37,57 @@ TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]
         ),
         (("n", "bigint"),),
     ),
+    # Conflict intelligence (monitor/conflict_analysis.py).
+    "monitor_rollup_client_minute": (
+        (
+            ("project_id", "bigint"),
+            ("minute", "timestamptz"),
+            ("endpoint_id", "bigint"),
+            ("client", "text"),
+        ),
+        (
+            ("requests", "bigint"),
+            ("conflicts", "bigint"),
+            ("suffered", "bigint"),
+            ("caused", "bigint"),
+            ("writes", "bigint"),
+            ("conditional_writes", "bigint"),
+            ("weak_etag_writes", "bigint"),
+            ("creates", "bigint"),
+            ("creates_without_key", "bigint"),
+        ),
+    ),
+    "monitor_rollup_outcome_minute": (
+        (
+            ("project_id", "bigint"),
+            ("minute", "timestamptz"),
+            ("endpoint_id", "bigint"),
+            ("client", "text"),
+            ("cause", "text"),
+            ("outcome", "text"),
+        ),
+        (("n", "bigint"), ("resolved_ms_sum", "float8")),
+    ),
+    "monitor_rollup_resource_minute": (
+        (
+            ("project_id", "bigint"),
+            ("minute", "timestamptz"),
+            ("endpoint_id", "bigint"),
+            ("resource", "text"),
+            ("cause", "text"),
+        ),
+        (("n", "bigint"),),
+    ),
+    "monitor_rollup_race_minute": (
+        (
+            ("project_id", "bigint"),
+            ("resource", "text"),
+            ("minute", "timestamptz"),
+            ("winner", "text"),
+            ("loser", "text"),
+        ),
+        (("n", "bigint"),),
+    ),
 }
 SQLITE_CHUNK = 500
 

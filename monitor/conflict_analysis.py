@@ -1,0 +1,362 @@
+"""Conflict analysis of one batch, inside its aggregation transaction.
+
+For the batch's own conflicts: the cause (monitor/conflicts.py), the race winner
+(monitor/races.py) and the retry outcome (monitor/outcomes.py). For conflicts already stored
+by earlier batches, what this batch's writes decide: a late race winner turns an `unknown` 409
+into a `concurrent_write` (or links a create-only PUT to the write that beat it), and a write
+of the same client may be the next attempt after a stored conflict. Changes to stored
+conflicts move their rollup counts (-1 from the old key, +1 to the new) in the same
+transaction, so rollups stay equal to the rows.
+
+Locking (docs/architecture.md, "Conflict analysis"): every conflict row that the batch may
+write is locked in one statement, in id order, before anything is read to decide it; the
+reads that decide come after the lock, so they see the rows of every batch that committed
+before. Two workers holding the two sides of a race thus serialize on the loser's row, and
+whichever decides second sees the other's rows.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ingest.models import Request
+from monitor.conflicts import (
+    CONFLICT_STATUSES,
+    RACE_METHODS,
+    WRITE_METHODS,
+    RaceWinner,
+    Verdict,
+    classify,
+    is_conflict,
+    links_winner,
+    project_phrases,
+)
+from monitor.models import Project
+from monitor.outcomes import RETRY_HORIZON, Outcome, attempt, decide, next_writes
+from monitor.races import race_winners
+
+# Client rollup value columns, in monitor/rollups.py order.
+REQUESTS, CONFLICTS, SUFFERED, CAUSED = 0, 1, 2, 3
+WRITES, CONDITIONAL, WEAK, CREATES, CREATES_WITHOUT_KEY = 4, 5, 6, 7, 8
+CLIENT_VALUES = 9
+
+_LOCKED_FIELDS = (
+    "id",
+    "endpoint_id",
+    "ts",
+    "method",
+    "status",
+    "client",
+    "resource",
+    "duration_ms",
+    "request_headers",
+    "response_headers",
+    "response_body",
+    "cause",
+    "cause_reason",
+    "race_winner_id",
+    "retry_outcome",
+    "resolved_after_ms",
+)
+UPDATE_COLUMNS = ("cause", "cause_reason", "race_winner_id", "retry_outcome", "resolved_after_ms")
+
+
+@dataclass
+class Counts:
+    """Rollup counts of one transaction: {table: {key: values}}, written by rollups.add."""
+
+    project_id: int
+    tables: dict[str, dict[tuple, list]] = field(default_factory=dict)
+
+    def bump(self, table: str, key: tuple, values: tuple) -> None:
+        acc = self.tables.setdefault(table, {}).get(key)
+        if acc is None:
+            self.tables[table][key] = list(values)
+            return
+        for i, v in enumerate(values):
+            acc[i] += v
+
+    def client(self, minute: datetime, endpoint_id: int, client: str | None, col: int, n=1):
+        values = [0] * CLIENT_VALUES
+        values[col] = n
+        key = (self.project_id, minute, endpoint_id, client or "")
+        self.bump("monitor_rollup_client_minute", key, tuple(values))
+
+
+def minute_of(ts: datetime) -> datetime:
+    return ts.replace(second=0, microsecond=0)
+
+
+def sent_precondition(headers: dict) -> bool:
+    return "if-match" in headers or "if-unmodified-since" in headers
+
+
+@dataclass
+class Decision:
+    """What a conflict row should hold after this batch."""
+
+    cause: str
+    reason: str
+    winner: RaceWinner | None
+    outcome: Outcome | None
+
+
+def analyse(
+    project: Project, batch_id: int, rows: list[dict], counts: Counts, now: datetime
+) -> dict[int, str]:
+    """Decide the batch's conflicts and the stored ones its writes affect; write them back and
+    put the rollup counts that depend on them into `counts`. Returns {own conflict id: cause}
+    for the status rollup of the batch's own rows."""
+    from ingest.storage import update_requests
+
+    own_ids = {r["id"] for r in rows if is_conflict(r["status"])}
+    candidate_ids = stored_candidates(project, batch_id, rows, now)
+    if not own_ids and not candidate_ids:
+        return {}
+    locked = lock_conflicts(own_ids | candidate_ids)
+    own = [r for r in locked if r["id"] in own_ids]
+    # A stored conflict without a cause belongs to a batch not aggregated yet: that batch
+    # decides it, and will see this batch's rows when it does.
+    stored = [r for r in locked if r["id"] not in own_ids and r["cause"] is not None]
+
+    decisions = decide_all(project, own, stored, now)
+    updates = []
+    for row in own:
+        d = decisions[row["id"]]
+        updates.append(_update_row(row["id"], d))
+        _count(counts, row, d.cause, d.outcome, +1)
+        if d.winner is not None:
+            _count_race(counts, row, d.winner)
+    for row in stored:
+        d = decisions[row["id"]]
+        old_outcome = row["retry_outcome"]
+        old_ms = row["resolved_after_ms"]
+        new_outcome = d.outcome.outcome if d.outcome else old_outcome
+        new_ms = d.outcome.resolved_after_ms if d.outcome else old_ms
+        new_winner = d.winner is not None and row["race_winner_id"] is None
+        unchanged = d.cause == row["cause"] and new_outcome == old_outcome and new_ms == old_ms
+        if unchanged and not new_winner:
+            continue
+        updates.append(_update_row(row["id"], d, keep=row))
+        _move(counts, row, row["cause"], old_outcome, old_ms, -1)
+        _move(counts, row, d.cause, new_outcome, new_ms, +1)
+        if d.cause != row["cause"]:
+            _status_move(counts, row, row["cause"], d.cause)
+        if new_winner:
+            _count_race(counts, row, d.winner)
+    update_requests(UPDATE_COLUMNS, updates)
+    return {row["id"]: decisions[row["id"]].cause for row in own}
+
+
+def stored_candidates(project: Project, batch_id: int, rows: list[dict], now: datetime) -> set:
+    """Ids of stored conflicts of other batches that this batch's writes may decide: those of
+    the same client and resource up to RETRY_HORIZON before a write (the write may be their
+    next attempt), and unlinked 409s on a resource up to the race window after a successful
+    write (it may be their race winner). Conflicts older than the raw retention are final."""
+    writes = [r for r in rows if r["method"] in WRITE_METHODS]
+    if not writes:
+        return set()
+    oldest = now - timedelta(days=settings.CONFLICTWATCH_RAW_RETENTION_DAYS)
+    stored = Request.objects.filter(project=project, status__in=CONFLICT_STATUSES).exclude(
+        batch_id=batch_id
+    )
+    found = set()
+    pairs = {(r["client"], r["resource"]) for r in writes if r["client"] is not None}
+    if pairs:
+        start = max(oldest, min(r["ts"] for r in writes) - RETRY_HORIZON)
+        for cid, client, resource in stored.filter(
+            resource__in={res for _, res in pairs},
+            client__in={c for c, _ in pairs},
+            ts__gte=start,
+            ts__lte=max(r["ts"] for r in writes),
+        ).values_list("id", "client", "resource"):
+            if (client, resource) in pairs:
+                found.add(cid)
+    wins = [r for r in writes if 200 <= r["status"] < 300]
+    if wins:
+        window = timedelta(seconds=project.race_window_seconds)
+        found.update(
+            stored.filter(
+                Q(cause__isnull=True) | Q(cause__in=("unknown", "duplicate")),
+                resource__in={r["resource"] for r in wins},
+                ts__gte=max(oldest, min(r["ts"] for r in wins)),
+                ts__lte=max(r["ts"] for r in wins) + window,
+                status=409,
+                method__in=RACE_METHODS,
+                race_winner__isnull=True,
+            ).values_list("id", flat=True)
+        )
+    return found
+
+
+def lock_conflicts(ids: set[int]) -> list[dict]:
+    """Lock these rows in id order (one statement, so two workers cannot deadlock on them) and
+    read them as they are once the lock is held."""
+    return list(
+        Request.objects.filter(id__in=sorted(ids))
+        .order_by("id")
+        .select_for_update(no_key=True)
+        .values(*_LOCKED_FIELDS)
+    )
+
+
+def decide_all(
+    project: Project, own: list[dict], stored: list[dict], now: datetime
+) -> dict[int, Decision]:
+    """Cause, winner and outcome of the batch's conflicts; for stored ones, the cause and
+    winner only when a winner is newly found (else their own), and their outcome."""
+    phrases = project_phrases(project.conflict_phrases)
+    decisions: dict[int, Decision] = {}
+    for row in own:
+        v = _classify(row, phrases)
+        decisions[row["id"]] = Decision(v.cause, v.reason, None, None)
+    for row in stored:
+        decisions[row["id"]] = Decision(row["cause"], row["cause_reason"], None, None)
+    racing = [
+        r for r in own if links_winner(decisions[r["id"]].cause, r["method"], r["status"])
+    ] + [
+        r
+        for r in stored
+        if r["race_winner_id"] is None and links_winner(r["cause"], r["method"], r["status"])
+    ]
+    if racing:
+        window = timedelta(seconds=project.race_window_seconds)
+        for loser_id, winner in race_winners(project, racing, window).items():
+            row = next(r for r in racing if r["id"] == loser_id)
+            v = _classify(row, phrases, winner)
+            decisions[loser_id] = Decision(v.cause, v.reason, winner, None)
+    tracked = [r for r in own + stored if r["client"] is not None]
+    following = next_writes(project.id, tracked)
+    for row in tracked:
+        decisions[row["id"]].outcome = decide(attempt(row), following.get(row["id"]), now)
+    return decisions
+
+
+def _classify(row: dict, phrases: dict, winner: RaceWinner | None = None) -> Verdict:
+    return classify(
+        method=row["method"],
+        status=row["status"],
+        request_headers=row["request_headers"],
+        response_headers=row["response_headers"],
+        body=row["response_body"],
+        winner=winner,
+        resource=row["resource"],
+        phrases=phrases,
+    )
+
+
+def _update_row(row_id: int, d: Decision, keep: dict | None = None) -> tuple:
+    winner_id = d.winner.id if d.winner else (keep["race_winner_id"] if keep else None)
+    if d.outcome is not None:
+        outcome, ms = d.outcome.outcome, d.outcome.resolved_after_ms
+    else:
+        outcome = keep["retry_outcome"] if keep else None
+        ms = keep["resolved_after_ms"] if keep else None
+    return (row_id, d.cause, d.reason, winner_id, outcome, ms)
+
+
+def _count(counts: Counts, row: dict, cause: str, outcome: Outcome | None, sign: int) -> None:
+    _move(
+        counts,
+        row,
+        cause,
+        outcome.outcome if outcome else None,
+        outcome.resolved_after_ms if outcome else None,
+        sign,
+    )
+
+
+def _move(counts: Counts, row: dict, cause: str, outcome, resolved_ms, sign: int) -> None:
+    """Count (sign +1) or uncount (-1) a conflict under a cause and an outcome."""
+    p = counts.project_id
+    minute = minute_of(row["ts"])
+    counts.bump(
+        "monitor_rollup_outcome_minute",
+        (p, minute, row["endpoint_id"], row["client"] or "", cause, outcome or ""),
+        (sign, sign * (resolved_ms or 0.0)),
+    )
+    counts.bump(
+        "monitor_rollup_resource_minute",
+        (p, minute, row["endpoint_id"], row["resource"], cause),
+        (sign,),
+    )
+
+
+def _status_move(counts: Counts, row: dict, old: str, new: str) -> None:
+    """Move a stored conflict between causes in the status rollup."""
+    minute = minute_of(row["ts"])
+    duration = row["duration_ms"] or 0.0
+    write = 1 if row["method"] in WRITE_METHODS else 0
+    conditional = 1 if write and sent_precondition(row["request_headers"]) else 0
+    for cause, sign in ((old, -1), (new, +1)):
+        counts.bump(
+            "monitor_rollup_status_minute",
+            (counts.project_id, minute, row["endpoint_id"], row["status"], cause),
+            (sign, sign * duration, sign * write, sign * conditional),
+        )
+
+
+def _count_race(counts: Counts, row: dict, winner: RaceWinner) -> None:
+    """The loser suffered a conflict that the winner's client caused."""
+    minute = minute_of(row["ts"])
+    counts.client(minute, row["endpoint_id"], row["client"], SUFFERED)
+    counts.client(minute, row["endpoint_id"], winner.client, CAUSED)
+    counts.bump(
+        "monitor_rollup_race_minute",
+        (counts.project_id, row["resource"], minute, winner.client or "", row["client"] or ""),
+        (1,),
+    )
+
+
+FINALIZE_LIMIT = 5000
+
+
+def finalize_pending(now: datetime | None = None, limit: int = FINALIZE_LIMIT) -> int:
+    """Decide conflicts still `pending` whose retry horizon has passed (beat, every minute):
+    `abandoned`, or the outcome of a next write stored but not aggregated yet. Rows that an
+    aggregation holds right now are skipped (it decides them). Returns how many changed."""
+    from ingest.storage import update_requests
+    from monitor import rollups
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Request.objects.filter(retry_outcome="pending", ts__lte=now - RETRY_HORIZON)
+            .order_by("id")
+            .select_for_update(skip_locked=True, no_key=True)
+            .values("project_id", *_LOCKED_FIELDS)[:limit]
+        )
+        by_project = defaultdict(list)
+        for row in rows:
+            by_project[row["project_id"]].append(row)
+        changed = 0
+        for project_id, group in sorted(by_project.items()):
+            counts = Counts(project_id)
+            following = next_writes(project_id, group)
+            updates = []
+            for row in group:
+                o = decide(attempt(row), following.get(row["id"]), now)
+                if o.outcome == "pending":
+                    continue
+                updates.append(
+                    (
+                        row["id"],
+                        row["cause"],
+                        row["cause_reason"],
+                        row["race_winner_id"],
+                        o.outcome,
+                        o.resolved_after_ms,
+                    )
+                )
+                _move(counts, row, row["cause"], "pending", None, -1)
+                _move(counts, row, row["cause"], o.outcome, o.resolved_after_ms, +1)
+            update_requests(UPDATE_COLUMNS, updates)
+            for table, table_counts in sorted(counts.tables.items()):
+                rollups.add(table, table_counts)
+            changed += len(updates)
+    return changed

@@ -1,0 +1,157 @@
+"""Retry outcomes: what a client did after a conflict.
+
+The outcome of a conflict is decided by the same client's next write (POST, PUT, PATCH,
+DELETE; reads in between are refetches) to the same resource within RETRY_HORIZON:
+
+- a 2xx: `resolved`, with the milliseconds from the conflict to it;
+- another failure: `blind` when it resent the same If-Match (or, for a create, the same
+  Idempotency-Key), else `retried`;
+- none within the horizon: `abandoned` once the horizon has passed, `pending` until then.
+
+The outcome is a function of the stored rows, so it is recomputed whenever a batch brings a
+write that may be the next one (records arrive late and out of order), and finalized by
+`finalize_pending` (beat) when the horizon passes with no write.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models.fields.json import KeyTextTransform
+
+from ingest.models import Request
+from monitor.conflicts import CONFLICT_STATUSES, WRITE_METHODS
+
+RETRY_HORIZON = timedelta(minutes=10)
+OUTCOMES = ("resolved", "retried", "blind", "abandoned", "pending")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A write as the outcome rule sees it."""
+
+    id: int
+    ts: datetime
+    method: str
+    status: int
+    if_match: str | None
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str
+    resolved_after_ms: float | None
+    next_id: int | None
+
+
+def decide(conflict: Attempt, following: Attempt | None, now: datetime) -> Outcome:
+    """The outcome of `conflict` given the client's next write to the resource (or None)."""
+    if following is None or following.ts - conflict.ts > RETRY_HORIZON:
+        if now - conflict.ts >= RETRY_HORIZON:
+            return Outcome("abandoned", None, None)
+        return Outcome("pending", None, None)
+    if 200 <= following.status < 300:
+        ms = (following.ts - conflict.ts).total_seconds() * 1000
+        return Outcome("resolved", round(ms, 3), following.id)
+    same_tag = conflict.if_match is not None and following.if_match == conflict.if_match
+    same_key = (
+        conflict.method == "POST"
+        and conflict.idempotency_key is not None
+        and following.idempotency_key == conflict.idempotency_key
+    )
+    return Outcome("blind" if same_tag or same_key else "retried", None, following.id)
+
+
+def attempt(row: dict) -> Attempt:
+    """An Attempt from a row dict with id, ts, method, status and request_headers."""
+    headers = row.get("request_headers") or {}
+    return Attempt(
+        row["id"],
+        row["ts"],
+        row["method"],
+        row["status"],
+        headers.get("if-match"),
+        headers.get("idempotency-key"),
+    )
+
+
+def next_writes(project_id: int, conflicts: list[dict]) -> dict[int, Attempt]:
+    """{conflict id: the same client's next write to the same resource within the horizon},
+    for conflicts given as dicts with id, ts, client and resource.
+
+    On Postgres one LATERAL query walks the (project, resource, ts) index forward from each
+    conflict and stops at the first write; elsewhere one indexed query per conflict.
+    """
+    conflicts = [c for c in conflicts if c["client"] is not None]
+    if not conflicts:
+        return {}
+    if connection.vendor == "postgresql":
+        return _next_writes_postgres(project_id, conflicts)
+    found = {}
+    for c in conflicts:
+        row = (
+            Request.objects.filter(
+                project_id=project_id,
+                resource=c["resource"],
+                client=c["client"],
+                method__in=WRITE_METHODS,
+                ts__gte=c["ts"],
+                ts__lte=c["ts"] + RETRY_HORIZON,
+            )
+            .exclude(ts=c["ts"], id__lte=c["id"])
+            .annotate(
+                if_match=KeyTextTransform("if-match", "request_headers"),
+                idem=KeyTextTransform("idempotency-key", "request_headers"),
+            )
+            .order_by("ts", "id")
+            .values("id", "ts", "method", "status", "if_match", "idem")
+            .first()
+        )
+        if row is not None:
+            found[c["id"]] = _attempt_row(row)
+    return found
+
+
+def _attempt_row(row: dict) -> Attempt:
+    return Attempt(row["id"], row["ts"], row["method"], row["status"], row["if_match"], row["idem"])
+
+
+_LATERAL = f"""
+SELECT c.id, n.id, n.ts, n.method, n.status, n.request_headers ->> 'if-match',
+       n.request_headers ->> 'idempotency-key'
+FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[], %s::text[]) AS c(id, ts, client, resource)
+CROSS JOIN LATERAL (
+    SELECT r.id, r.ts, r.method, r.status, r.request_headers
+    FROM {Request._meta.db_table} r
+    WHERE r.project_id = %s AND r.resource = c.resource AND r.client = c.client
+      AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE')
+      AND r.ts >= c.ts AND r.ts <= c.ts + %s AND (r.ts > c.ts OR r.id > c.id)
+    ORDER BY r.ts, r.id
+    LIMIT 1
+) AS n
+"""
+
+
+def _next_writes_postgres(project_id: int, conflicts: list[dict]) -> dict[int, Attempt]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _LATERAL,
+            [
+                [c["id"] for c in conflicts],
+                [c["ts"] for c in conflicts],
+                [c["client"] for c in conflicts],
+                [c["resource"] for c in conflicts],
+                project_id,
+                RETRY_HORIZON,
+            ],
+        )
+        return {
+            cid: Attempt(nid, ts, method, status, if_match, key)
+            for cid, nid, ts, method, status, if_match, key in cursor.fetchall()
+        }
+
+
+def is_tracked(row: dict) -> bool:
+    """Conflicts get an outcome when their client is known (the rule is about one client)."""
+    return row["status"] in CONFLICT_STATUSES and row["client"] is not None
