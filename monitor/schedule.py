@@ -3,6 +3,7 @@
 # task name -> seconds between runs
 PERIODIC = {
     "monitor.tasks.sweep_pending_batches": 60.0,
+    "monitor.tasks.finalize_retry_outcomes": 60.0,
     "monitor.alerts.tasks.evaluate_alert_rules": 60.0,
     "monitor.alerts.tasks.deliver_due_notifications": 30.0,
 }

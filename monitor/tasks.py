@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from monitor import aggregate
+from monitor import aggregate, conflict_analysis
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, max_retries=None)
@@ -13,3 +13,8 @@ def aggregate_batch(batch_id: int) -> bool:
 @shared_task(acks_late=True)
 def sweep_pending_batches() -> int:
     return aggregate.sweep_pending()
+
+
+@shared_task(acks_late=True)
+def finalize_retry_outcomes() -> int:
+    return conflict_analysis.finalize_pending()
