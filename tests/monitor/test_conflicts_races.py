@@ -1,0 +1,115 @@
+"""Race pairs: a 409 linked to the other client's write that beat it, whichever batch brings
+which side first, with the rollup counts moved when a late winner turns an `unknown` into a
+`concurrent_write`."""
+
+from django.db.models import Sum
+
+from ingest.models import Request
+from monitor.models import ClientRollup, RacePairRollup, ResourceRollup, StatusRollup
+from tests.monitor.conflict_records import rec
+
+WINNER = rec(0, "PATCH", "/v1/orders/7", 200, "billing")
+LOSER = rec(1.5, "PATCH", "/v1/orders/7", 409, "mobile", response_body="changed meanwhile")
+
+
+def stored(request_id: str) -> Request:
+    return Request.objects.select_related("race_winner").get(request_id=request_id)
+
+
+def status_causes(shop) -> dict:
+    rows = StatusRollup.objects.filter(project=shop, status=409).values("cause")
+    return {r["cause"]: r["n"] for r in rows.annotate(n=Sum("n")) if r["n"]}
+
+
+def test_a_race_is_linked_when_the_winner_comes_in_the_same_batch(post_logs, shop):
+    post_logs([WINNER, LOSER])
+    loser = stored(LOSER["request_id"])
+    assert loser.cause == "concurrent_write"
+    assert loser.race_winner.request_id == WINNER["request_id"]
+    assert "billing" in loser.cause_reason
+    assert list(stored(WINNER["request_id"]).race_losers.all()) == [loser]
+
+
+def test_a_race_is_linked_when_the_winner_arrives_in_a_later_batch(post_logs, shop):
+    post_logs([LOSER])
+    assert stored(LOSER["request_id"]).cause == "unknown"
+    assert status_causes(shop) == {"unknown": 1}
+
+    post_logs([WINNER])
+    loser = stored(LOSER["request_id"])
+    assert loser.cause == "concurrent_write"
+    assert loser.race_winner.request_id == WINNER["request_id"]
+    assert status_causes(shop) == {"concurrent_write": 1}
+    resources = ResourceRollup.objects.filter(project=shop).values("cause").annotate(n=Sum("n"))
+    assert {r["cause"]: r["n"] for r in resources if r["n"]} == {"concurrent_write": 1}
+    pairs = RacePairRollup.objects.filter(project=shop).values_list("winner", "loser", "n")
+    assert list(pairs) == [("billing", "mobile", 1)]
+    by_client = {
+        r["client"]: (r["caused"], r["suffered"])
+        for r in ClientRollup.objects.filter(project=shop)
+        .values("client")
+        .annotate(caused=Sum("caused"), suffered=Sum("suffered"))
+    }
+    assert by_client == {"billing": (1, 0), "mobile": (0, 1)}
+
+
+def test_a_race_is_linked_when_the_winner_arrives_first_in_its_own_batch(post_logs, shop):
+    post_logs([WINNER])
+    post_logs([LOSER])
+    assert stored(LOSER["request_id"]).race_winner.request_id == WINNER["request_id"]
+    assert status_causes(shop) == {"concurrent_write": 1}
+
+
+def test_a_write_outside_the_race_window_is_no_winner(post_logs, shop):
+    late = rec(-10, "PATCH", "/v1/orders/7", 200, "billing")
+    post_logs([LOSER])
+    post_logs([late])
+    assert stored(LOSER["request_id"]).cause == "unknown"
+    assert status_causes(shop) == {"unknown": 1}
+
+
+def test_the_project_race_window_widens_it(post_logs, shop):
+    shop.race_window_seconds = 20
+    shop.save()
+    post_logs([LOSER])
+    post_logs([rec(-10, "PATCH", "/v1/orders/7", 200, "billing")])
+    assert stored(LOSER["request_id"]).cause == "concurrent_write"
+
+
+def test_the_clients_own_earlier_write_is_no_winner(post_logs, shop):
+    post_logs([rec(0, "PATCH", "/v1/orders/7", 200, "mobile"), LOSER])
+    assert stored(LOSER["request_id"]).cause == "unknown"
+
+
+def test_a_write_to_another_resource_is_no_winner(post_logs, shop):
+    post_logs([rec(0, "PATCH", "/v1/orders/8", 200, "billing"), LOSER])
+    assert stored(LOSER["request_id"]).cause == "unknown"
+
+
+def test_a_create_only_put_is_linked_to_the_client_that_created_it_first(post_logs, shop):
+    first = rec(0, "PUT", "/v1/customers/9", 201, "partner", request_headers={"If-None-Match": "*"})
+    second = rec(0.4, "PUT", "/v1/customers/9", 409, "web", request_headers={"If-None-Match": "*"})
+    post_logs([second])
+    post_logs([first])
+    dup = stored(second["request_id"])
+    assert dup.cause == "duplicate"
+    assert dup.race_winner.request_id == first["request_id"]
+    assert "partner created it first" in dup.cause_reason
+    assert status_causes(shop) == {"duplicate": 1}
+
+
+def test_a_project_phrase_decides_a_lock(post_logs, shop):
+    shop.conflict_phrases = {"lock": ["in use by"]}
+    shop.save()
+    post_logs([rec(0, "PUT", "/v1/orders/7", 409, "mobile", response_body="Order in use by Bob")])
+    row = stored("mobile-PUT-409-0")
+    assert row.cause == "lock"
+    assert "'in use by'" in row.cause_reason
+
+
+def test_a_resent_batch_does_not_link_or_count_twice(post_logs, shop):
+    post_logs([LOSER])
+    post_logs([WINNER])
+    post_logs([WINNER, LOSER])
+    assert status_causes(shop) == {"concurrent_write": 1}
+    assert RacePairRollup.objects.filter(project=shop).aggregate(n=Sum("n"))["n"] == 1

@@ -1,0 +1,112 @@
+"""Retry outcomes: what the client did after a conflict, decided as later batches arrive and
+finalized once ten minutes pass; rollup counts move with each decision."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db.models import Sum
+
+from ingest.models import Request
+from monitor.conflict_analysis import finalize_pending
+from monitor.models import OutcomeRollup
+from monitor.outcomes import Attempt, decide
+from tests.monitor.conflict_records import T0, rec
+
+STALE = rec(0, "PUT", "/v1/orders/7", 412, "mobile", request_headers={"If-Match": '"v1"'})
+
+
+def outcome(request_id: str) -> tuple[str | None, float | None]:
+    row = Request.objects.get(request_id=request_id)
+    return row.retry_outcome, row.resolved_after_ms
+
+
+def rolled_up(shop) -> dict:
+    rows = OutcomeRollup.objects.filter(project=shop).values("outcome").annotate(n=Sum("n"))
+    return {r["outcome"]: r["n"] for r in rows if r["n"]}
+
+
+def test_a_successful_write_after_a_refetch_resolves_it(post_logs, shop):
+    post_logs(
+        [
+            STALE,
+            rec(0.2, "GET", "/v1/orders/7", 200, "mobile"),
+            rec(0.45, "PUT", "/v1/orders/7", 200, "mobile", request_headers={"If-Match": '"v2"'}),
+        ]
+    )
+    assert outcome(STALE["request_id"]) == ("resolved", 450.0)
+    assert rolled_up(shop) == {"resolved": 1}
+
+
+def test_the_same_if_match_resent_is_blind(post_logs, shop):
+    again = rec(0.3, "PUT", "/v1/orders/7", 412, "mobile", request_headers={"If-Match": '"v1"'})
+    post_logs([STALE, again])
+    assert outcome(STALE["request_id"]) == ("blind", None)
+
+
+def test_a_new_if_match_that_fails_again_is_retried(post_logs, shop):
+    again = rec(0.3, "PUT", "/v1/orders/7", 412, "mobile", request_headers={"If-Match": '"v2"'})
+    post_logs([STALE, again])
+    assert outcome(STALE["request_id"]) == ("retried", None)
+
+
+def test_a_create_resent_with_the_same_idempotency_key_is_blind(post_logs, shop):
+    key = {"Idempotency-Key": "k-1"}
+    first = rec(0, "POST", "/v1/payments", 409, "billing", request_headers=key)
+    post_logs([first, rec(1, "POST", "/v1/payments", 409, "billing", request_headers=key)])
+    assert outcome(first["request_id"]) == ("blind", None)
+
+
+def test_another_clients_write_is_not_the_next_attempt(post_logs, shop):
+    post_logs([STALE, rec(1, "PUT", "/v1/orders/7", 200, "billing")])
+    assert outcome(STALE["request_id"])[0] == "abandoned"  # T0 is an hour ago
+
+
+def test_it_is_pending_until_ten_minutes_pass_then_abandoned(post_logs, shop):
+    now = datetime.now(UTC)
+    fresh = dict(STALE, ts=now.isoformat(timespec="milliseconds"), request_id="fresh")
+    post_logs([fresh])
+    assert outcome("fresh") == ("pending", None)
+    assert finalize_pending(now=now + timedelta(minutes=9)) == 0
+    assert outcome("fresh") == ("pending", None)
+    assert finalize_pending(now=now + timedelta(minutes=10, seconds=1)) == 1
+    assert outcome("fresh") == ("abandoned", None)
+    assert rolled_up(shop) == {"abandoned": 1}
+
+
+def test_a_later_batch_with_the_next_write_resolves_a_stored_conflict(post_logs, shop):
+    post_logs([STALE])
+    assert outcome(STALE["request_id"]) == ("abandoned", None)
+    post_logs([rec(5, "PUT", "/v1/orders/7", 200, "mobile")])
+    assert outcome(STALE["request_id"]) == ("resolved", 5000.0)
+    assert rolled_up(shop) == {"resolved": 1}
+    total = OutcomeRollup.objects.filter(project=shop).aggregate(ms=Sum("resolved_ms_sum"))
+    assert total["ms"] == 5000.0
+
+
+def test_a_late_earlier_attempt_takes_the_place_of_the_next_one(post_logs, shop):
+    post_logs([STALE, rec(5, "PUT", "/v1/orders/7", 200, "mobile")])
+    assert outcome(STALE["request_id"])[0] == "resolved"
+    # Delivered late: an attempt in between that failed again with the same ETag.
+    post_logs([rec(2, "PUT", "/v1/orders/7", 412, "mobile", request_headers={"If-Match": '"v1"'})])
+    assert outcome(STALE["request_id"]) == ("blind", None)
+    assert rolled_up(shop) == {"blind": 1, "resolved": 1}
+
+
+def test_a_write_after_ten_minutes_is_not_an_outcome(post_logs, shop):
+    post_logs([STALE, rec(601, "PUT", "/v1/orders/7", 200, "mobile")])
+    assert outcome(STALE["request_id"]) == ("abandoned", None)
+
+
+@pytest.mark.parametrize(
+    ("status", "if_match", "expected"),
+    [
+        (200, None, "resolved"),
+        (204, '"v1"', "resolved"),
+        (409, '"v1"', "blind"),
+        (500, None, "retried"),
+    ],
+)
+def test_decide_reads_the_next_write(status, if_match, expected):
+    conflict = Attempt(1, T0, "PUT", 412, '"v1"', None)
+    nxt = Attempt(2, T0 + timedelta(seconds=1), "PUT", status, if_match, None)
+    assert decide(conflict, nxt, T0 + timedelta(hours=1)).outcome == expected
