@@ -29,9 +29,9 @@ DEFAULT_RULES = [
         "window_minutes": 5,
     },
     {
-        "name": "Conflicts at twice the usual rate for the hour",
+        "name": "Conflict rate 1.5x the usual for the hour",
         "metric": Metric.ANOMALY,
-        "threshold": 2.0,
+        "threshold": 1.5,
         "window_minutes": 60,
     },
 ]

@@ -19,7 +19,7 @@ _SPACES = re.compile(r"\s+")
 
 
 def format_value(metric: str, value: float | None) -> str:
-    """0.34 as '34.0%' for rates, '1,234 ms' for p95, '2.10×' for anomaly; 'no data' for None."""
+    """0.34 as '34.0%' for rates, '1,234 ms' for p95, '2.10x' for anomaly; 'no data' for None."""
     if value is None:
         return "no data"
     if metric in (Metric.CONFLICT_RATE, Metric.STATUS_RATE):
@@ -27,7 +27,7 @@ def format_value(metric: str, value: float | None) -> str:
     if metric == Metric.P95_MS:
         return f"{value:,.0f} ms"
     if metric == Metric.ANOMALY:
-        return f"{value:.2f}×"
+        return f"{value:.2f}x"
     return f"{value:,.0f}"
 
 

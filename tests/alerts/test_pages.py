@@ -1,0 +1,135 @@
+"""The alerts and incidents pages: forms with CSRF, roles, outsiders, delivery state, links."""
+
+import pytest
+from django.test import Client
+
+from monitor.alerts.models import AlertRule, Incident
+from tests.alerts.conftest import minute, per_minute
+
+FORM = {
+    "name": "Checkout conflicts",
+    "metric": "conflict_rate",
+    "threshold": "0.25",
+    "window_minutes": "10",
+    "endpoint": "",
+    "cause": "",
+    "status": "",
+    "recipients": "ops@example.com, dev@example.com",
+    "cooldown_minutes": "10",
+    "reminder_minutes": "",
+    "min_requests": "20",
+    "enabled": "on",
+}
+
+
+@pytest.fixture
+def signed_in(client, alice):
+    client.force_login(alice)
+    return client
+
+
+def test_the_overview_links_to_alerts_and_incidents(signed_in):
+    page = signed_in.get("/p/shop/").content.decode()
+    assert 'href="/p/shop/alerts/"' in page and 'href="/p/shop/incidents/"' in page
+
+
+def test_the_alerts_page_lists_rules_and_creates_one_from_the_form(signed_in):
+    page = signed_in.get("/p/shop/alerts/")
+    assert page.status_code == 200
+    assert "5xx rate above 5%" in page.content.decode()
+    assert "<script>" not in page.content.decode().split("</main>")[0]
+
+    response = signed_in.post("/p/shop/alerts/", FORM)
+
+    assert response.status_code == 302
+    rule = AlertRule.objects.get(name="Checkout conflicts")
+    assert rule.recipients == ["ops@example.com", "dev@example.com"]
+    assert rule.threshold == 0.25 and rule.enabled
+    assert "Checkout conflicts" in signed_in.get("/p/shop/alerts/").content.decode()
+
+
+def test_the_form_shows_what_is_wrong(signed_in):
+    response = signed_in.post("/p/shop/alerts/", {**FORM, "threshold": "25", "recipients": "nope"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "fraction above 0 and below 1" in page
+    assert "is not a valid email address" in page
+    assert not AlertRule.objects.filter(name="Checkout conflicts").exists()
+
+
+def test_a_post_without_the_csrf_token_is_refused(alice):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert client.post("/p/shop/alerts/", FORM).status_code == 403
+    assert not AlertRule.objects.filter(name="Checkout conflicts").exists()
+
+
+def test_editing_disabling_and_deleting_a_rule(signed_in, shop):
+    rule = AlertRule.objects.get(project=shop, metric="conflict_rate")
+    assert signed_in.get(f"/p/shop/alerts/{rule.id}/").status_code == 200
+
+    edited = signed_in.post(f"/p/shop/alerts/{rule.id}/", {**FORM, "name": "Renamed"})
+    assert edited.status_code == 302
+    rule.refresh_from_db()
+    assert (rule.name, rule.enabled) == ("Renamed", True)
+    signed_in.post(f"/p/shop/alerts/{rule.id}/toggle/")
+    rule.refresh_from_db()
+    assert rule.enabled is False
+    signed_in.post(f"/p/shop/alerts/{rule.id}/delete/")
+    assert not AlertRule.objects.filter(id=rule.id).exists()
+
+
+def test_the_test_button_sends_a_test_mail(signed_in, shop, mailbox):
+    rule = AlertRule.objects.get(project=shop, metric="conflict_rate")
+    rule.recipients = ["ops@example.com"]
+    rule.save()
+
+    page = signed_in.post(f"/p/shop/alerts/{rule.id}/test/", follow=True).content.decode()
+
+    assert "Test mail sent to ops@example.com" in page
+    assert len(mailbox.messages) == 1
+
+
+def test_the_incidents_page_shows_history_delivery_and_acknowledges(
+    signed_in, post_logs, make_rule, mailbox, evaluate
+):
+    rule = make_rule(window_minutes=1, name="Spike <b>rule</b>")
+    per_minute(post_logs, [(20, 10)])
+    evaluate(minute(1))
+    incident = Incident.objects.get()
+
+    page = signed_in.get(f"/p/shop/incidents/?rule={rule.id}").content.decode()
+    assert f'id="incident-{incident.id}" data-state="firing"' in page
+    assert 'data-kind="opened" data-state="sent"' in page
+    assert "Spike &lt;b&gt;rule&lt;/b&gt;" in page and "<b>rule</b>" not in page
+
+    signed_in.post(f"/p/shop/incidents/{incident.id}/acknowledge/")
+    signed_in.post(f"/p/shop/incidents/{incident.id}/mute/", {"duration": "4h"})
+    incident.refresh_from_db()
+    assert incident.acknowledged_at is not None and incident.muted_until is not None
+    assert "muted until" in signed_in.get("/p/shop/incidents/").content.decode()
+    assert (
+        signed_in.post(f"/p/shop/incidents/{incident.id}/mute/", {"duration": "1y"}).status_code
+        == 302
+    )
+
+
+def test_a_read_only_member_sees_no_forms_and_cannot_post(client, bob, shop):
+    client.force_login(bob)
+    rule = AlertRule.objects.filter(project=shop).first()
+    page = client.get("/p/shop/alerts/").content.decode()
+    assert "Create rule" not in page and '<form method="post" action="/p/shop/alerts/' not in page
+    assert client.post("/p/shop/alerts/", FORM).status_code == 403
+    assert client.post(f"/p/shop/alerts/{rule.id}/toggle/").status_code == 403
+    assert client.post(f"/p/shop/alerts/{rule.id}/test/").status_code == 403
+    assert client.get("/p/shop/incidents/").status_code == 200
+
+
+def test_an_outsider_gets_404_on_every_alert_page(client, charlie, shop):
+    client.force_login(charlie)
+    rule = AlertRule.objects.filter(project=shop).first()
+    for url in ("/p/shop/alerts/", f"/p/shop/alerts/{rule.id}/", "/p/shop/incidents/"):
+        assert client.get(url).status_code == 404
+    assert client.post(f"/p/shop/alerts/{rule.id}/toggle/").status_code == 404
+    # Their own project's pages do not reach another project's rule either.
+    assert client.get(f"/p/other/alerts/{rule.id}/").status_code == 404
