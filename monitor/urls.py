@@ -19,3 +19,6 @@ urlpatterns = [
     path("p/<slug:slug>/requests/<int:request_id>/", pages.request_detail, name="request"),
     path("p/<slug:slug>/resource/", resources.resource, name="resource"),
 ]
+
+# JSON under /api/, the usual page elsewhere.
+handler404 = "monitor.api.errors.not_found"

@@ -4,6 +4,8 @@ Also documents them: `document_errors` is a drf-spectacular post-processing hook
 error answers every API operation can give to the OpenAPI document.
 """
 
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import exception_handler as drf_handler
 
@@ -73,3 +75,11 @@ def document_errors(result, generator, request, public):
                         "schema": {"type": "integer"},
                     }
     return result
+
+
+def not_found(request, exception=None):
+    """Site-wide 404 handler: JSON under /api/ (a path no route matches, such as a slug with a
+    character slugs cannot hold), Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "not found"}, status=404)
+    return page_not_found(request, exception)

@@ -16,7 +16,8 @@ from django.db.models import Q
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from monitor.api import params
@@ -108,30 +109,30 @@ def stream(queryset, limit: int) -> Iterator[str]:
         yield writer.writerow(row)
 
 
-class CSVRenderer(BaseRenderer):
-    """Lets `Accept: text/csv` through content negotiation; renders an error as a CSV line."""
+class ErrorsAsJSON(BaseContentNegotiation):
+    """The CSV itself bypasses renderers; errors before it are always JSON, whatever the client's
+    Accept header or `format` parameter says."""
 
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        message = data.get("error", "") if isinstance(data, dict) else str(data)
-        return f"error\r\n{cell(str(message))}\r\n".encode()
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
 
 
 class RequestsCSV(ProjectScopedMixin, APIView):
     """The `requests/` filter as CSV (UTF-8, header row, newest first), streamed."""
 
     permission_classes = [ProjectRole]
-    renderer_classes = [JSONRenderer, CSVRenderer]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = ErrorsAsJSON
 
     @extend_schema(
         parameters=[
             *REQUEST_PARAMS,
             OpenApiParameter(
                 "limit",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": 1},
                 description="At most this many rows (default and maximum "
                 "CONFLICTWATCH_EXPORT_MAX_ROWS, 100,000).",
             ),

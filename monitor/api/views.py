@@ -21,6 +21,9 @@ from monitor.api.serializers import ProjectSerializer, RequestSerializer
 from monitor.conflicts import CAUSES
 from monitor.middleware import CSP
 
+# Free text: NUL cannot be stored or compared, so it is refused (400).
+TEXT = {"type": "string", "maxLength": params.MAX_TEXT, "pattern": "^[^\\x00]*$"}
+ID = {"type": "integer", "minimum": 0, "maximum": params.MAX_ID}
 RANGE_PARAMS = [
     OpenApiParameter(
         "from",
@@ -37,17 +40,19 @@ RANGE_PARAMS = [
 ]
 ROLLUP_PARAMS = [
     *RANGE_PARAMS,
-    OpenApiParameter("endpoint", OpenApiTypes.INT, description="Endpoint id (from endpoints/)."),
-    OpenApiParameter("method", OpenApiTypes.STR, description="HTTP method, e.g. PUT."),
-    OpenApiParameter("route", OpenApiTypes.STR, description="Route template, e.g. /orders/{id}."),
-    OpenApiParameter("status", OpenApiTypes.INT, description="HTTP status code, 100-599."),
+    OpenApiParameter("endpoint", ID, description="Endpoint id (from endpoints/)."),
+    OpenApiParameter("method", TEXT, description="HTTP method, e.g. PUT."),
+    OpenApiParameter("route", TEXT, description="Route template, e.g. /orders/{id}."),
+    OpenApiParameter(
+        "status", {"type": "integer", "minimum": 100, "maximum": 599}, description="HTTP status."
+    ),
     OpenApiParameter("cause", OpenApiTypes.STR, enum=list(CAUSES), description="Conflict cause."),
 ]
 REQUEST_PARAMS = [
     *ROLLUP_PARAMS,
-    OpenApiParameter("client", OpenApiTypes.STR, description="Client identity, exact."),
-    OpenApiParameter("request_id", OpenApiTypes.STR, description="The gateway's request id."),
-    OpenApiParameter("path", OpenApiTypes.STR, description="Path prefix, e.g. /v1/orders/42."),
+    OpenApiParameter("client", TEXT, description="Client identity, exact."),
+    OpenApiParameter("request_id", TEXT, description="The gateway's request id."),
+    OpenApiParameter("path", TEXT, description="Path prefix, e.g. /v1/orders/42."),
 ]
 COUNT_BY_STATUS = serializers.DictField(
     child=serializers.IntegerField(), help_text="Requests per HTTP status code (keys are codes)."
