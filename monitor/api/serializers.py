@@ -223,3 +223,95 @@ class RemedySerializer(serializers.Serializer):
         child=serializers.CharField(), help_text="Sentences with this project's numbers."
     )
     data = serializers.DictField(help_text="The numbers behind the evidence.")
+
+
+# -- conflict intelligence (monitor/api/conflict_views.py) ------------------------------------
+class RequestRefSerializer(serializers.ModelSerializer):
+    """A reference to another request: enough to show it and link to requests/{id}/."""
+
+    ts = serializers.DateTimeField(help_text="When the request started (UTC).")
+
+    class Meta:
+        model = Request
+        fields = ["id", "request_id", "client", "ts", "method", "path", "status"]
+        read_only_fields = fields
+
+
+class RaceWinnerSerializer(serializers.ModelSerializer):
+    ts = serializers.DateTimeField(help_text="When the winning write started (UTC).")
+
+    class Meta:
+        model = Request
+        fields = ["id", "request_id", "client", "ts"]
+        read_only_fields = fields
+
+
+class ConflictSerializer(RequestSerializer):
+    race_winner = RaceWinnerSerializer(
+        allow_null=True,
+        help_text="The other client's successful write that won the race, or null.",
+    )
+
+    class Meta(RequestSerializer.Meta):
+        fields = [*RequestSerializer.Meta.fields, "race_winner"]
+        read_only_fields = fields
+
+
+class ConflictDetailSerializer(ConflictSerializer):
+    # From monitor/conflict_queries.py: conflict_story(), set on the row as `story`.
+    race_losers = RequestRefSerializer(
+        source="story.race_losers", many=True, help_text="Conflicts whose race this request won."
+    )
+    retry_of = RequestRefSerializer(
+        source="story.retry_of",
+        allow_null=True,
+        help_text="The conflict this request was the next attempt after.",
+    )
+    next_requests = RequestRefSerializer(
+        source="story.next_requests",
+        many=True,
+        help_text="What the client did next: its requests to the same resource within 10 "
+        "minutes, up to the write that decided the retry outcome.",
+    )
+
+    class Meta(ConflictSerializer.Meta):
+        fields = [*ConflictSerializer.Meta.fields, "race_losers", "retry_of", "next_requests"]
+        read_only_fields = fields
+
+
+class OffenderSerializer(serializers.Serializer):
+    client = serializers.CharField()
+    requests = serializers.IntegerField(help_text="Requests of this client in the range.")
+    conflicts = serializers.IntegerField(help_text="Conflicts this client received.")
+    conflict_rate = serializers.FloatField(help_text="conflicts / requests, a fraction 0-1.")
+    caused = serializers.IntegerField(
+        help_text="Other clients' conflicts where this client's write won the race or created "
+        "the duplicate."
+    )
+    suffered = serializers.IntegerField(
+        help_text="This client's conflicts that another client's write caused."
+    )
+
+
+class RacePairSerializer(serializers.Serializer):
+    winner = serializers.CharField(help_text="Client whose write won.")
+    loser = serializers.CharField(help_text="Client that got the conflict.")
+    races = serializers.IntegerField(help_text="Races between them on this resource.")
+
+
+class HotspotSerializer(serializers.Serializer):
+    resource = serializers.CharField(help_text="Concrete path, query string dropped.")
+    route = serializers.CharField(allow_null=True)
+    conflicts = serializers.IntegerField()
+    by_cause = serializers.DictField(child=serializers.IntegerField())
+    race_pairs = RacePairSerializer(many=True)
+
+
+class RemedySerializer(serializers.Serializer):
+    cause = serializers.CharField()
+    conflicts = serializers.IntegerField()
+    remedy = serializers.CharField(help_text="What to change, in one or two sentences.")
+    evidence = serializers.ListField(
+        child=serializers.CharField(), help_text="Sentences with this project's numbers."
+    )
+    data = serializers.DictField(help_text="The numbers behind the evidence.")

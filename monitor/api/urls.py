@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from monitor.api import export, sources, views
+from monitor.api import conflict_views, export, sources, views
 
 project = "projects/<slug:slug>/"
 urlpatterns = [
@@ -24,4 +24,13 @@ urlpatterns = [
     path(project + "endpoints/", views.Endpoints.as_view(), name="api-endpoints"),
     path(project + "requests/", views.RequestList.as_view(), name="api-requests"),
     path(project + "requests/<int:pk>/", views.RequestDetail.as_view(), name="api-request"),
+    path(project + "conflicts/", conflict_views.ConflictList.as_view(), name="api-conflicts"),
+    path(
+        project + "conflicts/<int:pk>/",
+        conflict_views.ConflictDetail.as_view(),
+        name="api-conflict",
+    ),
+    path(project + "offenders/", conflict_views.Offenders.as_view(), name="api-offenders"),
+    path(project + "hotspots/", conflict_views.Hotspots.as_view(), name="api-hotspots"),
+    path(project + "remedies/", conflict_views.Remedies.as_view(), name="api-remedies"),
 ]

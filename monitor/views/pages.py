@@ -6,7 +6,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from ingest.models import Request
-from monitor import charts, queries
+from monitor import charts, conflict_queries, queries
 from monitor.access import project_for_user, projects_for_user
 from monitor.conflicts import CAUSES, CONFLICT_STATUSES
 from monitor.models import Endpoint
@@ -139,8 +139,9 @@ def request_detail(request, slug, request_id):
     )
     if row is None:
         raise Http404("no such request")
+    story = conflict_queries.conflict_story(row)
     return render(
         request,
         "monitor/request_detail.html",
-        _context(request, project, req=row, endpoint=row.endpoint),
+        _context(request, project, req=row, endpoint=row.endpoint, story=story),
     )
