@@ -9,10 +9,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.db import connection
 from django.db.models import F, Sum
 from django.db.models.functions import Trunc
 
-from monitor.latency import quantile
+from monitor.latency import bucket_upper_ms, quantile
 from monitor.models import Endpoint, Project
 from monitor.queries import Filters, latency_rows, status_rows
 from monitor.timerange import TimeRange
@@ -109,7 +110,8 @@ def _bucket_expr(interval: str):
 
 
 def timeseries(project: Project, rng: TimeRange, q: Query, f: Filters | None = None) -> dict:
-    """{"series": [{"name", "points": [{"t", "value"}]}]} for the range, checked by `check`."""
+    """{"series": [{"name", "points": [{"t", "value"}]}]} for the range, checked by `check`;
+    `t` is the bucket's start as an RFC 3339 string in UTC."""
     check(rng, q)
     f = f or Filters()
     step = INTERVALS[q.interval]
@@ -125,11 +127,12 @@ def timeseries(project: Project, rng: TimeRange, q: Query, f: Filters | None = N
     if group is None and not series:
         series, weights = {q.metric: {}}, {q.metric: 0}
     names = _names(series, group)
+    stamps = [(t, t.strftime("%Y-%m-%dT%H:%M:%SZ")) for t in starts]
     return {
         "series": [
             {
                 "name": names[key],
-                "points": [{"t": t, "value": series[key].get(t, empty)} for t in starts],
+                "points": [{"t": iso, "value": series[key].get(t, empty)} for t, iso in stamps],
             }
             for key in _order(weights, group)
         ]
@@ -150,13 +153,57 @@ def _counts(project, rng, q: Query, step, group, f: Filters) -> dict:
     return series
 
 
-def _p95(project, rng, interval: str, step, group, f: Filters) -> dict:
+def _p95(project, rng, interval: str, step, group, f: Filters) -> tuple[dict, dict]:
+    """p95 per bucket (and endpoint): the first histogram bucket whose running count reaches
+    95% of the bucket's requests — monitor.latency.quantile's rule, computed in the database
+    with window functions so that only one row per point comes back."""
+    if interval == "5m":
+        # No portable SQL for 5-minute floors: merge the minutes' histograms here.
+        return _p95_merged_in_python(project, rng, step, group, f)
+    by_endpoint = group == "endpoint"
+    keys = "b, endpoint_id" if by_endpoint else "b"
+    inner = (
+        latency_rows(project, rng, f)
+        .annotate(b=_bucket_expr(interval))
+        .values(*(["b", "endpoint_id", "bucket"] if by_endpoint else ["b", "bucket"]))
+        .annotate(total=Sum("n"))
+    )
+    sql, params = inner.query.sql_with_params()
+    query = f"""
+        SELECT {keys}, MIN(bucket), MAX(whole) FROM (
+            SELECT {keys}, bucket,
+                SUM(total) OVER (PARTITION BY {keys} ORDER BY bucket) AS running,
+                SUM(total) OVER (PARTITION BY {keys}) AS whole
+            FROM ({sql}) AS histogram
+        ) AS cumulative
+        WHERE running * 100 >= whole * 95
+        GROUP BY {keys}
+    """
+    series: dict = defaultdict(dict)
+    weights: dict = defaultdict(int)
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        for row in cursor.fetchall():
+            key = row[1] if by_endpoint else "p95_ms"
+            t = floor(_as_datetime(row[0]), step)
+            series[key][t] = round(bucket_upper_ms(row[-2]), 3)
+            weights[key] += row[-1]
+    return series, weights
+
+
+def _as_datetime(value) -> datetime:
+    """Raw SQL gives SQLite's datetimes as text; Postgres gives datetimes."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _p95_merged_in_python(project, rng, step, group, f: Filters) -> tuple[dict, dict]:
     hists: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
-    values = ["b", "endpoint_id", "bucket"] if group == "endpoint" else ["b", "bucket"]
-    rows = latency_rows(project, rng, f).annotate(b=_bucket_expr(interval))
-    for row in rows.values(*values).annotate(total=Sum("n")):
+    values = ["minute", "endpoint_id", "bucket"] if group == "endpoint" else ["minute", "bucket"]
+    for row in latency_rows(project, rng, f).values(*values).annotate(total=Sum("n")):
         key = row["endpoint_id"] if group == "endpoint" else "p95_ms"
-        hists[key][floor(row["b"], step)][row["bucket"]] += row["total"]
+        hists[key][floor(row["minute"], step)][row["bucket"]] += row["total"]
     series = {
         key: {t: quantile(hist, 0.95) for t, hist in per_bucket.items()}
         for key, per_bucket in hists.items()

@@ -130,3 +130,24 @@ def test_the_default_interval_is_the_finest_that_fits(api, shop):
     assert t[1] - t[0] == timedelta(hours=1)
     day = api.get(API + "?from=-24h").json()["series"][0]["points"]
     assert len(day) in (1440, 1441)
+
+
+@pytest.mark.parametrize("interval", ["1m", "1h", "1d"])
+@pytest.mark.parametrize("group", [None, "endpoint"])
+def test_p95_computed_in_sql_matches_the_histogram_quantile(shop, post_logs, interval, group):
+    from monitor.queries import Filters
+    from monitor.timeseries import INTERVALS, _p95, _p95_merged_in_python
+
+    post_logs(
+        [
+            rec(i, T0 + timedelta(seconds=7 * i), duration_ms=(i * 37) % 400 + 1, method=m)
+            for i in range(300)
+            for m in ["GET" if i % 3 else "PUT"]
+        ]
+    )
+    rng = TimeRange(T0 - timedelta(days=1), T0 + timedelta(days=1))
+    step = INTERVALS[interval]
+    in_sql = _p95(shop, rng, interval, step, group, Filters())
+    in_python = _p95_merged_in_python(shop, rng, step, group, Filters())
+    assert in_sql == in_python
+    assert in_sql[0]
