@@ -133,3 +133,12 @@ def test_it_shows_one_request(api, post_logs):
     detail = api.get(API + f"requests/{listed['id']}/").json()
     assert detail == listed
     assert api.get(API + "requests/99999999999999999999/").status_code == 404
+
+
+def test_a_path_no_route_matches_answers_a_json_404(api, client):
+    # Found by schemathesis: a slug with characters slugs cannot hold fell to Django's HTML page.
+    for url in ["/api/v1/projects/a%20b/summary/", "/api/v1/projects/shop/requests/-1/"]:
+        answer = api.get(url)
+        assert answer.status_code == 404
+        assert answer.json() == {"error": "not found"}
+    assert "text/html" in client.get("/no/such/page/")["Content-Type"]
