@@ -16,7 +16,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from ingest.models import IngestBatch, Request
-from monitor import conflict_analysis, rollups
+from monitor import conflict_analysis
 from monitor.conflict_analysis import (
     CLIENT_VALUES,
     CONDITIONAL,
@@ -80,8 +80,7 @@ def _aggregate(batch_id: int, analysis: bool = True) -> bool:
         else:
             causes = {r["id"]: "unknown" for r in rows if is_conflict(r["status"])}
         add_to_rollups(counts, rows, causes, clients=analysis)
-        for table, table_counts in sorted(counts.tables.items()):
-            rollups.add(table, table_counts)
+        counts.write()
         batch.status = IngestBatch.Status.DONE
         batch.processed_at = timezone.now()
         batch.attempts += 1

@@ -66,12 +66,31 @@ _LOCKED_FIELDS = (
 UPDATE_COLUMNS = ("cause", "cause_reason", "race_winner_id", "retry_outcome", "resolved_after_ms")
 
 
+# Tables whose counts move between keys; a key moved away from can be left at zero.
+MOVING = (
+    "monitor_rollup_outcome_minute",
+    "monitor_rollup_resource_minute",
+    "monitor_rollup_status_minute",
+)
+
+
 @dataclass
 class Counts:
-    """Rollup counts of one transaction: {table: {key: values}}, written by rollups.add."""
+    """Rollup counts of one transaction: {table: {key: values}}, written by `write`."""
 
     project_id: int
     tables: dict[str, dict[tuple, list]] = field(default_factory=dict)
+
+    def write(self) -> None:
+        """Add every table's counts (tables in name order, keys sorted: one lock order for
+        all workers), then drop the rows that moves emptied."""
+        from monitor import rollups
+
+        for table, counts in sorted(self.tables.items()):
+            rollups.add(table, counts)
+        for table in MOVING:
+            emptied = [k for k, v in self.tables.get(table, {}).items() if v[0] < 0]
+            rollups.drop_empty(table, emptied)
 
     def bump(self, table: str, key: tuple, values: tuple) -> None:
         acc = self.tables.setdefault(table, {}).get(key)
@@ -321,7 +340,6 @@ def finalize_pending(now: datetime | None = None, limit: int = FINALIZE_LIMIT) -
     `abandoned`, or the outcome of a next write stored but not aggregated yet. Rows that an
     aggregation holds right now are skipped (it decides them). Returns how many changed."""
     from ingest.storage import update_requests
-    from monitor import rollups
 
     now = now or timezone.now()
     with transaction.atomic():
@@ -356,7 +374,6 @@ def finalize_pending(now: datetime | None = None, limit: int = FINALIZE_LIMIT) -
                 _move(counts, row, row["cause"], "pending", None, -1)
                 _move(counts, row, row["cause"], o.outcome, o.resolved_after_ms, +1)
             update_requests(UPDATE_COLUMNS, updates)
-            for table, table_counts in sorted(counts.tables.items()):
-                rollups.add(table, table_counts)
+            counts.write()
             changed += len(updates)
     return changed

@@ -119,3 +119,29 @@ def add(table: str, counts: Mapping[tuple, Sequence[float]]) -> None:
                 f"INSERT INTO {table} ({cols}) VALUES {', '.join([marks] * len(chunk))} {conflict}",
                 [v for row in chunk for v in row],
             )
+
+
+def drop_empty(table: str, keys) -> None:
+    """Delete the rows of these keys whose count (`n`) a move brought back to zero, so that a
+    cause or outcome that no longer has conflicts does not show up with 0. Rows another
+    transaction adds to later are simply inserted again by its upsert."""
+    keys = sorted(set(keys))
+    if not keys:
+        return
+    key_cols, _ = TABLES[table]
+    names = ", ".join(name for name, _ in key_cols)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{sql_type}[]" for _, sql_type in key_cols)
+            cursor.execute(
+                f"DELETE FROM {table} WHERE n = 0 AND ({names}) IN "
+                f"(SELECT * FROM unnest({arrays}))",
+                [list(column) for column in zip(*keys, strict=True)],
+            )
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        match = " AND ".join(f"{name} = %s" for name, _ in key_cols)
+        cursor.executemany(
+            f"DELETE FROM {table} WHERE n = 0 AND {match}",
+            [tuple(adapt(v) if isinstance(v, datetime) else v for v in key) for key in keys],
+        )

@@ -113,3 +113,12 @@ def test_a_resent_batch_does_not_link_or_count_twice(post_logs, shop):
     post_logs([WINNER, LOSER])
     assert status_causes(shop) == {"concurrent_write": 1}
     assert RacePairRollup.objects.filter(project=shop).aggregate(n=Sum("n"))["n"] == 1
+
+
+def test_a_cause_moved_away_from_leaves_no_zero_behind(api, post_logs, shop):
+    post_logs([LOSER])
+    post_logs([WINNER])
+    summary = api.get("/api/v1/projects/shop/summary/", {"from": "-3h"}).json()
+    assert summary["by_cause"] == {"concurrent_write": 1}
+    assert not StatusRollup.objects.filter(project=shop, n=0).exists()
+    assert not ResourceRollup.objects.filter(project=shop, n=0).exists()

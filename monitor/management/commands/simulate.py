@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from monitor.simulation import Simulator
+from monitor.simulation import SCENARIOS, Simulator
 
 
 class Command(BaseCommand):
@@ -43,11 +43,22 @@ class Command(BaseCommand):
             help="first send this many minutes of past traffic",
         )
         parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--truth", help="write the conflicts' ground truth (JSON) to this file")
+        parser.add_argument(
+            "--scenario",
+            default="mix",
+            choices=sorted(SCENARIOS),
+            help="which conflicts the traffic carries (default %(default)s): "
+            + "; ".join(f"{name}: {sc.help}" for name, sc in sorted(SCENARIOS.items())),
+        )
+        parser.add_argument(
+            "--truth",
+            help="write the conflicts' ground truth (JSON: request_id, cause, outcome, winner) "
+            "to this file",
+        )
 
     def handle(self, *args, **opts):
         token = opts["token"] or self._make_source(opts["project"], opts["source"])
-        sim = Simulator(seed=opts["seed"])
+        sim = Simulator(seed=opts["seed"], scenario=opts["scenario"])
         url = opts["url"].rstrip("/") + "/ingest/v1/logs?format=native"
         self._stop = False
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "_stop", True))
