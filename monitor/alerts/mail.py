@@ -84,7 +84,6 @@ def _with_forensics(context: dict, rule: AlertRule, at: datetime) -> dict:
     context["causes"] = forensics.top_causes(rule, at)
     context["offenders"] = forensics.offenders(rule, at)
     context["resources"] = forensics.resources(rule, at)
-    context["forensics_minutes"] = min(rule.window_minutes, forensics.MAX_MINUTES)
     return context
 
 
