@@ -1,0 +1,210 @@
+"""Conflict-intelligence benchmark.
+
+1. Aggregation throughput with the conflict analysis (classification, race winners, retry
+   outcomes, the client/outcome/resource/race rollups) against the rollup-only path
+   (`aggregate_batch(..., analysis=False)`), on the same simulated batches stored twice (two
+   projects), alternated batch by batch in the same run.
+2. offenders/ and hotspots/ for the last 24 h over `--rows` raw rows: one hour of simulated
+   traffic goes through the real pipeline (store, aggregate), then is copied to the other 23
+   hours with its rollups in SQL (INSERT … SELECT), and both queries are timed.
+
+Runs in a database of its own on the machine's Postgres, dropped at the end:
+    .venv/bin/python bench/conflicts.py [--batches 30] [--rows 1000000]
+Figures are printed; nothing passes or fails on time.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PG_ADMIN = os.environ.get("CONFLICTWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+DBNAME = f"cw_bench_conflicts_{uuid.uuid4().hex[:8]}"
+os.environ["DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + "/" + DBNAME
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitor.settings")
+os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+
+BATCH = 1000
+
+
+def setup_django():
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from monitor.celery import app
+
+    # Batches are aggregated by this script, timed, not by a worker.
+    app.conf.task_always_eager = False
+    app.conf.broker_url = "memory://"
+    call_command("migrate", "--noinput", verbosity=0)
+
+
+def store(project, records: list[dict]) -> int:
+    from ingest.normalize import normalize
+    from ingest.storage import store_records
+
+    return store_records(project, None, [normalize(r) for r in records]).batch_id
+
+
+def throughput(batches: int) -> None:
+    from monitor.aggregate import aggregate_batch
+    from monitor.models import Project
+    from monitor.simulation import Simulator
+
+    with_analysis = Project.objects.create(slug="analysed", name="analysed")
+    baseline = Project.objects.create(slug="baseline", name="baseline")
+    sim = Simulator(seed=5, orders=2000)
+    start = datetime.now(UTC) - timedelta(hours=3)
+    rate = 20.0
+    span = BATCH / rate
+    times = {True: [], False: []}
+    for i in range(batches):
+        records = sim.traffic(start + timedelta(seconds=i * span), span, rate)[:BATCH]
+        ids = {True: store(with_analysis, records), False: store(baseline, records)}
+        order = (True, False) if i % 2 else (False, True)
+        for analysis in order:
+            began = time.perf_counter()
+            assert aggregate_batch(ids[analysis], analysis=analysis)
+            times[analysis].append(time.perf_counter() - began)
+    rows = batches * BATCH
+    on, off = sum(times[True]), sum(times[False])
+    print(f"aggregation, rollups only     : {rows / off:9,.0f} rows/s")
+    print(f"aggregation, with the analysis: {rows / on:9,.0f} rows/s")
+    print(
+        f"throughput with analysis = {off / on:.2f} x without "
+        f"(median batch {statistics.median(times[True]) * 1000:.1f} ms vs "
+        f"{statistics.median(times[False]) * 1000:.1f} ms)"
+    )
+
+
+def load_day(rows: int) -> None:
+    """One hour through the pipeline, then 23 copies of it (raw rows and rollups) in SQL."""
+    from django.db import connection
+
+    from monitor.aggregate import aggregate_batch
+    from monitor.models import Project
+    from monitor.simulation import Simulator
+
+    project = Project.objects.create(slug="day", name="day")
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    hour0 = end - timedelta(hours=1)
+    per_hour = rows // 24
+    sim = Simulator(seed=9, orders=5000, track_truth=False)
+    began = time.perf_counter()
+    chunk_seconds = 60
+    done = 0
+    t = hour0
+    while t < end:
+        records = sim.traffic(t, chunk_seconds, per_hour / 3600)
+        for i in range(0, len(records), BATCH * 5):
+            aggregate_batch(store(project, records[i : i + BATCH * 5]))
+        done += len(records)
+        t += timedelta(seconds=chunk_seconds)
+    print(f"hour 0: {done:,} rows stored and aggregated in {time.perf_counter() - began:.0f} s")
+    began = time.perf_counter()
+    raw_cols = [
+        f.column for f in project.request_set.model._meta.concrete_fields if f.column not in ("id",)
+    ]
+    with connection.cursor() as cursor:
+        for k in range(1, 24):
+            shift = f"interval '{k} hours'"
+            select = ", ".join(
+                f"ts - {shift}" if c == "ts" else f"left(dedup_key, 29) || '-{k:02d}'" if c == "dedup_key" else c
+                for c in raw_cols
+            )
+            cursor.execute(
+                f"INSERT INTO ingest_request ({', '.join(raw_cols)}) SELECT {select} "
+                "FROM ingest_request WHERE project_id = %s AND ts >= %s",
+                [project.id, hour0],
+            )
+            for table in (
+                "monitor_rollup_status_minute",
+                "monitor_rollup_latency_minute",
+                "monitor_rollup_client_minute",
+                "monitor_rollup_outcome_minute",
+                "monitor_rollup_resource_minute",
+                "monitor_rollup_race_minute",
+            ):
+                cursor.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = %s AND column_name <> 'id'",
+                    [table],
+                )
+                cols = [c for (c,) in cursor.fetchall()]
+                sel = ", ".join(f"minute - {shift}" if c == "minute" else c for c in cols)
+                cursor.execute(
+                    f"INSERT INTO {table} ({', '.join(cols)}) SELECT {sel} FROM {table} "
+                    "WHERE project_id = %s AND minute >= %s",
+                    [project.id, hour0],
+                )
+        cursor.execute("SELECT count(*) FROM ingest_request WHERE project_id = %s", [project.id])
+        total = cursor.fetchone()[0]
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    print(f"copied to 24 h: {total:,} raw rows in {time.perf_counter() - began:.0f} s")
+
+
+def time_queries() -> None:
+    from monitor import conflict_queries
+    from monitor.models import ClientRollup, Project, ResourceRollup
+    from monitor.timerange import TimeRange
+
+    project = Project.objects.get(slug="day")
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    rng = TimeRange(now - timedelta(hours=24), now)
+    print(
+        f"rollup rows: {ClientRollup.objects.filter(project=project).count():,} client, "
+        f"{ResourceRollup.objects.filter(project=project).count():,} resource"
+    )
+    for name, call in (
+        ("offenders", lambda: conflict_queries.offenders(project, rng)),
+        ("hotspots", lambda: conflict_queries.hotspots(project, rng)),
+        (
+            "offenders + hotspots",
+            lambda: (
+                conflict_queries.offenders(project, rng),
+                conflict_queries.hotspots(project, rng),
+            ),
+        ),
+    ):
+        call()  # warm
+        runs = []
+        for _ in range(7):
+            began = time.perf_counter()
+            call()
+            runs.append((time.perf_counter() - began) * 1000)
+        print(f"{name:22}: median {statistics.median(runs):6.1f} ms, max {max(runs):6.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=30, help="batches of 1,000 per side")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="raw rows over 24 h")
+    args = parser.parse_args()
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{DBNAME}"')
+    try:
+        setup_django()
+        throughput(args.batches)
+        load_day(args.rows)
+        time_queries()
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{DBNAME}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
