@@ -15,6 +15,7 @@ before. Two workers holding the two sides of a race thus serialize on the loser'
 whichever decides second sees the other's rows.
 """
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -185,17 +186,29 @@ def stored_candidates(project: Project, batch_id: int, rows: list[dict], now: da
         batch_id=batch_id
     )
     found = set()
-    pairs = {(r["client"], r["resource"]) for r in writes if r["client"] is not None}
+    # This batch's write times per (client, resource), sorted.
+    pairs: dict[tuple, list[datetime]] = {}
+    for r in writes:
+        if r["client"] is not None:
+            pairs.setdefault((r["client"], r["resource"]), []).append(r["ts"])
+    for times in pairs.values():
+        times.sort()
     if pairs:
         start = max(oldest, min(r["ts"] for r in writes) - RETRY_HORIZON)
-        for cid, client, resource in stored.filter(
+        for cid, ts, client, resource, outcome, resolved_ms in stored.filter(
             resource__in={res for _, res in pairs},
             client__in={c for c, _ in pairs},
             ts__gte=start,
             ts__lte=max(r["ts"] for r in writes),
-        ).values_list("id", "client", "resource"):
-            if (client, resource) in pairs:
-                found.add(cid)
+        ).values_list("id", "ts", "client", "resource", "retry_outcome", "resolved_after_ms"):
+            times = pairs.get((client, resource))
+            if times is None or times[-1] <= ts:
+                continue
+            first = times[bisect_right(times, ts)]  # the batch's first write after it
+            # Resolved by a write before anything this batch brings: nothing to change.
+            if outcome == "resolved" and ts + timedelta(milliseconds=resolved_ms or 0) < first:
+                continue
+            found.add(cid)
     wins = [r for r in writes if 200 <= r["status"] < 300]
     if wins:
         window = timedelta(seconds=project.race_window_seconds)

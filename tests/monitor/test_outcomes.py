@@ -110,3 +110,16 @@ def test_decide_reads_the_next_write(status, if_match, expected):
     conflict = Attempt(1, T0, "PUT", 412, '"v1"', None)
     nxt = Attempt(2, T0 + timedelta(seconds=1), "PUT", status, if_match, None)
     assert decide(conflict, nxt, T0 + timedelta(hours=1)).outcome == expected
+
+
+def test_a_late_batch_with_writes_before_and_after_a_conflict_is_weighed(post_logs, shop):
+    post_logs([STALE, rec(20, "PUT", "/v1/orders/7", 200, "mobile")])
+    assert outcome(STALE["request_id"]) == ("resolved", 20000.0)
+    post_logs(
+        [
+            rec(-5, "PUT", "/v1/orders/7", 200, "mobile"),
+            rec(8, "PUT", "/v1/orders/7", 200, "mobile"),
+        ]
+    )
+    assert outcome(STALE["request_id"]) == ("resolved", 8000.0)
+    assert rolled_up(shop) == {"resolved": 1}
