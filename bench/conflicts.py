@@ -119,7 +119,11 @@ def load_day(rows: int) -> None:
         for k in range(1, 24):
             shift = f"interval '{k} hours'"
             select = ", ".join(
-                f"ts - {shift}" if c == "ts" else f"left(dedup_key, 29) || '-{k:02d}'" if c == "dedup_key" else c
+                f"ts - {shift}"
+                if c == "ts"
+                else f"left(dedup_key, 29) || '-{k:02d}'"
+                if c == "dedup_key"
+                else c
                 for c in raw_cols
             )
             cursor.execute(
