@@ -128,8 +128,8 @@ def load_day(rows: int) -> None:
             )
             cursor.execute(
                 f"INSERT INTO ingest_request ({', '.join(raw_cols)}) SELECT {select} "
-                "FROM ingest_request WHERE project_id = %s AND ts >= %s",
-                [project.id, hour0],
+                "FROM ingest_request WHERE project_id = %s AND ts >= %s AND ts < %s",
+                [project.id, hour0, end],
             )
             for table in (
                 "monitor_rollup_status_minute",
@@ -148,8 +148,8 @@ def load_day(rows: int) -> None:
                 sel = ", ".join(f"minute - {shift}" if c == "minute" else c for c in cols)
                 cursor.execute(
                     f"INSERT INTO {table} ({', '.join(cols)}) SELECT {sel} FROM {table} "
-                    "WHERE project_id = %s AND minute >= %s",
-                    [project.id, hour0],
+                    "WHERE project_id = %s AND minute >= %s AND minute < %s",
+                    [project.id, hour0, end],
                 )
         cursor.execute("SELECT count(*) FROM ingest_request WHERE project_id = %s", [project.id])
         total = cursor.fetchone()[0]
