@@ -1,7 +1,11 @@
 """Chart data for the pages: per-minute rollup series folded into evenly spaced buckets."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from django.db.models import Sum
+from django.db.models.functions import Trunc
+
+from monitor.latency import quantile
 from monitor.timerange import TimeRange
 
 STEPS = [
@@ -50,3 +54,55 @@ def bucketize(series: dict[str, dict[datetime, int]], rng: TimeRange, order: lis
         "labels": [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in labels],
         "series": out,
     }
+
+
+def latency(rows, rng: TimeRange) -> dict:
+    """p50 and p95 per bucket from latency histogram rollup rows (a `queries.latency_rows`
+    queryset): grouped by hour in the database when buckets are an hour or more, else by
+    minute, so one endpoint's week is 168 × (histogram buckets) rows, not 10,080 × ….
+    A bucket without requests has no point (None), not zero: latency is unknown there."""
+    step = step_for(rng)
+    unit = "hour" if step >= timedelta(hours=1) else "minute"
+    hists: dict[datetime, dict[int, int]] = {}
+    for t, bucket, n in (
+        rows.annotate(t=Trunc("minute", unit, tzinfo=UTC))
+        .values_list("t", "bucket")
+        .annotate(n=Sum("n"))
+        .values_list("t", "bucket", "n")
+    ):
+        hist = hists.setdefault(_floor(t, step), {})
+        hist[bucket] = hist.get(bucket, 0) + n
+    shape = bucketize({}, rng, [])
+    starts = [
+        datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) for s in shape["labels"]
+    ]
+    for name, q in (("p50 ms", 0.5), ("p95 ms", 0.95)):
+        data = [quantile(hists[t], q) if t in hists else None for t in starts]
+        shape["series"].append({"name": name, "data": data})
+    return shape
+
+
+def with_markers(chart: dict, incidents) -> dict:
+    """Add incident markers to a bucketized chart: [{"at": bucket index, "until": bucket index
+    or None while firing, "label"}]; incidents outside the chart are left out. Labels are data
+    (rule names are user text) and charts.js draws them on the canvas, never as HTML."""
+    step = timedelta(seconds=chart["step_seconds"])
+    if not chart["labels"]:
+        chart["markers"] = []
+        return chart
+    first = datetime.strptime(chart["labels"][0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    last = len(chart["labels"]) - 1
+
+    def index(t: datetime) -> int:
+        return max(0, min(last, (t - first) // step))
+
+    chart["markers"] = [
+        {
+            "at": index(i.opened_at),
+            "until": index(i.resolved_at) if i.resolved_at else None,
+            "label": i.rule.name,
+            "id": i.id,
+        }
+        for i in incidents
+    ]
+    return chart

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from monitor import health
-from monitor.views import pages, resources
+from monitor.views import clients, explorer, pages, resources, sources
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -18,6 +18,9 @@ urlpatterns = [
     path("p/<slug:slug>/endpoints/<int:endpoint_id>/", pages.endpoint, name="endpoint"),
     path("p/<slug:slug>/requests/<int:request_id>/", pages.request_detail, name="request"),
     path("p/<slug:slug>/resource/", resources.resource, name="resource"),
+    path("p/<slug:slug>/client/", clients.client, name="client"),
+    path("p/<slug:slug>/requests/", explorer.explorer, name="explorer"),
+    path("p/<slug:slug>/sources/new/", sources.new_source, name="new-source"),
 ]
 
 # JSON under /api/, the usual page elsewhere.

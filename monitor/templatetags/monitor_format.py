@@ -1,4 +1,8 @@
+from urllib.parse import quote
+
 from django import template
+from django.urls import reverse
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -20,3 +24,14 @@ def get(mapping, key):
 @register.filter
 def status_class(status) -> str:
     return f"s{int(status) // 100}xx" if status else ""
+
+
+@register.simple_tag
+def client_link(project, client, range_query=""):
+    """A link to a client's page (?c= carries the id, any characters, escaped), or '–'."""
+    if not client:
+        return "–"
+    url = reverse("client", args=[project.slug]) + "?" + (range_query + "&" if range_query else "")
+    return format_html(
+        '<a class="client" href="{}{}">{}</a>', url, "c=" + quote(client, safe=""), client
+    )

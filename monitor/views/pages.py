@@ -6,11 +6,13 @@ from django.http import Http404
 from django.shortcuts import render
 
 from ingest.models import Request
-from monitor import charts, conflict_queries, queries
-from monitor.access import project_for_user, projects_for_user
+from monitor import charts, conflict_queries, queries, remedies
+from monitor.access import project_for_user, projects_for_user, role_in
 from monitor.conflicts import CAUSES, CONFLICT_STATUSES
-from monitor.models import Endpoint
+from monitor.models import Endpoint, Membership
+from monitor.request_queries import recent_incidents
 from monitor.timerange import TimeRange
+from monitor.views.curl import as_curl
 from monitor.views.ranges import PRESETS, page_range
 
 STATUS_CLASSES = ["2xx", "3xx", "4xx", "5xx", "1xx", "conflicts"]
@@ -22,6 +24,9 @@ ENDPOINT_SORTS = {
     "route": lambda e: (e["route"], e["method"]),
 }
 RECENT_LIMIT = 20
+TOP = 5
+OFFENDERS_SHOWN = 10
+HOTSPOTS_SHOWN = 10
 
 
 def status_classes(by_status: dict[str, int]) -> dict[str, int]:
@@ -71,7 +76,12 @@ def overview(request, slug):
     for e in endpoints:
         e["classes"] = status_classes(e["by_status"])
     chart = charts.bucketize(queries.requests_per_minute(project, rng), rng, STATUS_CLASSES)
+    incidents = recent_incidents(project, rng)
+    charts.with_markers(chart, incidents)
     has_data = project.endpoints.exists()
+    busy = [e for e in endpoints if e["requests"]]
+    by_rate = sorted((e for e in busy if e["conflicts"]), key=ENDPOINT_SORTS["conflict_rate"])
+    by_count = sorted((e for e in busy if e["conflicts"]), key=ENDPOINT_SORTS["conflicts"])
     return render(
         request,
         "monitor/overview.html",
@@ -83,6 +93,16 @@ def overview(request, slug):
             sort=sort,
             chart=chart,
             has_data=has_data,
+            top_by_rate=by_rate[:TOP],
+            top_by_count=by_count[:TOP],
+            offenders=conflict_queries.offenders(project, rng)[:OFFENDERS_SHOWN]
+            if has_data
+            else [],
+            hotspots=conflict_queries.hotspots(project, rng, limit=HOTSPOTS_SHOWN)
+            if has_data
+            else [],
+            incidents=incidents,
+            can_create_token=role_in(request.user, project) == Membership.Role.ADMIN,
             ingest_url=request.build_absolute_uri("/ingest/v1/logs"),
         ),
     )
@@ -102,6 +122,8 @@ def endpoint(request, slug, endpoint_id):
         queries.conflicts_per_minute_by_cause(project, rng, f), rng, list(CAUSES)
     )
     traffic = charts.bucketize(queries.requests_per_minute(project, rng, f), rng, STATUS_CLASSES)
+    latency = charts.latency(queries.latency_rows(project, rng, f), rng)
+    by_status = sorted((stats or {}).get("by_status", {}).items())
     recent_conflicts = list(
         Request.objects.filter(
             endpoint=ep, ts__gte=rng.start, ts__lt=rng.end, status__in=CONFLICT_STATUSES
@@ -125,6 +147,11 @@ def endpoint(request, slug, endpoint_id):
             traffic=traffic,
             recent_conflicts=recent_conflicts,
             recent=recent,
+            latency=latency,
+            by_status=by_status,
+            offenders=conflict_queries.offenders(project, rng, f)[:OFFENDERS_SHOWN],
+            hotspots=conflict_queries.hotspots(project, rng, f, limit=HOTSPOTS_SHOWN),
+            remedies=remedies.remedies(project, rng, f),
         ),
     )
 
@@ -143,5 +170,5 @@ def request_detail(request, slug, request_id):
     return render(
         request,
         "monitor/request_detail.html",
-        _context(request, project, req=row, endpoint=row.endpoint, story=story),
+        _context(request, project, req=row, endpoint=row.endpoint, story=story, curl=as_curl(row)),
     )

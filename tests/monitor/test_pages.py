@@ -96,3 +96,170 @@ def test_a_custom_range_is_kept_in_links(client, alice, raced):
     html = response.content.decode()
     assert response.context["range_key"] == "custom"
     assert "from=-2h&amp;to=now" in html
+
+
+def test_the_overview_lists_top_causes_offenders_and_hottest_resources(client, alice, raced):
+    client.force_login(alice)
+    response = client.get("/p/shop/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert [o["client"] for o in response.context["offenders"]][:1] == ["acme"]
+    assert response.context["hotspots"][0]["resource"] == "/v1/orders/7"
+    assert response.context["top_by_count"][0]["route"] == "/v1/orders/{id}"
+    assert "/p/shop/client/?range=24h&amp;c=acme" in html
+    assert "/p/shop/resource/?range=24h&amp;r=%2Fv1%2Forders%2F7" in html
+
+
+def test_an_incident_is_a_marker_on_the_overview_chart(client, alice, raced, shop):
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.alerts.models import AlertRule, Incident
+
+    rule = AlertRule.objects.filter(project=shop).first() or AlertRule.objects.create(
+        project=shop, name="<b>409 storm</b>"
+    )
+    Incident.objects.create(
+        rule=rule,
+        opened_at=datetime.now(UTC) - timedelta(minutes=30),
+        value=1,
+        peak_value=1,
+        threshold=0.5,
+    )
+    client.force_login(alice)
+    html = client.get("/p/shop/").content.decode()
+    data = json.loads(html.split('id="traffic-data" type="application/json">')[1].split("<")[0])
+    assert [m["label"] for m in data["markers"]] == [rule.name]
+    assert data["markers"][0]["until"] is None
+
+
+def test_the_endpoint_page_shows_status_mix_latency_offenders_and_remedies(client, alice, raced):
+    client.force_login(alice)
+    ep = Request.objects.filter(status=409).first().endpoint_id
+    response = client.get(f"/p/shop/endpoints/{ep}/")
+    assert response.status_code == 200
+    assert dict(response.context["by_status"]) == {"200": 2, "409": 1}
+    names = [s["name"] for s in response.context["latency"]["series"]]
+    assert names == ["p50 ms", "p95 ms"]
+    assert any(v is not None for v in response.context["latency"]["series"][1]["data"])
+    assert [r["cause"] for r in response.context["remedies"]] == ["concurrent_write"]
+    assert response.context["hotspots"][0]["race_pairs"][0]["winner"] == "billing"
+
+
+def test_the_client_page_takes_any_client_id_and_shows_caused_and_suffered(
+    client, alice, post_logs
+):
+    odd = "team/a b?&<x>"
+    post_logs(
+        [
+            record(1, method="PATCH", path="/v1/orders/7", status=200, client="billing"),
+            record(2, method="PATCH", path="/v1/orders/7", status=409, client=odd),
+            record(5, method="PATCH", path="/v1/orders/7", status=200, client=odd),
+        ]
+    )
+    client.force_login(alice)
+    response = client.get("/p/shop/client/", {"c": odd})
+    assert response.status_code == 200
+    assert response.context["stats"]["suffered"] == 1
+    assert [r.status for r in response.context["rows"]] == [200, 409]
+    assert [r.status for r in response.context["conflicts"]] == [409]
+    assert response.context["lost_to"] == [("billing", 1)]
+    assert sum(response.context["outcomes"]["concurrent_write"].values()) == 1
+    billing = client.get("/p/shop/client/", {"c": "billing"})
+    assert billing.context["stats"]["caused"] == 1
+    assert billing.context["beat"] == [(odd, 1)]
+    assert "&lt;x&gt;" in billing.content.decode()
+    assert client.get("/p/shop/client/").status_code == 404
+
+
+def test_the_explorer_filters_pages_and_links_the_same_filters_to_csv(client, alice, post_logs):
+    post_logs(
+        [record(i, path=f"/v1/orders/{i}", status=(200, 409)[i % 2]) for i in range(120)]
+        + [record(500, path="/v2/other", status=409)]
+    )
+    client.force_login(alice)
+    first = client.get("/p/shop/requests/", {"status": "409", "path": "/v1/"})
+    assert first.status_code == 200
+    assert len(first.context["rows"]) == 50
+    assert {r.status for r in first.context["rows"]} == {409}
+    second = client.get(
+        "/p/shop/requests/",
+        {"status": "409", "path": "/v1/", "before": first.context["next_cursor"]},
+    )
+    assert len(second.context["rows"]) == 10
+    assert second.context["next_cursor"] is None
+    csv_url = first.context["csv_url"]
+    assert csv_url.startswith("/api/v1/projects/shop/export/requests.csv?status=409&path=%2Fv1%2F")
+    export = client.get(csv_url)
+    assert export.status_code == 200
+    assert len(b"".join(export.streaming_content).decode().strip().splitlines()) == 61
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"status": "abc"}, "status:"),
+        ({"status": "999"}, "status:"),
+        ({"cause": "nope"}, "cause:"),
+        ({"endpoint": "-1"}, "endpoint:"),
+        ({"client": "a\x00b"}, "client:"),
+    ],
+)
+def test_a_bad_explorer_filter_shows_a_clear_message(client, alice, raced, params, message):
+    client.force_login(alice)
+    response = client.get("/p/shop/requests/", params)
+    assert response.status_code == 200
+    assert any(e.startswith(message) for e in response.context["errors"])
+    assert response.context["rows"] == []
+
+
+def test_copy_as_curl_is_quoted_and_has_only_request_headers(client, alice, post_logs):
+    post_logs(
+        [
+            record(
+                1,
+                method="PUT",
+                path="/v1/orders/7'; rm -rf /",
+                status=200,
+                request_headers={"If-Match": '"v1"', "Authorization": "Bearer secret"},
+                response_headers={"ETag": '"v2"'},
+            )
+        ]
+    )
+    client.force_login(alice)
+    row = Request.objects.get()
+    curl = client.get(f"/p/shop/requests/{row.id}/").context["curl"]
+    import shlex
+
+    argv = shlex.split(curl)
+    assert argv[:3] == ["curl", "-X", "PUT"]
+    assert argv[3].endswith("/v1/orders/7'; rm -rf /")
+    assert argv[4:] == ["-H", 'if-match: "v1"']
+    assert "secret" not in curl and "etag" not in curl
+
+
+def test_a_project_admin_creates_an_ingest_token_once(client, alice, shop):
+    from ingest.models import Source
+    from monitor.models import Membership
+
+    Membership.objects.filter(user=alice, project=shop).update(role=Membership.Role.ADMIN)
+    client.force_login(alice)
+    assert 'id="new-token"' in client.get("/p/shop/").content.decode()
+    assert client.get("/p/shop/sources/new/").status_code == 405
+    response = client.post("/p/shop/sources/new/", {"name": "edge"})
+    assert response.status_code == 200
+    token = response.context["token"]
+    assert token and token in response.content.decode()
+    assert response["Cache-Control"].startswith("max-age=0")
+    assert Source.objects.filter(project=shop, name="edge").exists()
+    again = client.post("/p/shop/sources/new/", {"name": "edge"})
+    assert again.status_code == 400 and "already exists" in again.content.decode()
+
+
+def test_a_member_who_is_not_admin_gets_no_token_button(client, alice, shop):
+    from monitor.models import Membership
+
+    Membership.objects.filter(user=alice, project=shop).update(role=Membership.Role.READONLY)
+    client.force_login(alice)
+    assert 'id="new-token"' not in client.get("/p/shop/").content.decode()
+    assert client.post("/p/shop/sources/new/", {"name": "edge"}).status_code == 403

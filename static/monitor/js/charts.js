@@ -23,22 +23,25 @@
     if (!holder || typeof Chart === "undefined") { return; }
     var data = JSON.parse(holder.textContent);
     var stacked = canvas.dataset.kind === "stacked";
+    var lines = canvas.dataset.kind === "lines";
     var datasets = data.series.map(function (s, i) {
-      var line = s.name === "conflicts";
+      var line = lines || s.name === "conflicts";
       return {
         label: s.name,
         data: s.data,
         type: line ? "line" : "bar",
-        stack: line ? "conflicts" : "traffic",
+        stack: lines ? s.name : (line ? "conflicts" : "traffic"),
         borderColor: colorFor(s.name, i),
         backgroundColor: colorFor(s.name, i),
         borderWidth: line ? 2 : 0,
         pointRadius: 0,
+        spanGaps: true,
         order: line ? 0 : 1
       };
     });
     var chart = new Chart(canvas, {
       type: "bar",
+      plugins: [markerPlugin(data.markers || [])],
       data: { labels: data.labels, datasets: datasets },
       options: {
         animation: false,
@@ -58,6 +61,36 @@
     });
     canvas.chart = chart;
     enableZoom(canvas, chart, data);
+  }
+
+  // Incident markers: a shaded band from opening to resolution (to the end while firing) and a
+  // line with the rule's name at the opening, drawn on the canvas (names are text, never HTML).
+  function markerPlugin(markers) {
+    return {
+      id: "cwMarkers",
+      afterDatasetsDraw: function (chart) {
+        if (!markers.length) { return; }
+        var x = chart.scales.x, area = chart.chartArea, ctx = chart.ctx;
+        var last = chart.data.labels.length - 1;
+        ctx.save();
+        markers.forEach(function (m) {
+          var x0 = x.getPixelForValue(m.at);
+          var x1 = x.getPixelForValue(m.until === null ? last : m.until);
+          ctx.fillStyle = "rgba(224, 49, 49, 0.10)";
+          ctx.fillRect(x0, area.top, Math.max(2, x1 - x0), area.bottom - area.top);
+          ctx.strokeStyle = "#e03131";
+          ctx.lineWidth = 1.5;
+          ctx.beginPath();
+          ctx.moveTo(x0, area.top);
+          ctx.lineTo(x0, area.bottom);
+          ctx.stroke();
+          ctx.fillStyle = "#e03131";
+          ctx.font = "11px sans-serif";
+          ctx.fillText(String(m.label).slice(0, 40), x0 + 3, area.top + 11);
+        });
+        ctx.restore();
+      }
+    };
   }
 
   // Drag across a chart to show that window: the page reloads with ?from=…&to=….
