@@ -56,7 +56,9 @@ def explorer(request, slug):
             errors=errors,
             next_cursor=cursors.encode(next_cursor),
             csv_url=csv_url,
-            endpoints=project.endpoints.order_by("route", "method").only("id", "method", "route"),
+            endpoints=list(
+                project.endpoints.order_by("route", "method").values("id", "method", "route")
+            ),
             causes=CAUSES,
             methods=METHODS,
         ),
