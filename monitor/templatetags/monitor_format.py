@@ -9,8 +9,8 @@ register = template.Library()
 
 @register.filter
 def percent(value, digits: int = 1) -> str:
-    """0.1234 -> '12.3%'; None -> '–'."""
-    if value is None:
+    """0.1234 -> '12.3%'; None (or a missing value, '') -> '–'."""
+    if value is None or value == "":
         return "–"
     return f"{float(value) * 100:.{int(digits)}f}%"
 

@@ -1,6 +1,9 @@
 """Stored XSS: logged paths, user agents, headers, clients and bodies are attacker text."""
 
+import csv
+import io
 import re
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -50,9 +53,54 @@ def test_hostile_records_are_shown_as_text_on_every_page(
     text = page.inner_text("body")
     for value in (PAYLOADS["path"], PAYLOADS["user_agent"], PAYLOADS["if_match"], PAYLOADS["body"]):
         assert value in text
+    assert "'" in page.inner_text("#curl")  # shell-quoted, shown as text
     watched.shot("hostile-request")
     # No element was created from the payloads.
-    assert page.query_selector("main img, main svg, main script") is None
+    assert page.query_selector("main img, main svg, main script:not([type='application/json'])") is None
+
+    # The client page (the hostile client id travels as ?c=), reached by clicking its link.
+    page.click("#fields a.client")
+    page.wait_for_selector("#client-requests")
+    assert page.inner_text("#client-name") == PAYLOADS["client"] + "1"
+    assert PAYLOADS["path"] in page.inner_text("#client-requests")
+    assert page.query_selector("main img, main svg, main script:not([type='application/json'])") is None
+    watched.shot("hostile-client")
+
+    # The explorer filtered by the hostile client, and its CSV export.
+    page.goto(
+        live_server.url + "/p/shop/requests/?" + urlencode({"client": PAYLOADS["client"] + "1"})
+    )
+    page.wait_for_selector("#explorer-rows")
+    assert PAYLOADS["path"] in page.inner_text("#explorer-rows")
+    assert page.query_selector("main img, main svg, main script:not([type='application/json'])") is None
+    csv_href = page.get_attribute("#csv-export", "href")
+    csv_text = page.evaluate("(u) => fetch(u).then(r => r.text())", csv_href)
+    assert csv_text.count("\n") == 4  # header and three rows
+    watched.shot("hostile-explorer")
+
+    # Chart legends and tooltips: the hostile route is a series name on no chart, but incident
+    # rule names and the status classes are drawn on canvas; the endpoint's charts drew.
+    page.goto(live_server.url + "/p/shop/")
+    page.wait_for_selector("#hotspots")
+    assert PAYLOADS["path"] in page.inner_text("#hotspots")
+    assert PAYLOADS["client"] + "1" in page.inner_text("#offenders")
+    assert page.query_selector("main img, main svg, main script:not([type='application/json'])") is None
+
+
+def test_csv_export_neutralises_formula_cells(client, alice, shop, post_logs):
+    post_logs(
+        [
+            record(i, path=f"/v1/{c}x", client=f"{c}cmd|' /C calc'!A0", user_agent=f"{c}1+1")
+            for i, c in enumerate("=+-@")
+        ]
+    )
+    client.force_login(alice)
+    body = b"".join(client.get("/api/v1/projects/shop/export/requests.csv").streaming_content)
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert any(cell.startswith("'=") for cell in cells)
+    assert not any(cell[:1] in ("=", "+", "@") for cell in cells)
+    assert not any(cell.startswith("-") and not cell[1:2].isdigit() for cell in cells)
 
 
 def test_every_page_sends_a_strict_csp_and_no_inline_script(client, alice, shop, post_logs):
@@ -65,6 +113,10 @@ def test_every_page_sends_a_strict_csp_and_no_inline_script(client, alice, shop,
         "/p/shop/",
         f"/p/shop/endpoints/{endpoint_id}/",
         f"/p/shop/requests/{request_id}/",
+        "/p/shop/requests/",
+        "/p/shop/requests/?status=abc",
+        "/p/shop/client/?c=" + quote(PAYLOADS["client"] + "1"),
+        "/p/shop/resource/?r=" + quote(PAYLOADS["path"]),
         "/accounts/login/",
     ):
         response = client.get(url)

@@ -37,6 +37,16 @@ def test_on_call_walks_from_overview_to_the_race_partner(
     )
     assert sum(timeline.values()) == patch_conflicts
     assert timeline.get("concurrent_write", 0) > 0
+    patches = sum(
+        1 for r in records if r["method"] == "PATCH" and r["path"].startswith("/v1/orders/")
+    )
+    assert sum(watched.chart_totals("traffic").values()) - timeline_conflicts(watched) == patches
+    latency = watched.page.evaluate(
+        "() => Chart.getChart(document.getElementById('latency')).data.datasets"
+        ".map(d => [d.label, d.data.filter(v => v !== null).length])"
+    )
+    assert [name for name, _ in latency] == ["p50 ms", "p95 ms"]
+    assert all(points > 0 for _, points in latency)
 
     # A conflict that lost a race, then its race partner.
     page.click("#recent-conflicts tbody tr:has-text('concurrent_write') a >> nth=0")
@@ -55,3 +65,34 @@ def test_on_call_walks_from_overview_to_the_race_partner(
     page.wait_for_url("**range=1h*")
     assert "last 1h" in page.inner_text("h1")
     watched.shot("05-last-hour")
+    before = sum(watched.chart_totals("traffic").values())
+
+    # Drag across the middle of the chart: the page reloads with that window only.
+    box = page.query_selector("#traffic").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.4, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=5)
+    page.mouse.up()
+    page.wait_for_url("**from=*")
+    page.wait_for_selector("#traffic")
+    assert page.query_selector("details.custom-range.active") is not None
+    zoomed = sum(watched.chart_totals("traffic").values())
+    assert 0 < zoomed < before
+    watched.shot("06-zoomed")
+
+    # A phone: the overview and the explorer fit 390 px without a horizontal scroll of the page.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server.url + "/p/shop/")
+    page.wait_for_selector("#traffic")
+    watched.shot("07-phone-overview")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 400
+    page.goto(live_server.url + "/p/shop/requests/?status=409")
+    page.wait_for_selector("#explorer-rows")
+    watched.shot("08-phone-explorer")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 400
+
+
+def timeline_conflicts(watched) -> int:
+    """The conflicts line of the endpoint's traffic chart (drawn on top of the status bars)."""
+    return watched.chart_totals("traffic").get("conflicts", 0)

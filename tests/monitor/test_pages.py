@@ -263,3 +263,13 @@ def test_a_member_who_is_not_admin_gets_no_token_button(client, alice, shop):
     client.force_login(alice)
     assert 'id="new-token"' not in client.get("/p/shop/").content.decode()
     assert client.post("/p/shop/sources/new/", {"name": "edge"}).status_code == 403
+
+
+def test_the_client_page_of_a_client_without_requests_in_range_is_empty_not_an_error(
+    client, alice, raced
+):
+    client.force_login(alice)
+    response = client.get("/p/shop/client/", {"c": "nobody"})
+    assert response.status_code == 200
+    assert response.context["stats"] is None
+    assert "No conflicts for this client in this range." in response.content.decode()
