@@ -64,10 +64,12 @@ class Endpoint(models.Model):
         return f"{self.method} {self.route}"
 
 
-class StatusRollup(models.Model):
-    """Requests per endpoint × minute × status × conflict cause ('' when not a conflict).
+class StatusCounts(models.Model):
+    """Requests per endpoint × time bucket × status × conflict cause ('' when not a conflict).
 
-    Filled only by additive upserts from aggregation (monitor/rollups.py).
+    One table per grain (minute, hour, day); `minute` is the first minute of the bucket. All
+    three are filled in the same transaction by additive upserts from aggregation
+    (monitor/rollups.py), so they always agree.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE)
@@ -82,6 +84,11 @@ class StatusRollup(models.Model):
     conditional_writes = models.BigIntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class StatusRollup(StatusCounts):
+    class Meta:
         db_table = "monitor_rollup_status_minute"
         constraints = [
             models.UniqueConstraint(
@@ -91,8 +98,31 @@ class StatusRollup(models.Model):
         ]
 
 
-class LatencyRollup(models.Model):
-    """Latency histogram per endpoint × minute: count per logarithmic bucket (monitor/latency.py)."""
+class StatusHourRollup(StatusCounts):
+    class Meta:
+        db_table = "monitor_rollup_status_hour"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "endpoint", "status", "cause"],
+                name="rollup_status_hour_key",
+            ),
+        ]
+
+
+class StatusDayRollup(StatusCounts):
+    class Meta:
+        db_table = "monitor_rollup_status_day"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "endpoint", "status", "cause"],
+                name="rollup_status_day_key",
+            ),
+        ]
+
+
+class LatencyCounts(models.Model):
+    """Latency histogram per endpoint × time bucket: count per logarithmic bucket
+    (monitor/latency.py). One table per grain, like StatusCounts."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE)
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE)
@@ -101,11 +131,38 @@ class LatencyRollup(models.Model):
     n = models.BigIntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class LatencyRollup(LatencyCounts):
+    class Meta:
         db_table = "monitor_rollup_latency_minute"
         constraints = [
             models.UniqueConstraint(
                 fields=["project", "minute", "endpoint", "bucket"],
                 name="rollup_latency_minute_key",
+            ),
+        ]
+
+
+class LatencyHourRollup(LatencyCounts):
+    class Meta:
+        db_table = "monitor_rollup_latency_hour"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "endpoint", "bucket"],
+                name="rollup_latency_hour_key",
+            ),
+        ]
+
+
+class LatencyDayRollup(LatencyCounts):
+    class Meta:
+        db_table = "monitor_rollup_latency_day"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "endpoint", "bucket"],
+                name="rollup_latency_day_key",
             ),
         ]
 

@@ -1,13 +1,108 @@
-"""Read models for the API and the pages. Totals come from rollups, never from raw rows."""
+"""Read models for the API and the pages. Totals come from rollups, never from raw rows.
+
+Rollups exist per minute, hour and day (monitor/rollups.py). A range is read as pieces
+(`pieces`): minutes at its ragged edges, whole hours next to them and whole days in the middle,
+so totals are exact while a 30-day summary reads about 30 day rows per key instead of 43,200
+minute rows. Minute rollups are kept CONFLICTWATCH_ROLLUP_RETENTION_DAYS: an edge older than
+that is read from its whole hour, whether or not the minutes are still there, so the answer for
+a range does not change when `prune` runs.
+"""
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db.models import QuerySet, Sum
 
 from monitor.latency import quantile
-from monitor.models import Endpoint, LatencyRollup, Project, StatusRollup
+from monitor.models import (
+    Endpoint,
+    LatencyDayRollup,
+    LatencyHourRollup,
+    LatencyRollup,
+    Project,
+    StatusDayRollup,
+    StatusHourRollup,
+    StatusRollup,
+)
 from monitor.timerange import TimeRange
+
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+STATUS_MODELS = {MINUTE: StatusRollup, HOUR: StatusHourRollup, DAY: StatusDayRollup}
+LATENCY_MODELS = {MINUTE: LatencyRollup, HOUR: LatencyHourRollup, DAY: LatencyDayRollup}
+
+
+def _floor(t: datetime, step: timedelta) -> datetime:
+    return _EPOCH + ((t - _EPOCH) // step) * step
+
+
+def _ceil(t: datetime, step: timedelta) -> datetime:
+    down = _floor(t, step)
+    return down if down == t else down + step
+
+
+def minute_cutoff(now: datetime | None = None) -> datetime:
+    """Minute rollups before this instant may be pruned, so reads take whole hours there.
+    Hour-aligned; prune deletes minute rows only before the UTC day that holds it."""
+    now = now or datetime.now(UTC)
+    return _floor(now - timedelta(days=settings.CONFLICTWATCH_ROLLUP_RETENTION_DAYS), HOUR)
+
+
+def pieces(
+    rng: TimeRange, coarsest: timedelta = DAY, now: datetime | None = None
+) -> list[tuple[timedelta, datetime, datetime]]:
+    """Disjoint (grain, start, end) pieces that cover the rollup minutes of the range
+    [floor(start), end): whole days (when `coarsest` is a day) in the middle, whole hours
+    around them, minutes at the edges. Minute edges before `minute_cutoff` widen to their hour
+    (unless `coarsest` is a minute: a per-minute series past retention is simply empty).
+    """
+    now = now or datetime.now(UTC)
+    # Ingest keeps only records between 2000 and tomorrow: nothing to read outside that (and
+    # no calendar overflow at year 9999).
+    start = _floor(max(rng.start, EARLIEST), MINUTE)
+    end = _ceil(min(rng.end, now + timedelta(days=2)), MINUTE)
+    if start >= end:
+        return []
+    cutoff = minute_cutoff(now)
+    out: list[tuple[timedelta, datetime, datetime]] = []
+
+    def minutes(lo: datetime, hi: datetime) -> None:
+        if lo >= hi:
+            return
+        if lo < cutoff and coarsest >= HOUR:
+            out.append((HOUR, _floor(lo, HOUR), _ceil(hi, HOUR)))
+        else:
+            out.append((MINUTE, lo, hi))
+
+    def hours(lo: datetime, hi: datetime) -> None:
+        first, last = _ceil(lo, HOUR), _floor(hi, HOUR)
+        if coarsest < HOUR or first >= last:
+            minutes(lo, hi)
+            return
+        minutes(lo, first)
+        out.append((HOUR, first, last))
+        minutes(last, hi)
+
+    first_day, last_day = _ceil(start, DAY), _floor(end, DAY)
+    if coarsest >= DAY and first_day < last_day:
+        hours(start, first_day)
+        out.append((DAY, first_day, last_day))
+        hours(last_day, end)
+    else:
+        hours(start, end)
+    # Two minute edges widened into the same hour (a short range long ago) read it once.
+    merged: list[tuple[timedelta, datetime, datetime]] = []
+    for piece in out:
+        if merged and merged[-1][0] == piece[0] and merged[-1][2] >= piece[1]:
+            merged[-1] = (piece[0], merged[-1][1], max(merged[-1][2], piece[2]))
+        else:
+            merged.append(piece)
+    return merged
 
 
 @dataclass(frozen=True)
@@ -22,9 +117,15 @@ class Filters:
 
 
 def _rollup_rows(
-    model, project: Project, rng: TimeRange, f: Filters, *, by_status: bool
+    model,
+    project: Project,
+    rng: TimeRange,
+    f: Filters,
+    *,
+    by_status: bool,
+    bounds: tuple[datetime, datetime] | None = None,
 ) -> QuerySet:
-    start, end = rng.minute_bounds()
+    start, end = bounds or rng.minute_bounds()
     qs = model.objects.filter(project=project, minute__gte=start, minute__lt=end)
     if f.endpoint is not None:
         qs = qs.filter(endpoint_id=f.endpoint)
@@ -41,11 +142,39 @@ def _rollup_rows(
 
 
 def status_rows(project: Project, rng: TimeRange, f: Filters = Filters()) -> QuerySet:
+    """Minute status rollups of the range (alert windows: short and recent)."""
     return _rollup_rows(StatusRollup, project, rng, f, by_status=True)
 
 
 def latency_rows(project: Project, rng: TimeRange, f: Filters = Filters()) -> QuerySet:
+    """Minute latency rollups of the range (alert windows: short and recent)."""
     return _rollup_rows(LatencyRollup, project, rng, f, by_status=False)
+
+
+def status_parts(
+    project: Project, rng: TimeRange, f: Filters = Filters(), coarsest: timedelta = DAY
+) -> list[QuerySet]:
+    """Status rollups of the range as one queryset per piece (see `pieces`); summing them all
+    gives the range's totals. `coarsest` bounds the grain, e.g. HOUR for an hourly series."""
+    return [
+        _rollup_rows(STATUS_MODELS[g], project, rng, f, by_status=True, bounds=(lo, hi))
+        for g, lo, hi in pieces(rng, coarsest)
+    ]
+
+
+def latency_parts(
+    project: Project, rng: TimeRange, f: Filters = Filters(), coarsest: timedelta = DAY
+) -> list[QuerySet]:
+    """Latency rollups of the range as one queryset per piece, like `status_parts`."""
+    return [
+        _rollup_rows(LATENCY_MODELS[g], project, rng, f, by_status=False, bounds=(lo, hi))
+        for g, lo, hi in pieces(rng, coarsest)
+    ]
+
+
+def _grouped(parts: list[QuerySet], fields: list[str], **sums) -> list[dict]:
+    """Rows of `fields` with their `sums`, read from every part."""
+    return [row for qs in parts for row in qs.values(*fields).annotate(**sums)]
 
 
 def _rate(part: int, whole: int) -> float:
@@ -56,16 +185,15 @@ def summary(project: Project, rng: TimeRange, f: Filters = Filters()) -> dict:
     """Totals for the range: requests, by status, conflicts, conflict rate, by cause, p95."""
     by_status: dict[str, int] = defaultdict(int)
     by_cause: dict[str, int] = defaultdict(int)
-    for row in status_rows(project, rng, f).values("status", "cause").annotate(total=Sum("n")):
+    for row in _grouped(status_parts(project, rng, f), ["status", "cause"], total=Sum("n")):
         by_status[str(row["status"])] += row["total"]
         if row["cause"]:
             by_cause[row["cause"]] += row["total"]
     requests = sum(by_status.values())
     conflicts = sum(by_cause.values())
-    hist = {
-        row["bucket"]: row["total"]
-        for row in latency_rows(project, rng, f).values("bucket").annotate(total=Sum("n"))
-    }
+    hist: dict[int, int] = defaultdict(int)
+    for row in _grouped(latency_parts(project, rng, f), ["bucket"], total=Sum("n")):
+        hist[row["bucket"]] += row["total"]
     return {
         "requests": requests,
         "by_status": dict(sorted(by_status.items())),
@@ -80,10 +208,12 @@ def summary(project: Project, rng: TimeRange, f: Filters = Filters()) -> dict:
 def endpoints(project: Project, rng: TimeRange, f: Filters = Filters()) -> list[dict]:
     """Per endpoint with traffic in the range, most requests first."""
     stats: dict[int, dict] = {}
-    for row in (
-        status_rows(project, rng, f)
-        .values("endpoint_id", "status", "cause")
-        .annotate(total=Sum("n"), writes=Sum("writes"), conditional=Sum("conditional_writes"))
+    for row in _grouped(
+        status_parts(project, rng, f),
+        ["endpoint_id", "status", "cause"],
+        total=Sum("n"),
+        writes=Sum("writes"),
+        conditional=Sum("conditional_writes"),
     ):
         ep = stats.setdefault(
             row["endpoint_id"],
@@ -101,11 +231,9 @@ def endpoints(project: Project, rng: TimeRange, f: Filters = Filters()) -> list[
             ep["conflicts"] += row["total"]
         ep["writes"] += row["writes"]
         ep["conditional"] += row["conditional"]
-    hists: dict[int, dict[int, int]] = defaultdict(dict)
-    for row in (
-        latency_rows(project, rng, f).values("endpoint_id", "bucket").annotate(total=Sum("n"))
-    ):
-        hists[row["endpoint_id"]][row["bucket"]] = row["total"]
+    hists: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for row in _grouped(latency_parts(project, rng, f), ["endpoint_id", "bucket"], total=Sum("n")):
+        hists[row["endpoint_id"]][row["bucket"]] += row["total"]
     names = Endpoint.objects.filter(id__in=stats.keys()).values_list("id", "method", "route")
     result = []
     for ep_id, method, route in names:
@@ -134,12 +262,25 @@ def status_class(status: int) -> str:
     return f"{status // 100}xx"
 
 
+def chart_grain(rng: TimeRange) -> timedelta:
+    """The coarsest rollup grain whose buckets fit whole in the pages' chart buckets
+    (monitor/charts.py: hours from two days, days from sixty)."""
+    from monitor.charts import step_for
+
+    step = step_for(rng)
+    if step % DAY == timedelta(0):
+        return DAY
+    if step % HOUR == timedelta(0):
+        return HOUR
+    return MINUTE
+
+
 def requests_per_minute(project: Project, rng: TimeRange, f: Filters = Filters()) -> dict:
-    """Per-minute counts by status class plus conflicts, for the overview chart."""
+    """Counts by status class plus conflicts per rollup bucket start (minutes, or hours and
+    days where the chart's buckets are that wide), for the overview chart."""
     series: dict[str, dict] = defaultdict(lambda: defaultdict(int))
-    for row in (
-        status_rows(project, rng, f).values("minute", "status", "cause").annotate(total=Sum("n"))
-    ):
+    parts = status_parts(project, rng, f, chart_grain(rng))
+    for row in _grouped(parts, ["minute", "status", "cause"], total=Sum("n")):
         series[status_class(row["status"])][row["minute"]] += row["total"]
         if row["cause"]:
             series["conflicts"][row["minute"]] += row["total"]
@@ -148,7 +289,7 @@ def requests_per_minute(project: Project, rng: TimeRange, f: Filters = Filters()
 
 def conflicts_per_minute_by_cause(project: Project, rng: TimeRange, f: Filters = Filters()):
     series: dict[str, dict] = defaultdict(lambda: defaultdict(int))
-    qs = status_rows(project, rng, f).exclude(cause="")
-    for row in qs.values("minute", "cause").annotate(total=Sum("n")):
+    parts = [qs.exclude(cause="") for qs in status_parts(project, rng, f, chart_grain(rng))]
+    for row in _grouped(parts, ["minute", "cause"], total=Sum("n")):
         series[row["cause"]][row["minute"]] += row["total"]
     return series

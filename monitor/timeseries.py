@@ -1,5 +1,9 @@
-"""Time series from the minute rollups: one series per status, cause or endpoint, buckets aligned
+"""Time series from the rollups: one series per status, cause or endpoint, buckets aligned
 to UTC (minutes, 5 minutes, hours, days since the Unix epoch), every bucket present (zero-filled).
+
+An interval of an hour reads the hour rollups, a day the day rollups, minutes only at the
+range's ragged edges (monitor/queries.py: pieces), so a 30-day chart reads hundreds of rows per
+key, not tens of thousands.
 
 `p95_ms` per bucket comes from the latency histograms (within 10% of the true value, see
 monitor/latency.py); a bucket without requests has no p95 and is null.
@@ -15,7 +19,7 @@ from django.db.models.functions import Trunc
 
 from monitor.latency import bucket_upper_ms, quantile
 from monitor.models import Endpoint, Project
-from monitor.queries import Filters, latency_rows, status_rows
+from monitor.queries import Filters, latency_parts, latency_rows, status_parts
 from monitor.timerange import TimeRange
 
 INTERVALS = {
@@ -139,17 +143,23 @@ def timeseries(project: Project, rng: TimeRange, q: Query, f: Filters | None = N
     }
 
 
+def _grain(interval: str) -> timedelta:
+    """The coarsest rollup grain an interval can read: its own width for 1h and 1d."""
+    return INTERVALS[interval] if interval in ("1h", "1d") else INTERVALS["1m"]
+
+
 def _counts(project, rng, q: Query, step, group, f: Filters) -> dict:
-    rows = status_rows(project, rng, f)
-    if q.metric == "conflicts":
-        rows = rows.exclude(cause="")
     field = {"status": "status", "cause": "cause", "endpoint": "endpoint_id"}.get(group)
     values = ["b", field] if field else ["b"]
     series: dict = defaultdict(lambda: defaultdict(int))
     default_key = q.metric
-    for row in rows.annotate(b=_bucket_expr(q.interval)).values(*values).annotate(total=Sum("n")):
-        key = row[field] if field else default_key
-        series[key][floor(row["b"], step)] += row["total"]
+    for rows in status_parts(project, rng, f, _grain(q.interval)):
+        if q.metric == "conflicts":
+            rows = rows.exclude(cause="")
+        grouped = rows.annotate(b=_bucket_expr(q.interval)).values(*values)
+        for row in grouped.annotate(total=Sum("n")):
+            key = row[field] if field else default_key
+            series[key][floor(_as_datetime(row["b"]), step)] += row["total"]
     return series
 
 
@@ -162,19 +172,26 @@ def _p95(project, rng, interval: str, step, group, f: Filters) -> tuple[dict, di
         return _p95_merged_in_python(project, rng, step, group, f)
     by_endpoint = group == "endpoint"
     keys = "b, endpoint_id" if by_endpoint else "b"
-    inner = (
-        latency_rows(project, rng, f)
-        .annotate(b=_bucket_expr(interval))
-        .values(*(["b", "endpoint_id", "bucket"] if by_endpoint else ["b", "bucket"]))
-        .annotate(total=Sum("n"))
-    )
-    sql, params = inner.query.sql_with_params()
+    fields = ["b", "endpoint_id", "bucket"] if by_endpoint else ["b", "bucket"]
+    # One histogram query per piece (minute edges, whole hours, whole days), summed again.
+    selects, params = [], []
+    for part in latency_parts(project, rng, f, _grain(interval)):
+        inner = part.annotate(b=_bucket_expr(interval)).values(*fields).annotate(total=Sum("n"))
+        sql, part_params = inner.query.sql_with_params()
+        selects.append(f"SELECT * FROM ({sql}) AS piece{len(selects)}")
+        params.extend(part_params)
+    if not selects:
+        return defaultdict(dict), defaultdict(int)
+    union = " UNION ALL ".join(selects)
     query = f"""
         SELECT {keys}, MIN(bucket), MAX(whole) FROM (
             SELECT {keys}, bucket,
                 SUM(total) OVER (PARTITION BY {keys} ORDER BY bucket) AS running,
                 SUM(total) OVER (PARTITION BY {keys}) AS whole
-            FROM ({sql}) AS histogram
+            FROM (
+                SELECT {keys}, bucket, SUM(total) AS total FROM ({union}) AS pieces
+                GROUP BY {keys}, bucket
+            ) AS histogram
         ) AS cumulative
         WHERE running * 100 >= whole * 95
         GROUP BY {keys}
