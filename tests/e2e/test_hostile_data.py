@@ -9,6 +9,8 @@ import httpx
 
 from tests.records import record
 
+# Elements a payload would create if it were markup (chart data is JSON in a script element).
+INJECTED = "main img, main svg, main script:not([type='application/json'])"
 PAYLOADS = {
     "path": "/v1/<script>alert('path')</script>/x",
     "user_agent": '"><img src=x onerror=alert("ua")>',
@@ -56,14 +58,14 @@ def test_hostile_records_are_shown_as_text_on_every_page(
     assert "'" in page.inner_text("#curl")  # shell-quoted, shown as text
     watched.shot("hostile-request")
     # No element was created from the payloads.
-    assert page.query_selector("main img, main svg, main script:not([type='application/json'])") is None
+    assert page.query_selector(INJECTED) is None
 
     # The client page (the hostile client id travels as ?c=), reached by clicking its link.
     page.click("#fields a.client")
     page.wait_for_selector("#client-requests")
     assert page.inner_text("#client-name") == PAYLOADS["client"] + "1"
     assert PAYLOADS["path"] in page.inner_text("#client-requests")
-    assert page.query_selector("main img, main svg, main script:not([type='application/json'])") is None
+    assert page.query_selector(INJECTED) is None
     watched.shot("hostile-client")
 
     # The explorer filtered by the hostile client, and its CSV export.
@@ -72,7 +74,7 @@ def test_hostile_records_are_shown_as_text_on_every_page(
     )
     page.wait_for_selector("#explorer-rows")
     assert PAYLOADS["path"] in page.inner_text("#explorer-rows")
-    assert page.query_selector("main img, main svg, main script:not([type='application/json'])") is None
+    assert page.query_selector(INJECTED) is None
     csv_href = page.get_attribute("#csv-export", "href")
     csv_text = page.evaluate("(u) => fetch(u).then(r => r.text())", csv_href)
     assert csv_text.count("\n") == 4  # header and three rows
@@ -84,7 +86,7 @@ def test_hostile_records_are_shown_as_text_on_every_page(
     page.wait_for_selector("#hotspots")
     assert PAYLOADS["path"] in page.inner_text("#hotspots")
     assert PAYLOADS["client"] + "1" in page.inner_text("#offenders")
-    assert page.query_selector("main img, main svg, main script:not([type='application/json'])") is None
+    assert page.query_selector(INJECTED) is None
 
 
 def test_csv_export_neutralises_formula_cells(client, alice, shop, post_logs):
