@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from monitor import aggregate, conflict_analysis
+from ingest import partitions
+from monitor import aggregate, conflict_analysis, retention
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, max_retries=None)
@@ -18,3 +19,15 @@ def sweep_pending_batches() -> int:
 @shared_task(acks_late=True)
 def finalize_retry_outcomes() -> int:
     return conflict_analysis.finalize_pending()
+
+
+@shared_task(acks_late=True)
+def prune_retention() -> int:
+    """Daily: raw rows and rollups past retention (monitor/retention.py)."""
+    return sum(retention.prune().deleted.values())
+
+
+@shared_task(acks_late=True)
+def create_partitions() -> int:
+    """Hourly: the raw table's partitions for today and the next two days (Postgres)."""
+    return len(partitions.ensure_ahead())

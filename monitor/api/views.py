@@ -2,17 +2,18 @@
 monitor/timeseries.py, and serialize. Every project-scoped view gets its project through
 monitor/api/permissions.py (404 for a project the caller does not belong to)."""
 
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework import generics, serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest.models import Request
-from monitor import queries, timeseries
+from monitor import queries, retention, timeseries
 from monitor.access import projects_for_user, role_in
 from monitor.api import params
 from monitor.api.filters import filtered_requests
@@ -271,6 +272,15 @@ class RequestDetail(ProjectScopedMixin, generics.RetrieveAPIView):
 
     def get_queryset(self):
         return Request.objects.filter(project=self.project)
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404:
+            gone = retention.past_retention(int(self.kwargs["pk"]))
+            if gone:
+                raise NotFound(gone) from None
+            raise
 
 
 class SwaggerUI(SpectacularSwaggerSplitView):

@@ -2,11 +2,12 @@
 monitor/queries.py, and renders a template; chart data goes out through json_script."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponseNotFound
 from django.shortcuts import render
+from django.utils.html import format_html
 
 from ingest.models import Request
-from monitor import charts, conflict_queries, queries, remedies
+from monitor import charts, conflict_queries, queries, remedies, retention
 from monitor.access import project_for_user, projects_for_user, role_in
 from monitor.conflicts import CAUSES, CONFLICT_STATUSES
 from monitor.models import Endpoint, Membership
@@ -165,6 +166,10 @@ def request_detail(request, slug, request_id):
         .first()
     )
     if row is None:
+        gone = retention.past_retention(request_id)
+        if gone:
+            # Say so rather than a bare "not found": the row was pruned, its counts remain.
+            return HttpResponseNotFound(format_html("<h1>Past retention</h1><p>{}</p>", gone))
         raise Http404("no such request")
     story = conflict_queries.conflict_story(row)
     return render(

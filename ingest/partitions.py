@@ -1,0 +1,131 @@
+"""Daily partitions of the raw request table on Postgres.
+
+`ingest_request` is `PARTITION BY RANGE (ts)` with one partition per UTC day, named
+`ingest_request_pYYYYMMDD` (ingest/migrations/0003_partition_requests_by_day.py converts an
+existing table). Partitions are created:
+
+- ahead, for today and the next two days, by beat (`monitor.tasks.create_partitions`) and by
+  `migrate` (post_migrate, ingest/apps.py);
+- on demand by ingest for the days a batch needs (`ensure`, before the batch's transaction,
+  so that the DDL's lock on the parent is held only for the moment it takes). Records are
+  validated to lie between 2000 and tomorrow, so a partition is always one that can exist.
+
+Each process remembers the partitions it has seen. Retention drops whole partitions
+(monitor/retention.py); a process may still remember a dropped one, so days before the raw
+retention are never remembered and always checked.
+
+On SQLite (and on a Postgres table not converted) every function is a no-op.
+"""
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db import connection
+
+PARENT = "ingest_request"
+_NAME = re.compile(r"^ingest_request_p(\d{8})$")
+_known: set[date] = set()
+
+
+def partitioned() -> bool:
+    """True when the raw table is a partitioned table (Postgres after the migration)."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relkind FROM pg_class WHERE relname = %s", [PARENT])
+        row = cursor.fetchone()
+    return bool(row) and row[0] == "p"
+
+
+def name_for(day: date) -> str:
+    return f"{PARENT}_p{day:%Y%m%d}"
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def existing() -> list[tuple[str, datetime, datetime]]:
+    """(name, lower, upper) of every daily partition, oldest first."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s",
+            [PARENT],
+        )
+        names = sorted(row[0] for row in cursor.fetchall())
+    out = []
+    for name in names:
+        match = _NAME.match(name)
+        if match:
+            day = datetime.strptime(match.group(1), "%Y%m%d").date()
+            out.append((name, _midnight(day), _midnight(day + timedelta(days=1))))
+    return out
+
+
+def _cacheable(day: date) -> bool:
+    oldest_kept = datetime.now(UTC).date() - timedelta(
+        days=settings.CONFLICTWATCH_RAW_RETENTION_DAYS - 1
+    )
+    return day >= oldest_kept
+
+
+def ensure(days: Iterable[date]) -> list[str]:
+    """Create the partitions of these UTC days that do not exist yet; returns those created.
+    Safe to run from many processes at once."""
+    wanted = sorted(set(days) - _known)
+    if not wanted or not partitioned():
+        return []
+    created = []
+    with connection.cursor() as cursor:
+        for day in wanted:
+            name = name_for(day)
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+            if not cursor.fetchone()[0]:
+                lower, upper = _midnight(day), _midnight(day + timedelta(days=1))
+                # Two processes may create the same day at once: the loser's IF NOT EXISTS
+                # can still fail on the catalog's unique index, which means it exists.
+                try:
+                    with connection.cursor() as inner, _savepoint():
+                        inner.execute(
+                            f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {PARENT} "
+                            "FOR VALUES FROM (%s) TO (%s)",
+                            [lower.isoformat(), upper.isoformat()],
+                        )
+                    created.append(name)
+                except Exception:  # noqa: BLE001 - re-checked just below
+                    cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+                    if not cursor.fetchone()[0]:
+                        raise
+            if _cacheable(day):
+                _known.add(day)
+    return created
+
+
+def _savepoint():
+    from django.db import transaction
+
+    return transaction.atomic()
+
+
+def ensure_ahead(now: datetime | None = None, days: int = 3) -> list[str]:
+    """Today's partition and the next ones (records may be dated up to tomorrow)."""
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
+    return ensure(today + timedelta(days=i) for i in range(days))
+
+
+def drop(name: str) -> None:
+    """Drop one daily partition (retention)."""
+    match = _NAME.match(name)
+    if not match:
+        raise ValueError(f"not a daily partition of {PARENT}: {name}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    _known.discard(datetime.strptime(match.group(1), "%Y%m%d").date())
+
+
+def forget() -> None:
+    """Forget the partitions this process has seen (tests that recreate the table)."""
+    _known.clear()
