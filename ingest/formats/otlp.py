@@ -21,6 +21,7 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from ingest.normalize import ALLOWED_HEADERS, SECRET_HEADERS
 from ingest.record import RecordError
 
 SPAN_KIND_SERVER = 2
@@ -168,6 +169,8 @@ _KNOWN = frozenset(
     }
 )
 _REQUEST_HEADER_LEN = len(_REQUEST_HEADER)
+_KEPT_REQUEST_HEADERS = frozenset(_REQUEST_HEADER + name for name in ALLOWED_HEADERS)
+_KEPT_RESPONSE_HEADERS = frozenset(_RESPONSE_HEADER + name for name in ALLOWED_HEADERS)
 _RESPONSE_HEADER_LEN = len(_RESPONSE_HEADER)
 
 
@@ -184,7 +187,11 @@ def _header_value(any_value) -> str | None:
 
 
 def _attributes(key_values: Iterable) -> tuple[dict, dict, dict]:
-    """One pass over the attributes: (known attributes, request headers, response headers)."""
+    """One pass over the attributes: (known attributes, request headers, response headers).
+
+    Headers outside the allow-list (and secrets) are skipped here already: normalize would drop
+    them, and reading a protobuf value costs more than the rest of the mapping.
+    """
     attrs: dict = {}
     request: dict = {}
     response: dict = {}
@@ -194,7 +201,12 @@ def _attributes(key_values: Iterable) -> tuple[dict, dict, dict]:
             value = kv.value
             kind = value.WhichOneof("value")
             attrs[key] = getattr(value, kind) if kind in _SCALARS else _value(value)
-        elif key[:7] == "http.re":
+        elif key in _KEPT_REQUEST_HEADERS:
+            request[key[_REQUEST_HEADER_LEN:]] = _header_value(kv.value)
+        elif key in _KEPT_RESPONSE_HEADERS:
+            response[key[_RESPONSE_HEADER_LEN:]] = _header_value(kv.value)
+        elif key[:7] == "http.re" and key[_REQUEST_HEADER_LEN:] not in SECRET_HEADERS:
+            # A header a project may have added to its allow-list: keep it for normalize.
             if key.startswith(_REQUEST_HEADER):
                 request[key[_REQUEST_HEADER_LEN:]] = _header_value(kv.value)
             elif key.startswith(_RESPONSE_HEADER):

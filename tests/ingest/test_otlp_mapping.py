@@ -87,10 +87,10 @@ def test_hex_trace_and_span_ids_of_otlp_json_are_read_as_hex():
 
 @needs_samples
 def test_a_leaked_authorization_header_attribute_is_never_kept():
-    request = otlp.parse_logs_json((OTLP / "logs.json").read_bytes())
-    leaked = [r for r in otlp.map_logs(request).records if "authorization" in r["request_headers"]]
-    assert leaked
-    for record in leaked:
+    body = (OTLP / "logs.json").read_bytes()
+    assert b"http.request.header.authorization" in body
+    for record in otlp.map_logs(otlp.parse_logs_json(body)).records:
+        assert "authorization" not in record["request_headers"]
         assert "authorization" not in normalize(record).request_headers
 
 
