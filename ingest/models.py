@@ -107,9 +107,12 @@ class Request(models.Model):
     cause_reason = models.TextField(null=True, blank=True)
     retry_outcome = models.CharField(max_length=16, null=True, blank=True)
     resolved_after_ms = models.FloatField(null=True, blank=True)
+    # No database constraint: on Postgres the table is partitioned by day (primary key (id, ts),
+    # so id alone cannot be referenced), and a winner may be pruned a day before its loser.
     race_winner = models.ForeignKey(
         "self",
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         null=True,
         blank=True,
         db_index=False,

@@ -99,7 +99,8 @@ def ensure(days: Iterable[date]) -> list[str]:
                     cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
                     if not cursor.fetchone()[0]:
                         raise
-            if _cacheable(day):
+            # Inside a transaction the partition may yet be rolled back: check again next time.
+            if _cacheable(day) and not connection.in_atomic_block:
                 _known.add(day)
     return created
 
@@ -122,6 +123,9 @@ def drop(name: str) -> None:
     if not match:
         raise ValueError(f"not a daily partition of {PARENT}: {name}")
     with connection.cursor() as cursor:
+        # Deferred foreign-key checks of rows written earlier in this transaction must run
+        # first: Postgres refuses to drop a table with pending trigger events.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
     _known.discard(datetime.strptime(match.group(1), "%Y%m%d").date())
 

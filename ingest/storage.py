@@ -6,11 +6,13 @@ duplicate. SQLite does the same with a plain multi-row insert.
 """
 
 from dataclasses import dataclass
+from datetime import UTC
 
 import msgspec
 from django.db import connection, transaction
 from django.utils import timezone
 
+from ingest import partitions
 from ingest.models import IngestBatch, Request, Source
 from ingest.record import NativeRecord
 from monitor.models import Endpoint, Project
@@ -152,6 +154,8 @@ def store_records(
     for rec in records:
         unique.setdefault((rec.dedup_key, rec.ts), rec)
     fresh = list(unique.values())
+    # Daily partitions the rows need (Postgres), created before the batch's transaction.
+    partitions.ensure({r.ts.astimezone(UTC).date() for r in fresh})
     with transaction.atomic():
         batch = IngestBatch.objects.create(project=project, source=source, rejected=rejected)
         inserted = 0

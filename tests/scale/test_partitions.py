@@ -1,0 +1,75 @@
+"""Postgres: the raw table partitioned by UTC day; retention drops whole partitions, and the
+counts of 60 days stay the same across a prune (acceptance 1 of the scale issue)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+
+from ingest import partitions
+from ingest.models import Request
+from monitor import queries, retention, timeseries
+from monitor.timerange import TimeRange
+from tests.scale.test_grains import spread
+
+pytestmark = pytest.mark.postgres
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("partitions exist on Postgres only; SQLite keeps one table")
+
+
+def partition_days() -> set:
+    return {lower.date() for _, lower, _ in partitions.existing()}
+
+
+def rows_in(name: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {name}")
+        return cursor.fetchone()[0]
+
+
+def test_the_raw_table_is_partitioned_by_day_with_partitions_ahead(db):
+    assert partitions.partitioned()
+    today = NOW.date()
+    assert {today, today + timedelta(days=1), today + timedelta(days=2)} <= partition_days()
+
+
+def test_ingest_creates_the_partitions_its_records_need_and_rows_land_in_their_day(post_logs):
+    old = NOW - timedelta(days=9, hours=3)
+    post_logs([{**spread(1, 0)[0], "ts": old.isoformat()}])
+    name = partitions.name_for(old.date())
+    assert old.date() in partition_days()
+    assert rows_in(name) == 1
+    assert Request.objects.get().ts.date() == old.date()
+
+
+def test_prune_drops_old_partitions_and_sixty_days_of_counts_stay_the_same(shop, post_logs):
+    post_logs(spread(1500, 60, seed=11))
+    post_logs(spread(1500, 60, seed=12))
+    assert len(partition_days()) >= 60
+    rng = TimeRange(NOW - timedelta(days=61), NOW)
+
+    def answers():
+        return (
+            queries.summary(shop, rng),
+            queries.endpoints(shop, rng),
+            timeseries.timeseries(shop, rng, timeseries.Query(interval="1d", group="status")),
+            timeseries.timeseries(shop, rng, timeseries.Query(interval="1h", group="cause")),
+            timeseries.timeseries(shop, rng, timeseries.Query("p95_ms", "1d")),
+        )
+
+    before = answers()
+    assert before[0]["requests"] == 3000
+    report = retention.prune()
+    cut = report.cutoffs.raw
+    assert report.dropped_partitions
+    assert min(partition_days()) == cut.date()
+    assert not Request.objects.filter(ts__lt=cut).exists()
+    assert Request.objects.filter(ts__gte=cut).count() > 0
+    assert answers() == before
+    # A second prune the same day has nothing to do.
+    assert retention.prune().dropped_partitions == []
