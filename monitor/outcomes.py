@@ -20,7 +20,7 @@ from django.db import connection
 from django.db.models.fields.json import KeyTextTransform
 
 from ingest.models import Request
-from monitor.conflicts import CONFLICT_STATUSES, WRITE_METHODS
+from monitor.conflicts import CONFLICT_STATUSES
 
 RETRY_HORIZON = timedelta(minutes=10)
 OUTCOMES = ("resolved", "retried", "blind", "abandoned", "pending")
@@ -81,36 +81,56 @@ def next_writes(project_id: int, conflicts: list[dict]) -> dict[int, Attempt]:
     for conflicts given as dicts with id, ts, client and resource.
 
     On Postgres one LATERAL query walks the (project, resource, ts) index forward from each
-    conflict and stops at the first write; elsewhere one indexed query per conflict.
+    conflict and stops at the first write; on SQLite a correlated subquery does the same.
     """
     conflicts = [c for c in conflicts if c["client"] is not None]
     if not conflicts:
         return {}
     if connection.vendor == "postgresql":
         return _next_writes_postgres(project_id, conflicts)
-    found = {}
-    for c in conflicts:
-        row = (
-            Request.objects.filter(
-                project_id=project_id,
-                resource=c["resource"],
-                client=c["client"],
-                method__in=WRITE_METHODS,
-                ts__gte=c["ts"],
-                ts__lte=c["ts"] + RETRY_HORIZON,
+    return _next_writes_sqlite(project_id, conflicts)
+
+
+# SQLite allows 32,766 parameters per statement since 3.32; five per conflict.
+_SQLITE_CHUNK = 2000
+
+
+def _next_writes_sqlite(project_id: int, conflicts: list[dict]) -> dict[int, Attempt]:
+    """Two queries for any number of conflicts: a correlated subquery finds each conflict's
+    next write id through the (project, resource, ts) index, then one query reads them."""
+    adapt = connection.ops.adapt_datetimefield_value
+    next_ids: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(conflicts), _SQLITE_CHUNK):
+            chunk = conflicts[start : start + _SQLITE_CHUNK]
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+            params: list = []
+            for c in chunk:
+                params += [c["id"], adapt(c["ts"]), adapt(c["ts"] + RETRY_HORIZON)]
+                params += [c["client"], c["resource"]]
+            cursor.execute(
+                f"WITH c(id, ts, until, client, resource) AS (VALUES {values}) "
+                "SELECT c.id, (SELECT r.id FROM "
+                f"{Request._meta.db_table} r WHERE r.project_id = %s "
+                "AND r.resource = c.resource AND r.client = c.client "
+                "AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE') "
+                "AND r.ts >= c.ts AND r.ts <= c.until AND (r.ts > c.ts OR r.id > c.id) "
+                "ORDER BY r.ts, r.id LIMIT 1) FROM c",
+                [*params, project_id],
             )
-            .exclude(ts=c["ts"], id__lte=c["id"])
-            .annotate(
-                if_match=KeyTextTransform("if-match", "request_headers"),
-                idem=KeyTextTransform("idempotency-key", "request_headers"),
-            )
-            .order_by("ts", "id")
-            .values("id", "ts", "method", "status", "if_match", "idem")
-            .first()
+            next_ids.update((cid, nid) for cid, nid in cursor.fetchall() if nid is not None)
+    if not next_ids:
+        return {}
+    rows = {
+        row["id"]: _attempt_row(row)
+        for row in Request.objects.filter(id__in=set(next_ids.values()))
+        .annotate(
+            if_match=KeyTextTransform("if-match", "request_headers"),
+            idem=KeyTextTransform("idempotency-key", "request_headers"),
         )
-        if row is not None:
-            found[c["id"]] = _attempt_row(row)
-    return found
+        .values("id", "ts", "method", "status", "if_match", "idem")
+    }
+    return {cid: rows[nid] for cid, nid in next_ids.items()}
 
 
 def _attempt_row(row: dict) -> Attempt:
