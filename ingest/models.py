@@ -63,6 +63,10 @@ class IngestBatch(models.Model):
     rejected = models.IntegerField(default=0)
     attempts = models.IntegerField(default=0)
     error = models.TextField(blank=True, default="")
+    # Successful reads that sampling kept out of the raw table (ingest/sampling.py), new to
+    # this batch: what the rollups need of each, [endpoint_id, ts, method, status,
+    # duration_ms, client], counted by aggregation exactly once and then cleared.
+    sampled = models.JSONField(default=list, blank=True)
 
     class Meta:
         indexes = [
@@ -72,6 +76,24 @@ class IngestBatch(models.Model):
                 condition=models.Q(status="pending"),
             ),
         ]
+
+
+class SampledKey(models.Model):
+    """The dedup key of a successful read that sampling kept out of `Request`: so that a
+    resent record is still recognised and counted once. Kept as long as raw rows."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+    dedup_key = models.CharField(max_length=32)
+    ts = models.DateTimeField()
+
+    class Meta:
+        db_table = "ingest_sampled_key"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "dedup_key", "ts"], name="sampled_key_dedup"
+            ),
+        ]
+        indexes = [models.Index(fields=["ts"], name="sampled_key_ts")]
 
 
 class Request(models.Model):

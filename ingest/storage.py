@@ -12,8 +12,8 @@ import msgspec
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ingest import partitions
-from ingest.models import IngestBatch, Request, Source
+from ingest import partitions, sampling
+from ingest.models import IngestBatch, Request, SampledKey, Source
 from ingest.record import NativeRecord
 from monitor.models import Endpoint, Project
 
@@ -143,6 +143,46 @@ def _insert_sqlite(cursor, rows: list[tuple]) -> int:
     return cursor.rowcount
 
 
+def _store_sampled(cursor, project_id: int, records: list[NativeRecord], endpoints) -> list:
+    """Record the dedup keys of successful reads left out by sampling; return what the
+    rollups need of those not seen before (a resent one is a duplicate, as a stored row is)."""
+    rows = sorted((project_id, r.dedup_key, r.ts) for r in records)
+    table = SampledKey._meta.db_table
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"INSERT INTO {table} (project_id, dedup_key, ts) "
+            "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) "
+            "ON CONFLICT (project_id, dedup_key, ts) DO NOTHING RETURNING dedup_key, ts",
+            [list(col) for col in zip(*rows, strict=True)],
+        )
+        new = set(cursor.fetchall())
+    else:
+        adapt = connection.ops.adapt_datetimefield_value
+        new = set()
+        for start in range(0, len(rows), 300):
+            chunk = rows[start : start + 300]
+            cursor.execute(
+                f"INSERT INTO {table} (project_id, dedup_key, ts) VALUES "
+                + ", ".join(["(%s, %s, %s)"] * len(chunk))
+                + " ON CONFLICT (project_id, dedup_key, ts) DO NOTHING RETURNING dedup_key",
+                [v for p, k, t in chunk for v in (p, k, adapt(t))],
+            )
+            new.update(row[0] for row in cursor.fetchall())
+        new = {(r.dedup_key, r.ts) for r in records if r.dedup_key in new}
+    return [
+        [
+            endpoints[(r.method, r.route)],
+            r.ts.isoformat(),
+            r.method,
+            r.status,
+            r.duration_ms,
+            r.client,
+        ]
+        for r in records
+        if (r.dedup_key, r.ts) in new
+    ]
+
+
 def store_records(
     project: Project, source: Source | None, records: list[NativeRecord], rejected: int = 0
 ) -> StoreResult:
@@ -154,26 +194,36 @@ def store_records(
     for rec in records:
         unique.setdefault((rec.dedup_key, rec.ts), rec)
     fresh = list(unique.values())
+    sample_rate = sampling.rate()
+    kept = [r for r in fresh if sampling.keep(r.method, r.status, r.dedup_key, sample_rate)]
+    left_out: list[NativeRecord] = []
+    if len(kept) < len(fresh):
+        kept_ids = {id(r) for r in kept}
+        left_out = [r for r in fresh if id(r) not in kept_ids]
     # Daily partitions the rows need (Postgres), created before the batch's transaction.
-    partitions.ensure({r.ts.astimezone(UTC).date() for r in fresh})
+    partitions.ensure({r.ts.astimezone(UTC).date() for r in kept})
     with transaction.atomic():
         batch = IngestBatch.objects.create(project=project, source=source, rejected=rejected)
         inserted = 0
         if fresh:
             endpoints = endpoints_for(project, {(r.method, r.route) for r in fresh})
-            rows = _rows(project.id, batch.id, fresh, endpoints)
             with connection.cursor() as cursor:
-                if connection.vendor == "postgresql":
-                    inserted = _insert_postgres(cursor, rows)
-                else:
-                    inserted = _insert_sqlite(cursor, rows)
+                if kept:
+                    rows = _rows(project.id, batch.id, kept, endpoints)
+                    if connection.vendor == "postgresql":
+                        inserted = _insert_postgres(cursor, rows)
+                    else:
+                        inserted = _insert_sqlite(cursor, rows)
+                if left_out:
+                    batch.sampled = _store_sampled(cursor, project.id, left_out, endpoints)
+                    inserted += len(batch.sampled)
         batch.accepted = inserted
         batch.duplicates = len(records) - inserted
         if inserted == 0:
             # Nothing new to count: the batch is finished as it stands.
             batch.status = IngestBatch.Status.DONE
             batch.processed_at = timezone.now()
-        batch.save(update_fields=["accepted", "duplicates", "status", "processed_at"])
+        batch.save(update_fields=["accepted", "duplicates", "status", "processed_at", "sampled"])
         if inserted:
             transaction.on_commit(lambda: enqueue_aggregation(batch.id))
     return StoreResult(batch.id, inserted, len(records) - inserted)

@@ -8,7 +8,7 @@ workers may run at once.
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -79,12 +79,14 @@ def _aggregate(batch_id: int, analysis: bool = True) -> bool:
             )
         else:
             causes = {r["id"]: "unknown" for r in rows if is_conflict(r["status"])}
-        add_to_rollups(counts, rows, causes, clients=analysis)
+        # Successful reads that sampling left out of the raw table are counted all the same.
+        add_to_rollups(counts, rows + sampled_rows(batch.sampled), causes, clients=analysis)
         counts.write()
         batch.status = IngestBatch.Status.DONE
         batch.processed_at = timezone.now()
         batch.attempts += 1
-        batch.save(update_fields=["status", "processed_at", "attempts"])
+        batch.sampled = []
+        batch.save(update_fields=["status", "processed_at", "attempts", "sampled"])
     return True
 
 
@@ -119,6 +121,26 @@ def batch_rows(batch_id: int) -> list[dict]:
             "keyed",
         )
     )
+
+
+def sampled_rows(sampled: list) -> list[dict]:
+    """The batch's sampled-out successful reads (ingest/sampling.py) as rows for the rollups:
+    no id (never a conflict), no write flags (reads only)."""
+    return [
+        {
+            "id": None,
+            "endpoint_id": endpoint_id,
+            "ts": datetime.fromisoformat(ts),
+            "method": method,
+            "status": status,
+            "duration_ms": duration_ms,
+            "client": client,
+            "conditional": False,
+            "weak": False,
+            "keyed": False,
+        }
+        for endpoint_id, ts, method, status, duration_ms, client in sampled
+    ]
 
 
 def add_to_rollups(

@@ -86,6 +86,10 @@ def prune(now: datetime | None = None, *, dry_run: bool = False) -> Report:
     cut = Cutoffs.at(now)
     report = Report(cut)
     report.deleted["ingest_request"] = _prune_raw(cut.raw, report, dry_run)
+    # Keys of sampled-out reads (ingest/sampling.py) are kept as long as raw rows.
+    report.deleted["ingest_sampled_key"] = _delete_before(
+        "ingest_sampled_key", "ts", cut.raw, dry_run
+    )
     for table in MINUTE_TABLES:
         report.deleted[table] = _delete_before(table, "minute", cut.minute, dry_run)
     for table in COARSE_TABLES:

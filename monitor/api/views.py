@@ -12,6 +12,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ingest import sampling
 from ingest.models import Request
 from monitor import queries, retention, timeseries
 from monitor.access import projects_for_user, role_in
@@ -247,6 +248,30 @@ class NewestFirst(CursorPagination):
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 500
+
+    def get_paginated_response(self, data):
+        # Successful reads may be a sample of the traffic (ingest/sampling.py): say so.
+        response = super().get_paginated_response(data)
+        response.data.update(sampling_note())
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        answer = super().get_paginated_response_schema(schema)
+        answer["properties"]["sampled"] = {
+            "type": "boolean",
+            "description": "true when successful GET/HEAD requests are stored as a sample "
+            "(every request is still counted in summary/ and timeseries/)",
+        }
+        answer["properties"]["sample_rate"] = {
+            "type": "number",
+            "description": "the share of successful GET/HEAD requests stored (1 = all)",
+        }
+        return answer
+
+
+def sampling_note() -> dict:
+    rate = sampling.rate()
+    return {"sampled": rate < 1.0, "sample_rate": rate}
 
 
 class RequestList(ProjectScopedMixin, generics.ListAPIView):
