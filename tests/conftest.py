@@ -101,3 +101,8 @@ def post_logs(client, token, django_capture_on_commit_callbacks):
             return client.post(url, body, content_type=content_type, **hdrs, **extra)
 
     return post
+
+
+# Browser fixtures for every browser test, defined once so that one Playwright instance serves
+# the whole session (two would clash over this thread's event loop).
+from tests.browser import browser, ship, sign_in, watched  # noqa: E402, F401

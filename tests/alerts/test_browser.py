@@ -6,7 +6,6 @@ import pytest
 from monitor.alerts.evaluate import evaluate_rules
 from monitor.alerts.models import AlertRule, Incident
 from tests.alerts.conftest import minute, records_for
-from tests.e2e.conftest import WatchedPage, browser, ship, sign_in, watched  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -17,9 +16,9 @@ def _committed_data(transactional_db):
 
 
 def test_on_call_creates_a_rule_tests_it_and_acknowledges_its_incident(
-    watched,  # noqa: F811
-    sign_in,  # noqa: F811
-    ship,  # noqa: F811
+    watched,
+    sign_in,
+    ship,
     alice,
     live_server,
     mailbox,

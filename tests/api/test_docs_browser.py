@@ -1,46 +1,38 @@
 """Swagger UI and ReDoc render in real headless Chromium under the site's Content-Security-Policy,
 from our own static files: no console error (a CSP violation is one), no request to another host."""
 
-import os
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 pytestmark = pytest.mark.e2e
-# Playwright's sync API runs an event loop in this thread; the ORM must be allowed to run here.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
-def page(live_server, transactional_db):
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=os.environ.get("CONFLICTWATCH_CHROMIUM", "/usr/bin/chromium"),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page()
-        page.set_default_timeout(20000)
-        seen = {"foreign": [], "errors": []}
-        here = urlsplit(live_server.url).netloc
+def page(browser, live_server, transactional_db):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    seen = {"foreign": [], "errors": []}
+    here = urlsplit(live_server.url).netloc
 
-        def on_failed(response):
-            if response.status >= 400:
-                seen["errors"].append(f"{response.status} {response.url}")
+    def on_failed(response):
+        if response.status >= 400:
+            seen["errors"].append(f"{response.status} {response.url}")
 
-        page.on("response", on_failed)
+    page.on("response", on_failed)
 
-        def on_request(request):
-            url = urlsplit(request.url)
-            if url.scheme not in ("data", "blob", "about") and url.netloc != here:
-                seen["foreign"].append(request.url)
+    def on_request(request):
+        url = urlsplit(request.url)
+        if url.scheme not in ("data", "blob", "about") and url.netloc != here:
+            seen["foreign"].append(request.url)
 
-        page.on("request", on_request)
-        page.on("console", lambda m: m.type == "error" and seen["errors"].append(m.text))
-        page.on("pageerror", lambda exc: seen["errors"].append(str(exc)))
-        page.seen = seen
-        yield page
-        browser.close()
+    page.on("request", on_request)
+    page.on("console", lambda m: m.type == "error" and seen["errors"].append(m.text))
+    page.on("pageerror", lambda exc: seen["errors"].append(str(exc)))
+    page.seen = seen
+    yield page
+    context.close()
 
 
 def test_swagger_ui_renders_every_operation_under_the_strict_csp(page, live_server):
