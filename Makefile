@@ -49,8 +49,13 @@ format: install-dev ## Format the code with ruff
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install-dev ## Run the benchmarks in bench/ (figures printed, never pass/fail)
+bench: install-dev ## Run every benchmark in bench/ at its default size (figures printed, never pass/fail)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/formats.py
+	$(BIN)/python bench/conflicts.py
+	$(BIN)/python bench/api.py
+	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/scale.py
 
 worker: install ## A Celery worker (needs CELERY_BROKER_URL)
 	$(BIN)/celery -A monitor worker -l info
