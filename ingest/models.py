@@ -165,6 +165,13 @@ class Request(models.Model):
                 name="request_conflict_ts",
                 condition=models.Q(status__in=[409, 412, 423, 428]),
             ),
+            # An endpoint's recent conflicts (its page): without it an endpoint that never
+            # conflicts is read row by row back to the start of the range.
+            models.Index(
+                fields=["endpoint", "ts"],
+                name="request_conflict_endpoint",
+                condition=models.Q(status__in=[409, 412, 423, 428]),
+            ),
             # The losers of a race, from the winner's side.
             models.Index(
                 fields=["race_winner"],
