@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 
 from django.db.models import Sum
-from django.db.models.functions import Trunc
 
 from monitor.latency import quantile
 from monitor.timerange import TimeRange
@@ -56,22 +55,21 @@ def bucketize(series: dict[str, dict[datetime, int]], rng: TimeRange, order: lis
     }
 
 
-def latency(rows, rng: TimeRange) -> dict:
-    """p50 and p95 per bucket from latency histogram rollup rows (a `queries.latency_rows`
-    queryset): grouped by hour in the database when buckets are an hour or more, else by
-    minute, so one endpoint's week is 168 × (histogram buckets) rows, not 10,080 × ….
+def latency(parts, rng: TimeRange) -> dict:
+    """p50 and p95 per bucket from latency histogram rollups given as `queries.latency_parts`
+    (minutes at the edges, hours or days in the middle where the chart's buckets allow), so one
+    endpoint's month is about 720 × (histogram buckets) rows, not 43,200 × ….
     A bucket without requests has no point (None), not zero: latency is unknown there."""
     step = step_for(rng)
-    unit = "hour" if step >= timedelta(hours=1) else "minute"
     hists: dict[datetime, dict[int, int]] = {}
-    for t, bucket, n in (
-        rows.annotate(t=Trunc("minute", unit, tzinfo=UTC))
-        .values_list("t", "bucket")
-        .annotate(n=Sum("n"))
-        .values_list("t", "bucket", "n")
-    ):
-        hist = hists.setdefault(_floor(t, step), {})
-        hist[bucket] = hist.get(bucket, 0) + n
+    for qs in parts:
+        for t, bucket, n in (
+            qs.values_list("minute", "bucket")
+            .annotate(n=Sum("n"))
+            .values_list("minute", "bucket", "n")
+        ):
+            hist = hists.setdefault(_floor(t, step), {})
+            hist[bucket] = hist.get(bucket, 0) + n
     shape = bucketize({}, rng, [])
     starts = [
         datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) for s in shape["labels"]

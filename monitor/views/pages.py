@@ -123,7 +123,7 @@ def endpoint(request, slug, endpoint_id):
         queries.conflicts_per_minute_by_cause(project, rng, f), rng, list(CAUSES)
     )
     traffic = charts.bucketize(queries.requests_per_minute(project, rng, f), rng, STATUS_CLASSES)
-    latency = charts.latency(queries.latency_rows(project, rng, f), rng)
+    latency = charts.latency(queries.latency_parts(project, rng, f, queries.chart_grain(rng)), rng)
     by_status = sorted((stats or {}).get("by_status", {}).items())
     recent_conflicts = list(
         Request.objects.filter(
