@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db.models import Sum
 
+from monitor.buckets import FloorTo
 from monitor.latency import quantile
 from monitor.timerange import TimeRange
 
@@ -63,11 +64,14 @@ def latency(parts, rng: TimeRange) -> dict:
     step = step_for(rng)
     hists: dict[datetime, dict[int, int]] = {}
     for qs in parts:
-        for t, bucket, n in (
-            qs.values_list("minute", "bucket")
+        # Rows of a grain finer than the chart's buckets are grouped by bucket in the database.
+        rows = (
+            qs.annotate(t=FloorTo("minute", step))
+            .values_list("t", "bucket")
             .annotate(n=Sum("n"))
-            .values_list("minute", "bucket", "n")
-        ):
+            .values_list("t", "bucket", "n")
+        )
+        for t, bucket, n in rows:
             hist = hists.setdefault(_floor(t, step), {})
             hist[bucket] = hist.get(bucket, 0) + n
     shape = bucketize({}, rng, [])
