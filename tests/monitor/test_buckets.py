@@ -20,6 +20,6 @@ def test_it_floors_times_to_their_bucket_like_python_does(post_logs):
     assert {b for _, b in got} == {
         datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
         datetime(2026, 11, 20, 10, 15, tzinfo=UTC),
-        datetime(2026, 11, 20, 10, 45, tzinfo=UTC),
+        datetime(2026, 11, 20, 10, 30, tzinfo=UTC),
         datetime(2026, 11, 20, 11, 0, tzinfo=UTC),
     }
