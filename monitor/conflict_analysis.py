@@ -134,11 +134,13 @@ def analyse(
     for the status rollup of the batch's own rows."""
     from ingest.storage import update_requests
 
-    own_ids = {r["id"] for r in rows if is_conflict(r["status"])}
-    candidate_ids = stored_candidates(project, batch_id, rows, now)
-    if not own_ids and not candidate_ids:
+    own_times = {r["id"]: r["ts"] for r in rows if is_conflict(r["status"])}
+    own_ids = set(own_times)
+    candidates = stored_candidates(project, batch_id, rows, now)
+    if not own_ids and not candidates:
         return {}
-    locked = lock_conflicts(own_ids | candidate_ids)
+    times = [*own_times.values(), *candidates.values()]
+    locked = lock_conflicts(own_ids | candidates.keys(), min(times), max(times))
     own = [r for r in locked if r["id"] in own_ids]
     # A stored conflict without a cause belongs to a batch not aggregated yet: that batch
     # decides it, and will see this batch's rows when it does.
@@ -173,19 +175,21 @@ def analyse(
     return {row["id"]: decisions[row["id"]].cause for row in own}
 
 
-def stored_candidates(project: Project, batch_id: int, rows: list[dict], now: datetime) -> set:
-    """Ids of stored conflicts of other batches that this batch's writes may decide: those of
+def stored_candidates(
+    project: Project, batch_id: int, rows: list[dict], now: datetime
+) -> dict[int, datetime]:
+    """{id: ts} of stored conflicts of other batches that this batch's writes may decide: those of
     the same client and resource up to RETRY_HORIZON before a write (the write may be their
     next attempt), and unlinked 409s on a resource up to the race window after a successful
     write (it may be their race winner). Conflicts older than the raw retention are final."""
     writes = [r for r in rows if r["method"] in WRITE_METHODS]
     if not writes:
-        return set()
+        return {}
     oldest = now - timedelta(days=settings.CONFLICTWATCH_RAW_RETENTION_DAYS)
     stored = Request.objects.filter(project=project, status__in=CONFLICT_STATUSES).exclude(
         batch_id=batch_id
     )
-    found = set()
+    found: dict[int, datetime] = {}
     # This batch's write times per (client, resource), sorted.
     pairs: dict[tuple, list[datetime]] = {}
     for r in writes:
@@ -208,7 +212,7 @@ def stored_candidates(project: Project, batch_id: int, rows: list[dict], now: da
             # Resolved by a write before anything this batch brings: nothing to change.
             if outcome == "resolved" and ts + timedelta(milliseconds=resolved_ms or 0) < first:
                 continue
-            found.add(cid)
+            found[cid] = ts
     wins = [r for r in writes if 200 <= r["status"] < 300]
     if wins:
         window = timedelta(seconds=project.race_window_seconds)
@@ -221,16 +225,17 @@ def stored_candidates(project: Project, batch_id: int, rows: list[dict], now: da
                 status=409,
                 method__in=RACE_METHODS,
                 race_winner__isnull=True,
-            ).values_list("id", flat=True)
+            ).values_list("id", "ts")
         )
     return found
 
 
-def lock_conflicts(ids: set[int]) -> list[dict]:
+def lock_conflicts(ids: set[int], start: datetime, end: datetime) -> list[dict]:
     """Lock these rows in id order (one statement, so two workers cannot deadlock on them) and
-    read them as they are once the lock is held."""
+    read them as they are once the lock is held. `start`/`end` bound their times, which lets
+    Postgres look only in the day partitions that hold them."""
     return list(
-        Request.objects.filter(id__in=sorted(ids))
+        Request.objects.filter(id__in=sorted(ids), ts__gte=start, ts__lte=end)
         .order_by("id")
         .select_for_update(no_key=True)
         .values(*_LOCKED_FIELDS)
