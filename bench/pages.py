@@ -5,7 +5,7 @@ number of SQL queries per page, against a dedicated Postgres database holding --
     .venv/bin/python bench/pages.py --rows 10000000  # the size (long load)
     .venv/bin/python bench/pages.py --reuse          # keep the loaded database, time again
 
-Rows and their status and latency rollups come from bench/api.py's loader (COPY, then the
+Rows and their status and latency rollups come from the shared loader in bench/dataset.py (COPY, then the
 upserts aggregation uses); it does not fill the client, outcome, resource and race-pair
 rollups, so offenders, hotspots and remedies read empty ranges of their indexes here.
 Pages go through the whole Django stack in-process with a signed-in superuser (sessions,
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import bench.api as api_bench  # noqa: E402 - the shared loader
+from bench.dataset import SERVER, load, prepare_database  # noqa: E402
 
 DB = "conflictwatch_bench_pages"
 
@@ -56,9 +56,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep an already loaded database")
     args = parser.parse_args()
 
-    api_bench.DB = DB
-    api_bench.prepare_database(args.reuse)
-    os.environ["DATABASE_URL"] = f"{api_bench.SERVER}/{DB}"
+    prepare_database(DB, args.reuse)
+    os.environ["DATABASE_URL"] = f"{SERVER}/{DB}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitor.settings")
     import django
 
@@ -73,7 +72,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     if not Project.objects.filter(slug="bench").exists():
         print(f"loading {args.rows:,} rows over {args.days} days into {DB} …")
-        api_bench.load(args.rows, args.days)
+        load(args.rows, args.days)
     total = Request.objects.count()
     user, _ = get_user_model().objects.get_or_create(
         username="bench-pages", defaults={"is_superuser": True}
