@@ -75,8 +75,10 @@ def reads(calls: int) -> None:
     ts = "/api/v1/projects/bench/timeseries/"
     for label, client, url in [
         ("overview page (24 h)", pages, "/p/bench/"),
+        ("overview page (7 d)", pages, "/p/bench/?from=-7d"),
         ("overview page (30 d)", pages, "/p/bench/?from=-30d"),
         ("endpoint page (24 h)", pages, f"/p/bench/endpoints/{busiest.id}/"),
+        ("endpoint page (7 d)", pages, f"/p/bench/endpoints/{busiest.id}/?from=-7d"),
         ("endpoint page (30 d)", pages, f"/p/bench/endpoints/{busiest.id}/?from=-30d"),
         ("timeseries/ 24 h (1m)", api, ts + "?from=-24h"),
         ("timeseries/ 7 d (1h)", api, ts + "?from=-7d"),
