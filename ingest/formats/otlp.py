@@ -168,6 +168,17 @@ _KNOWN = frozenset(
         LOG_DURATION_ATTRIBUTE,
     }
 )
+# The integer ones among them; the others are strings (but the duration, a double).
+_INT_ATTRIBUTES = frozenset(
+    {
+        "http.response.status_code",
+        "http.status_code",
+        "http.request.body.size",
+        "http.request_content_length",
+        "http.response.body.size",
+        "http.response_content_length",
+    }
+)
 _REQUEST_HEADER_LEN = len(_REQUEST_HEADER)
 _KEPT_REQUEST_HEADERS = frozenset(_REQUEST_HEADER + name for name in ALLOWED_HEADERS)
 _KEPT_RESPONSE_HEADERS = frozenset(_RESPONSE_HEADER + name for name in ALLOWED_HEADERS)
@@ -176,8 +187,8 @@ _RESPONSE_HEADER_LEN = len(_RESPONSE_HEADER)
 
 def _header_value(any_value) -> str | None:
     # Semconv header attributes are string arrays; a lone string is accepted too.
-    if any_value.HasField("array_value"):
-        values = any_value.array_value.values
+    values = any_value.array_value.values  # empty unless the value is an array
+    if values:
         if len(values) == 1:
             return values[0].string_value
         return ", ".join(v.string_value for v in values if v.string_value)
@@ -198,9 +209,11 @@ def _attributes(key_values: Iterable) -> tuple[dict, dict, dict]:
     for kv in key_values:
         key = kv.key
         if key in _KNOWN:
+            # Read the type the conventions give the attribute first (one access); a sender
+            # that used another type (a status as a string, say) takes the general path.
             value = kv.value
-            kind = value.WhichOneof("value")
-            attrs[key] = getattr(value, kind) if kind in _SCALARS else _value(value)
+            typed = value.int_value if key in _INT_ATTRIBUTES else value.string_value
+            attrs[key] = typed if typed else _value(value)
         elif key in _KEPT_REQUEST_HEADERS:
             request[key[_REQUEST_HEADER_LEN:]] = _header_value(kv.value)
         elif key in _KEPT_RESPONSE_HEADERS:
@@ -249,27 +262,38 @@ def is_http(attrs: dict) -> bool:
 
 
 def _native(attrs: dict, request_headers: dict, response_headers: dict, service) -> dict:
-    method = attrs.get("http.request.method")
+    get = attrs.get
+    method = get("http.request.method")
     if method == "_OTHER":
-        method = attrs.get("http.request.method_original")
+        method = get("http.request.method_original")
     if method is None:
-        method = attrs.get("http.method")
+        method = get("http.method")
     path, query = _path_and_query(attrs)
-    request_id = request_headers.get("x-request-id")
+    # The current attribute name, else the older ones (`_first`); most spans carry the current.
+    status = get("http.response.status_code")
+    if status is None or status == "":
+        status = get("http.status_code")
+    request_bytes = get("http.request.body.size")
+    if request_bytes is None or request_bytes == "":
+        request_bytes = get("http.request_content_length")
+    response_bytes = get("http.response.body.size")
+    if response_bytes is None or response_bytes == "":
+        response_bytes = get("http.response_content_length")
     return {
         "method": method,
         "path": path,
         "query": query,
-        "status": _first(attrs, "http.response.status_code", "http.status_code"),
-        "host": _first(attrs, "server.address", "http.host", "net.host.name", "http.server_name"),
-        "route": attrs.get("http.route"),
+        "status": status,
+        "host": get("server.address")
+        or _first(attrs, "http.host", "net.host.name", "http.server_name"),
+        "route": get("http.route"),
         "service": service,
-        "request_bytes": _first(attrs, "http.request.body.size", "http.request_content_length"),
-        "response_bytes": _first(attrs, "http.response.body.size", "http.response_content_length"),
-        "client": _first(attrs, "enduser.id", "user.id"),
-        "client_ip": _first(attrs, "client.address", "http.client_ip", "net.peer.ip"),
-        "user_agent": _first(attrs, "user_agent.original", "http.user_agent"),
-        "request_id": request_id or None,
+        "request_bytes": request_bytes,
+        "response_bytes": response_bytes,
+        "client": get("enduser.id") or get("user.id") or None,
+        "client_ip": get("client.address") or _first(attrs, "http.client_ip", "net.peer.ip"),
+        "user_agent": get("user_agent.original") or get("http.user_agent") or None,
+        "request_id": request_headers.get("x-request-id") or None,
         "request_headers": request_headers,
         "response_headers": response_headers,
     }
@@ -306,20 +330,20 @@ def map_traces(request: ExportTraceServiceRequest) -> Mapped:
                 if not is_http(attrs):
                     continue  # a SERVER span of another protocol (gRPC, messaging...)
                 record = _native(attrs, request_headers, response_headers, service)
+                ref = f"span {span.span_id.hex()}"
                 missing = _missing(record)
                 if missing:
-                    mapped.reject(f"span {span.span_id.hex()}: no HTTP {missing} attribute")
+                    mapped.reject(f"{ref}: no HTTP {missing} attribute")
                     continue
-                if not span.start_time_unix_nano:
-                    mapped.reject(f"span {span.span_id.hex()}: startTimeUnixNano missing")
+                start, end = span.start_time_unix_nano, span.end_time_unix_nano
+                if not start:
+                    mapped.reject(f"{ref}: startTimeUnixNano missing")
                     continue
-                record["ts"] = _ns_to_ms(span.start_time_unix_nano)
-                if span.end_time_unix_nano >= span.start_time_unix_nano:
-                    record["duration_ms"] = (
-                        span.end_time_unix_nano - span.start_time_unix_nano
-                    ) / 1e6
+                record["ts"] = _ns_to_ms(start)
+                if end >= start:
+                    record["duration_ms"] = (end - start) / 1e6
                 mapped.records.append(record)
-                mapped.refs.append(f"span {span.span_id.hex()}")
+                mapped.refs.append(ref)
     return mapped
 
 
