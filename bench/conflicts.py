@@ -91,6 +91,7 @@ def load_day(rows: int) -> None:
     """One hour through the pipeline, then 23 copies of it (raw rows and rollups) in SQL."""
     from django.db import connection
 
+    from ingest import partitions
     from monitor.aggregate import aggregate_batch
     from monitor.models import Project
     from monitor.simulation import Simulator
@@ -115,6 +116,8 @@ def load_day(rows: int) -> None:
     raw_cols = [
         f.column for f in project.request_set.model._meta.concrete_fields if f.column not in ("id",)
     ]
+    # The copies reach back 23 hours: create the day partitions they land in.
+    partitions.ensure({(hour0 - timedelta(hours=k)).date() for k in range(24)})
     with connection.cursor() as cursor:
         for k in range(1, 24):
             shift = f"interval '{k} hours'"
@@ -192,14 +195,15 @@ def time_queries() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=30, help="batches of 1,000 per side")
+    parser.add_argument("--batches", type=int, default=30, help="batches of 1,000 per side (0: skip)")
     parser.add_argument("--rows", type=int, default=1_000_000, help="raw rows over 24 h")
     args = parser.parse_args()
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{DBNAME}"')
     try:
         setup_django()
-        throughput(args.batches)
+        if args.batches:
+            throughput(args.batches)
         load_day(args.rows)
         time_queries()
     finally:

@@ -255,8 +255,9 @@ ANALYSIS_COLUMNS = {
 
 
 def update_requests(columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Set analysis columns on stored requests: rows are (id, value per column), in one
-    statement on Postgres (UPDATE … FROM unnest) and one executemany on SQLite."""
+    """Set analysis columns on stored requests: rows are (id, ts, value per column), in one
+    statement on Postgres (UPDATE … FROM unnest, joined on the (id, ts) key so that each row is
+    one index probe in its day partition) and one executemany on SQLite."""
     if not rows:
         return
     for col in columns:
@@ -265,16 +266,17 @@ def update_requests(columns: tuple[str, ...], rows: list[tuple]) -> None:
     rows = sorted(rows)  # a fixed order of row locks between concurrent workers
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            arrays = ", ".join(["%s::bigint[]", *(f"%s::{ANALYSIS_COLUMNS[c]}[]" for c in columns)])
-            names = ", ".join(["id", *columns])
+            types = ("bigint", "timestamptz", *(ANALYSIS_COLUMNS[c] for c in columns))
+            arrays = ", ".join(f"%s::{t}[]" for t in types)
+            names = ", ".join(["id", "ts", *columns])
             sets = ", ".join(f"{c} = v.{c}" for c in columns)
             cursor.execute(
                 f"UPDATE {_TABLE} AS r SET {sets} FROM unnest({arrays}) AS v({names}) "
-                "WHERE r.id = v.id",
+                "WHERE r.id = v.id AND r.ts = v.ts",
                 [list(col) for col in zip(*rows, strict=True)],
             )
         else:
             sets = ", ".join(f"{c} = %s" for c in columns)
             cursor.executemany(
-                f"UPDATE {_TABLE} SET {sets} WHERE id = %s", [(*row[1:], row[0]) for row in rows]
+                f"UPDATE {_TABLE} SET {sets} WHERE id = %s", [(*row[2:], row[0]) for row in rows]
             )

@@ -22,13 +22,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from ingest.models import Request
+from monitor import conflict_lookups
+from monitor.conflict_lookups import LOCKED_FIELDS
 from monitor.conflicts import (
-    CONFLICT_STATUSES,
-    RACE_METHODS,
     WRITE_METHODS,
     RaceWinner,
     Verdict,
@@ -46,24 +45,6 @@ REQUESTS, CONFLICTS, SUFFERED, CAUSED = 0, 1, 2, 3
 WRITES, CONDITIONAL, WEAK, CREATES, CREATES_WITHOUT_KEY = 4, 5, 6, 7, 8
 CLIENT_VALUES = 9
 
-_LOCKED_FIELDS = (
-    "id",
-    "endpoint_id",
-    "ts",
-    "method",
-    "status",
-    "client",
-    "resource",
-    "duration_ms",
-    "request_headers",
-    "response_headers",
-    "response_body",
-    "cause",
-    "cause_reason",
-    "race_winner_id",
-    "retry_outcome",
-    "resolved_after_ms",
-)
 UPDATE_COLUMNS = ("cause", "cause_reason", "race_winner_id", "retry_outcome", "resolved_after_ms")
 
 
@@ -140,7 +121,7 @@ def analyse(
     if not own_ids and not candidates:
         return {}
     times = [*own_times.values(), *candidates.values()]
-    locked = lock_conflicts(own_ids | candidates.keys(), min(times), max(times))
+    locked = conflict_lookups.lock_conflicts(own_ids | candidates.keys(), min(times), max(times))
     own = [r for r in locked if r["id"] in own_ids]
     # A stored conflict without a cause belongs to a batch not aggregated yet: that batch
     # decides it, and will see this batch's rows when it does.
@@ -150,7 +131,7 @@ def analyse(
     updates = []
     for row in own:
         d = decisions[row["id"]]
-        updates.append(_update_row(row["id"], d))
+        updates.append(_update_row(row, d))
         _count(counts, row, d.cause, d.outcome, +1)
         if d.winner is not None:
             _count_race(counts, row, d.winner)
@@ -164,7 +145,7 @@ def analyse(
         unchanged = d.cause == row["cause"] and new_outcome == old_outcome and new_ms == old_ms
         if unchanged and not new_winner:
             continue
-        updates.append(_update_row(row["id"], d, keep=row))
+        updates.append(_update_row(row, d, keep=row))
         _move(counts, row, row["cause"], old_outcome, old_ms, -1)
         _move(counts, row, d.cause, new_outcome, new_ms, +1)
         if d.cause != row["cause"]:
@@ -186,9 +167,6 @@ def stored_candidates(
     if not writes:
         return {}
     oldest = now - timedelta(days=settings.CONFLICTWATCH_RAW_RETENTION_DAYS)
-    stored = Request.objects.filter(project=project, status__in=CONFLICT_STATUSES).exclude(
-        batch_id=batch_id
-    )
     found: dict[int, datetime] = {}
     # This batch's write times per (client, resource), sorted.
     pairs: dict[tuple, list[datetime]] = {}
@@ -199,14 +177,12 @@ def stored_candidates(
         times.sort()
     if pairs:
         start = max(oldest, min(r["ts"] for r in writes) - RETRY_HORIZON)
-        for cid, ts, client, resource, outcome, resolved_ms in stored.filter(
-            resource__in={res for _, res in pairs},
-            client__in={c for c, _ in pairs},
-            ts__gte=start,
-            ts__lte=max(r["ts"] for r in writes),
-        ).values_list("id", "ts", "client", "resource", "retry_outcome", "resolved_after_ms"):
-            times = pairs.get((client, resource))
-            if times is None or times[-1] <= ts:
+        end = max(r["ts"] for r in writes)
+        for cid, ts, client, resource, outcome, resolved_ms in conflict_lookups.retry_candidates(
+            project.id, batch_id, set(pairs), start, end
+        ):
+            times = pairs[(client, resource)]
+            if times[-1] <= ts:
                 continue
             first = times[bisect_right(times, ts)]  # the batch's first write after it
             # Resolved by a write before anything this batch brings: nothing to change.
@@ -217,29 +193,15 @@ def stored_candidates(
     if wins:
         window = timedelta(seconds=project.race_window_seconds)
         found.update(
-            stored.filter(
-                Q(cause__isnull=True) | Q(cause__in=("unknown", "duplicate")),
-                resource__in={r["resource"] for r in wins},
-                ts__gte=max(oldest, min(r["ts"] for r in wins)),
-                ts__lte=max(r["ts"] for r in wins) + window,
-                status=409,
-                method__in=RACE_METHODS,
-                race_winner__isnull=True,
-            ).values_list("id", "ts")
+            conflict_lookups.race_candidates(
+                project.id,
+                batch_id,
+                {r["resource"] for r in wins},
+                max(oldest, min(r["ts"] for r in wins)),
+                max(r["ts"] for r in wins) + window,
+            )
         )
     return found
-
-
-def lock_conflicts(ids: set[int], start: datetime, end: datetime) -> list[dict]:
-    """Lock these rows in id order (one statement, so two workers cannot deadlock on them) and
-    read them as they are once the lock is held. `start`/`end` bound their times, which lets
-    Postgres look only in the day partitions that hold them."""
-    return list(
-        Request.objects.filter(id__in=sorted(ids), ts__gte=start, ts__lte=end)
-        .order_by("id")
-        .select_for_update(no_key=True)
-        .values(*_LOCKED_FIELDS)
-    )
 
 
 def decide_all(
@@ -287,14 +249,14 @@ def _classify(row: dict, phrases: dict, winner: RaceWinner | None = None) -> Ver
     )
 
 
-def _update_row(row_id: int, d: Decision, keep: dict | None = None) -> tuple:
+def _update_row(row: dict, d: Decision, keep: dict | None = None) -> tuple:
     winner_id = d.winner.id if d.winner else (keep["race_winner_id"] if keep else None)
     if d.outcome is not None:
         outcome, ms = d.outcome.outcome, d.outcome.resolved_after_ms
     else:
         outcome = keep["retry_outcome"] if keep else None
         ms = keep["resolved_after_ms"] if keep else None
-    return (row_id, d.cause, d.reason, winner_id, outcome, ms)
+    return (row["id"], row["ts"], d.cause, d.reason, winner_id, outcome, ms)
 
 
 def _count(counts: Counts, row: dict, cause: str, outcome: Outcome | None, sign: int) -> None:
@@ -365,7 +327,7 @@ def finalize_pending(now: datetime | None = None, limit: int = FINALIZE_LIMIT) -
             Request.objects.filter(retry_outcome="pending", ts__lte=now - RETRY_HORIZON)
             .order_by("id")
             .select_for_update(skip_locked=True, no_key=True)
-            .values("project_id", *_LOCKED_FIELDS)[:limit]
+            .values("project_id", *LOCKED_FIELDS)[:limit]
         )
         by_project = defaultdict(list)
         for row in rows:
@@ -382,6 +344,7 @@ def finalize_pending(now: datetime | None = None, limit: int = FINALIZE_LIMIT) -
                 updates.append(
                     (
                         row["id"],
+                        row["ts"],
                         row["cause"],
                         row["cause_reason"],
                         row["race_winner_id"],

@@ -8,8 +8,8 @@ same resource within the project's race window before the conflict. Lookups go t
 from collections import defaultdict
 from datetime import timedelta
 
-from ingest.models import Request
-from monitor.conflicts import WRITE_METHODS, RaceWinner
+from monitor.conflict_lookups import successful_writes
+from monitor.conflicts import RaceWinner
 from monitor.models import Project
 
 
@@ -21,28 +21,16 @@ def race_winners(project: Project, losers: list[dict], window: timedelta) -> dic
     start = min(r["ts"] for r in losers) - window
     end = max(r["ts"] for r in losers)
     candidates = defaultdict(list)
-    for cand in (
-        Request.objects.filter(
-            project=project,
-            resource__in=resources,
-            ts__gte=start,
-            ts__lte=end,
-            status__gte=200,
-            status__lt=300,
-            method__in=WRITE_METHODS,
-        )
-        .values("id", "client", "method", "ts", "resource")
-        .order_by("ts", "id")
-    ):
-        candidates[cand["resource"]].append(cand)
+    for cand in successful_writes(project.id, resources, start, end):
+        candidates[cand[4]].append(cand)
     found = {}
     for loser in losers:
         best = None
-        for cand in candidates.get(loser["resource"], ()):
-            if cand["ts"] > loser["ts"]:
+        for cand_id, client, method, ts, _ in candidates.get(loser["resource"], ()):
+            if ts > loser["ts"]:
                 break
-            if cand["ts"] >= loser["ts"] - window and cand["client"] != loser["client"]:
-                best = cand
+            if ts >= loser["ts"] - window and client != loser["client"]:
+                best = RaceWinner(cand_id, client, method, ts)
         if best is not None:
-            found[loser["id"]] = RaceWinner(best["id"], best["client"], best["method"], best["ts"])
+            found[loser["id"]] = best
     return found

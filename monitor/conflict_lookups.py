@@ -1,0 +1,168 @@
+"""The row lookups of the conflict analysis (monitor/conflict_analysis.py).
+
+Each runs once per aggregated batch, inside its transaction. On Postgres each is one statement
+of raw SQL taking its lists as arrays (`= ANY(%s)`, `unnest`), so its text and plan stay the
+same whatever the batch holds; elsewhere (SQLite) the ORM does the same. Every lookup bounds
+`ts`, which lets Postgres read only the day partitions concerned.
+"""
+
+from datetime import datetime
+
+import msgspec
+from django.db import connection
+from django.db.models import Q
+
+from ingest.models import Request
+from monitor.conflicts import CONFLICT_STATUSES, RACE_METHODS, WRITE_METHODS
+
+_TABLE = Request._meta.db_table
+_CONFLICT_STATUSES = sorted(CONFLICT_STATUSES)
+_RACE_METHODS = sorted(RACE_METHODS)
+_WRITE_METHODS = sorted(WRITE_METHODS)
+
+# What the analysis reads of a conflict it may decide (lock_conflicts).
+LOCKED_FIELDS = (
+    "id",
+    "endpoint_id",
+    "ts",
+    "method",
+    "status",
+    "client",
+    "resource",
+    "duration_ms",
+    "request_headers",
+    "response_headers",
+    "response_body",
+    "cause",
+    "cause_reason",
+    "race_winner_id",
+    "retry_outcome",
+    "resolved_after_ms",
+)
+_JSON_FIELDS = ("request_headers", "response_headers")
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def retry_candidates(
+    project_id: int, batch_id: int, pairs: set[tuple[str, str]], start: datetime, end: datetime
+) -> list[tuple]:
+    """(id, ts, client, resource, retry_outcome, resolved_after_ms) of the stored conflicts of
+    other batches by these (client, resource) pairs between start and end."""
+    if _postgres():
+        clients = [client for client, _ in pairs]
+        resources = [resource for _, resource in pairs]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, ts, client, resource, retry_outcome, resolved_after_ms "
+                f"FROM {_TABLE} WHERE project_id = %s AND status = ANY(%s) "
+                "AND batch_id IS DISTINCT FROM %s AND ts >= %s AND ts <= %s "
+                "AND (client, resource) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                [project_id, _CONFLICT_STATUSES, batch_id, start, end, clients, resources],
+            )
+            return cursor.fetchall()
+    return [
+        row
+        for row in _stored(project_id, batch_id)
+        .filter(
+            resource__in={resource for _, resource in pairs},
+            client__in={client for client, _ in pairs},
+            ts__gte=start,
+            ts__lte=end,
+        )
+        .values_list("id", "ts", "client", "resource", "retry_outcome", "resolved_after_ms")
+        if (row[2], row[3]) in pairs
+    ]
+
+
+def race_candidates(
+    project_id: int, batch_id: int, resources: set[str], start: datetime, end: datetime
+) -> list[tuple]:
+    """(id, ts) of stored 409s of other batches on these resources between start and end that
+    a successful write may have beaten: no winner linked yet, cause undecided, `unknown` or
+    `duplicate` (a create-only PUT)."""
+    if _postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, ts FROM {_TABLE} WHERE project_id = %s AND status = 409 "
+                "AND batch_id IS DISTINCT FROM %s AND resource = ANY(%s) "
+                "AND ts >= %s AND ts <= %s AND method = ANY(%s) AND race_winner_id IS NULL "
+                "AND (cause IS NULL OR cause IN ('unknown', 'duplicate'))",
+                [project_id, batch_id, list(resources), start, end, _RACE_METHODS],
+            )
+            return cursor.fetchall()
+    return list(
+        _stored(project_id, batch_id)
+        .filter(
+            Q(cause__isnull=True) | Q(cause__in=("unknown", "duplicate")),
+            resource__in=resources,
+            ts__gte=start,
+            ts__lte=end,
+            status=409,
+            method__in=RACE_METHODS,
+            race_winner__isnull=True,
+        )
+        .values_list("id", "ts")
+    )
+
+
+def _stored(project_id: int, batch_id: int):
+    return Request.objects.filter(project_id=project_id, status__in=CONFLICT_STATUSES).exclude(
+        batch_id=batch_id
+    )
+
+
+def lock_conflicts(ids: set[int], start: datetime, end: datetime) -> list[dict]:
+    """Lock these rows in id order (one statement, so two workers cannot deadlock on them) and
+    read them as they are once the lock is held. `start`/`end` bound their times."""
+    if _postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(LOCKED_FIELDS)} FROM {_TABLE} "
+                "WHERE id = ANY(%s) AND ts >= %s AND ts <= %s ORDER BY id FOR NO KEY UPDATE",
+                [sorted(ids), start, end],
+            )
+            rows = [dict(zip(LOCKED_FIELDS, row, strict=True)) for row in cursor.fetchall()]
+        for row in rows:
+            for name in _JSON_FIELDS:
+                # Django reads jsonb as text and leaves decoding to the model field.
+                if isinstance(row[name], str):
+                    row[name] = msgspec.json.decode(row[name])
+        return rows
+    return list(
+        Request.objects.filter(id__in=sorted(ids), ts__gte=start, ts__lte=end)
+        .order_by("id")
+        .select_for_update(no_key=True)
+        .values(*LOCKED_FIELDS)
+    )
+
+
+def successful_writes(
+    project_id: int, resources: set[str], start: datetime, end: datetime
+) -> list[tuple]:
+    """(id, client, method, ts, resource) of the 2xx writes to these resources between start
+    and end, in (ts, id) order: the race winners' candidates (monitor/races.py)."""
+    if _postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, client, method, ts, resource FROM {_TABLE} "
+                "WHERE project_id = %s AND resource = ANY(%s) AND ts >= %s AND ts <= %s "
+                "AND status >= 200 AND status < 300 AND method = ANY(%s) ORDER BY ts, id",
+                [project_id, list(resources), start, end, _WRITE_METHODS],
+            )
+            return cursor.fetchall()
+    return list(
+        Request.objects.filter(
+            project_id=project_id,
+            resource__in=resources,
+            ts__gte=start,
+            ts__lte=end,
+            status__gte=200,
+            status__lt=300,
+            method__in=WRITE_METHODS,
+        )
+        .order_by("ts", "id")
+        .values_list("id", "client", "method", "ts", "resource")
+    )
