@@ -27,6 +27,7 @@ from monitor.conflict_analysis import (
     WEAK,
     WRITES,
     Counts,
+    minute_of,
 )
 from monitor.conflicts import WRITE_METHODS, is_conflict
 from monitor.latency import bucket_for
@@ -41,8 +42,9 @@ def aggregate_batch(batch_id: int, *, analysis: bool = True) -> bool:
 
     A batch that fails MAX_ATTEMPTS times is marked failed (with the error) so that one bad
     batch cannot hold the sweep forever; its raw rows stay stored. `analysis=False` counts the
-    rows without the conflict analysis (causes all `unknown`, no client rollup): the baseline
-    of bench/conflicts.py, not for production.
+    rows without classification and outcome tracking (every conflict `unknown` in the status,
+    client and resource rollups; no race or retry lookups, no write-back, no outcome or race
+    rollups): the baseline of bench/conflicts.py, not for production.
     """
     try:
         return _aggregate(batch_id, analysis)
@@ -78,9 +80,9 @@ def _aggregate(batch_id: int, analysis: bool = True) -> bool:
                 batch.project, batch_id, rows, counts, timezone.now()
             )
         else:
-            causes = {r["id"]: "unknown" for r in rows if is_conflict(r["status"])}
+            causes = count_unclassified(counts, rows)
         # Successful reads that sampling left out of the raw table are counted all the same.
-        add_to_rollups(counts, rows + sampled_rows(batch.sampled), causes, clients=analysis)
+        add_to_rollups(counts, rows + sampled_rows(batch.sampled), causes)
         counts.write()
         batch.status = IngestBatch.Status.DONE
         batch.processed_at = timezone.now()
@@ -143,11 +145,20 @@ def sampled_rows(sampled: list) -> list[dict]:
     ]
 
 
-def add_to_rollups(
-    counts: Counts, rows: list[dict], causes: dict[int, str], *, clients: bool = True
-) -> None:
-    """Count the batch's rows: status and latency per endpoint × minute, and (with `clients`)
-    requests, conflicts, preconditions and creates per client × endpoint × minute."""
+def count_unclassified(counts: Counts, rows: list[dict]) -> dict[int, str]:
+    """The batch's conflicts as `unknown` ({id: cause}), counted per resource."""
+    causes = {}
+    for row in rows:
+        if is_conflict(row["status"]):
+            causes[row["id"]] = "unknown"
+            key = (counts.project_id, minute_of(row["ts"]), row["endpoint_id"], row["resource"])
+            counts.bump("monitor_rollup_resource_minute", (*key, "unknown"), (1,))
+    return causes
+
+
+def add_to_rollups(counts: Counts, rows: list[dict], causes: dict[int, str]) -> None:
+    """Count the batch's rows: status and latency per endpoint × minute; requests, conflicts,
+    preconditions and creates per client × endpoint × minute."""
     project_id = counts.project_id
     status_counts = counts.tables.setdefault("monitor_rollup_status_minute", {})
     latency_counts = counts.tables.setdefault("monitor_rollup_latency_minute", {})
@@ -170,8 +181,6 @@ def add_to_rollups(
             acc[2] += 1
             if row["conditional"]:
                 acc[3] += 1
-        if not clients:
-            continue
         ckey = (project_id, minute, row["endpoint_id"], row["client"] or "")
         cacc = client_counts.get(ckey)
         if cacc is None:

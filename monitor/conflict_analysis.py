@@ -117,7 +117,8 @@ def analyse(
 
     own_times = {r["id"]: r["ts"] for r in rows if is_conflict(r["status"])}
     own_ids = set(own_times)
-    candidates = stored_candidates(project, batch_id, rows, now)
+    write_times = writes_by_pair(rows)
+    candidates = stored_candidates(project, batch_id, rows, write_times, now)
     if not own_ids and not candidates:
         return {}
     times = [*own_times.values(), *candidates.values()]
@@ -127,7 +128,7 @@ def analyse(
     # decides it, and will see this batch's rows when it does.
     stored = [r for r in locked if r["id"] not in own_ids and r["cause"] is not None]
 
-    decisions = decide_all(project, own, stored, now)
+    decisions = decide_all(project, own, stored, now, write_times)
     updates = []
     for row in own:
         d = decisions[row["id"]]
@@ -156,8 +157,23 @@ def analyse(
     return {row["id"]: decisions[row["id"]].cause for row in own}
 
 
+def writes_by_pair(rows: list[dict]) -> dict[tuple[str, str], list[datetime]]:
+    """The batch's write times per (client, resource), sorted."""
+    pairs: dict[tuple[str, str], list[datetime]] = {}
+    for r in rows:
+        if r["client"] is not None and r["method"] in WRITE_METHODS:
+            pairs.setdefault((r["client"], r["resource"]), []).append(r["ts"])
+    for times in pairs.values():
+        times.sort()
+    return pairs
+
+
 def stored_candidates(
-    project: Project, batch_id: int, rows: list[dict], now: datetime
+    project: Project,
+    batch_id: int,
+    rows: list[dict],
+    pairs: dict[tuple[str, str], list[datetime]],
+    now: datetime,
 ) -> dict[int, datetime]:
     """{id: ts} of stored conflicts of other batches that this batch's writes may decide: those of
     the same client and resource up to RETRY_HORIZON before a write (the write may be their
@@ -168,13 +184,6 @@ def stored_candidates(
         return {}
     oldest = now - timedelta(days=settings.CONFLICTWATCH_RAW_RETENTION_DAYS)
     found: dict[int, datetime] = {}
-    # This batch's write times per (client, resource), sorted.
-    pairs: dict[tuple, list[datetime]] = {}
-    for r in writes:
-        if r["client"] is not None:
-            pairs.setdefault((r["client"], r["resource"]), []).append(r["ts"])
-    for times in pairs.values():
-        times.sort()
     if pairs:
         start = max(oldest, min(r["ts"] for r in writes) - RETRY_HORIZON)
         end = max(r["ts"] for r in writes)
@@ -205,7 +214,11 @@ def stored_candidates(
 
 
 def decide_all(
-    project: Project, own: list[dict], stored: list[dict], now: datetime
+    project: Project,
+    own: list[dict],
+    stored: list[dict],
+    now: datetime,
+    write_times: dict[tuple[str, str], list[datetime]],
 ) -> dict[int, Decision]:
     """Cause, winner and outcome of the batch's conflicts; for stored ones, the cause and
     winner only when a winner is newly found (else their own), and their outcome."""
@@ -230,10 +243,23 @@ def decide_all(
             v = _classify(row, phrases, winner)
             decisions[loser_id] = Decision(v.cause, v.reason, winner, None)
     tracked = [r for r in own + stored if r["client"] is not None]
-    following = next_writes(project.id, tracked)
+    following = next_writes(project.id, tracked, _next_write_bounds(tracked, write_times))
     for row in tracked:
         decisions[row["id"]].outcome = decide(attempt(row), following.get(row["id"]), now)
     return decisions
+
+
+def _next_write_bounds(
+    conflicts: list[dict], write_times: dict[tuple[str, str], list[datetime]]
+) -> dict[int, datetime]:
+    """{conflict id: the time of this batch's first write by its client to its resource after
+    it}: its next write is that one or an earlier stored one, so the lookup stops there."""
+    bounds = {}
+    for row in conflicts:
+        times = write_times.get((row["client"], row["resource"]))
+        if times and times[-1] > row["ts"]:
+            bounds[row["id"]] = times[bisect_right(times, row["ts"])]
+    return bounds
 
 
 def _classify(row: dict, phrases: dict, winner: RaceWinner | None = None) -> Verdict:

@@ -76,9 +76,13 @@ def attempt(row: dict) -> Attempt:
     )
 
 
-def next_writes(project_id: int, conflicts: list[dict]) -> dict[int, Attempt]:
+def next_writes(
+    project_id: int, conflicts: list[dict], bounds: dict[int, datetime] | None = None
+) -> dict[int, Attempt]:
     """{conflict id: the same client's next write to the same resource within the horizon},
-    for conflicts given as dicts with id, ts, client and resource.
+    for conflicts given as dicts with id, ts, client and resource. `bounds` may give a time
+    by which a conflict's next write is known to have happened (a later write of the same
+    client and resource): the lookup stops there.
 
     On Postgres one LATERAL query walks the (project, resource, ts) index forward from each
     conflict and stops at the first write; on SQLite a correlated subquery does the same.
@@ -86,16 +90,23 @@ def next_writes(project_id: int, conflicts: list[dict]) -> dict[int, Attempt]:
     conflicts = [c for c in conflicts if c["client"] is not None]
     if not conflicts:
         return {}
+    bounds = bounds or {}
+    until = [
+        min(bounds.get(c["id"], c["ts"] + RETRY_HORIZON), c["ts"] + RETRY_HORIZON)
+        for c in conflicts
+    ]
     if connection.vendor == "postgresql":
-        return _next_writes_postgres(project_id, conflicts)
-    return _next_writes_sqlite(project_id, conflicts)
+        return _next_writes_postgres(project_id, conflicts, until)
+    return _next_writes_sqlite(project_id, conflicts, until)
 
 
 # SQLite allows 32,766 parameters per statement since 3.32; five per conflict.
 _SQLITE_CHUNK = 2000
 
 
-def _next_writes_sqlite(project_id: int, conflicts: list[dict]) -> dict[int, Attempt]:
+def _next_writes_sqlite(
+    project_id: int, conflicts: list[dict], until: list[datetime]
+) -> dict[int, Attempt]:
     """Two queries for any number of conflicts: a correlated subquery finds each conflict's
     next write id through the (project, resource, ts) index, then one query reads them."""
     adapt = connection.ops.adapt_datetimefield_value
@@ -105,8 +116,8 @@ def _next_writes_sqlite(project_id: int, conflicts: list[dict]) -> dict[int, Att
             chunk = conflicts[start : start + _SQLITE_CHUNK]
             values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
             params: list = []
-            for c in chunk:
-                params += [c["id"], adapt(c["ts"]), adapt(c["ts"] + RETRY_HORIZON)]
+            for c, last in zip(chunk, until[start : start + _SQLITE_CHUNK], strict=True):
+                params += [c["id"], adapt(c["ts"]), adapt(last)]
                 params += [c["client"], c["resource"]]
             cursor.execute(
                 f"WITH c(id, ts, until, client, resource) AS (VALUES {values}) "
@@ -140,30 +151,33 @@ def _attempt_row(row: dict) -> Attempt:
 _LATERAL = f"""
 SELECT c.id, n.id, n.ts, n.method, n.status, n.request_headers ->> 'if-match',
        n.request_headers ->> 'idempotency-key'
-FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[], %s::text[]) AS c(id, ts, client, resource)
+FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::text[], %s::text[])
+    AS c(id, ts, until, client, resource)
 CROSS JOIN LATERAL (
     SELECT r.id, r.ts, r.method, r.status, r.request_headers
     FROM {Request._meta.db_table} r
     WHERE r.project_id = %s AND r.resource = c.resource AND r.client = c.client
       AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE')
-      AND r.ts >= c.ts AND r.ts <= c.ts + %s AND (r.ts > c.ts OR r.id > c.id)
+      AND r.ts >= c.ts AND r.ts <= c.until AND (r.ts > c.ts OR r.id > c.id)
     ORDER BY r.ts, r.id
     LIMIT 1
 ) AS n
 """
 
 
-def _next_writes_postgres(project_id: int, conflicts: list[dict]) -> dict[int, Attempt]:
+def _next_writes_postgres(
+    project_id: int, conflicts: list[dict], until: list[datetime]
+) -> dict[int, Attempt]:
     with connection.cursor() as cursor:
         cursor.execute(
             _LATERAL,
             [
                 [c["id"] for c in conflicts],
                 [c["ts"] for c in conflicts],
+                until,
                 [c["client"] for c in conflicts],
                 [c["resource"] for c in conflicts],
                 project_id,
-                RETRY_HORIZON,
             ],
         )
         return {
