@@ -122,10 +122,21 @@ def hotspots(
     qs = _rollup(ResourceRollup, project, rng, f)
     if f.cause:
         qs = qs.filter(cause=f.cause)
+    # Ranked in SQL: only the top resources' rows come back, whatever the range holds.
+    ranked = (
+        qs.values("resource")
+        .annotate(total=Sum("n"))
+        .filter(total__gt=0)
+        .order_by("-total", "resource")
+        .values_list("resource", flat=True)[:limit]
+    )
     per_resource: dict[str, dict] = {}
-    for resource, endpoint_id, cause, n in qs.values_list(
-        "resource", "endpoint_id", "cause"
-    ).annotate(n=Sum("n")):
+    for resource, endpoint_id, cause, n in (
+        qs.filter(resource__in=list(ranked))
+        .values_list("resource", "endpoint_id", "cause")
+        .annotate(n=Sum("n"))
+        .order_by()
+    ):
         if not n:
             continue
         spot = per_resource.setdefault(
