@@ -123,7 +123,7 @@ def hotspots(
     if f.cause:
         qs = qs.filter(cause=f.cause)
     # Ranked in SQL: only the top resources' rows come back, whatever the range holds.
-    ranked = (
+    ranked = list(
         qs.values("resource")
         .annotate(total=Sum("n"))
         .filter(total__gt=0)
@@ -132,7 +132,7 @@ def hotspots(
     )
     per_resource: dict[str, dict] = {}
     for resource, endpoint_id, cause, n in (
-        qs.filter(resource__in=list(ranked))
+        qs.filter(resource__in=ranked)
         .values_list("resource", "endpoint_id", "cause")
         .annotate(n=Sum("n"))
         .order_by()
@@ -145,7 +145,7 @@ def hotspots(
         spot["conflicts"] += n
         spot["by_cause"][cause] += n
         spot["ep"][endpoint_id] = spot["ep"].get(endpoint_id, 0) + n
-    top = sorted(per_resource.values(), key=lambda s: (-s["conflicts"], s["resource"]))[:limit]
+    top = [per_resource[resource] for resource in ranked if resource in per_resource]
     pairs = _race_pairs(project, rng, [s["resource"] for s in top])
     routes = dict(
         Endpoint.objects.filter(id__in={max(s["ep"], key=s["ep"].get) for s in top}).values_list(
