@@ -7,8 +7,15 @@ from tests.records import record
 
 
 def many(n: int, endpoints: int, offset: int = 0) -> list[dict]:
+    # One instant for every record: a batch that touched another UTC day (around midnight)
+    # would also check that day's partition, which is not what these tests count.
     return [
-        record(offset + i, path=f"/v1/things{i % endpoints}/{offset + i}", status=(200, 409)[i % 2])
+        record(
+            offset + i,
+            ts=record()["ts"],
+            path=f"/v1/things{i % endpoints}/{offset + i}",
+            status=(200, 409)[i % 2],
+        )
         for i in range(n)
     ]
 
