@@ -9,7 +9,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import unquote, unquote_plus, unquote_to_bytes, urlsplit
 
 from ingest.record import NativeRecord, RecordError
 from ingest.routes import route_for
@@ -89,6 +89,11 @@ class ProjectRules:
 
 
 DEFAULT_RULES = ProjectRules()
+
+
+class FormEncodedHeaders(dict):
+    """Headers whose values are still URL-encoded (`a%2Fb`, `+` for a space), as some gateways
+    log them: only the values of the headers that are kept get decoded."""
 
 
 def clean_text(value: str, limit: int = MAX_TEXT) -> str:
@@ -201,6 +206,18 @@ def _check_range(ts: datetime) -> datetime:
     return ts
 
 
+def unquote_form(value: str) -> str:
+    """'x%2Fy+z' -> 'x/y z' (application/x-www-form-urlencoded); bad UTF-8 becomes U+FFFD."""
+    if "+" in value:
+        value = value.replace("+", " ")
+    if "%" not in value:
+        return value
+    if value.isascii():
+        # One decode of the whole value instead of one per escaped run.
+        return unquote_to_bytes(value).decode("utf-8", "replace")
+    return unquote(value)
+
+
 def is_credential_param(name: str) -> bool:
     name = unquote_plus(name).strip().lower()
     return (
@@ -226,12 +243,15 @@ def headers(value, name: str, allowed: frozenset[str]) -> dict[str, str]:
         return {}
     if not isinstance(value, dict):
         raise RecordError(f"{name}: expected an object, got {type(value).__name__}")
+    form_encoded = type(value) is FormEncodedHeaders
     kept: dict[str, str] = {}
     for key, raw in value.items():
         low = key.strip().lower()
         if low not in allowed:
             continue
-        if isinstance(raw, list):
+        if form_encoded and type(raw) is str:
+            raw = unquote_form(raw)
+        elif isinstance(raw, list):
             raw = ", ".join(str(v) for v in raw if v is not None and not isinstance(v, dict | list))
         elif isinstance(raw, bool) or not isinstance(raw, str | int | float):
             continue

@@ -27,7 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from ingest.formats import otlp
+from ingest.formats import otlp, otlp_json
 from ingest.intake import Refused, authenticate, database_errors_refused, media_type, receive
 from ingest.pipeline import ingest_mapped
 from ingest.record import RecordError
@@ -45,8 +45,8 @@ MAX_MESSAGE = 2000
 class Signal:
     request: type[Message]
     response: type[Message]
-    parse_json: Callable[[bytes], Message]
     map: Callable[[Message], otlp.Mapped]
+    map_json: Callable[[bytes], otlp.Mapped]
     partial_success_field: str
     what: str
 
@@ -54,16 +54,16 @@ class Signal:
 TRACES = Signal(
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
-    otlp.parse_traces_json,
     otlp.map_traces,
+    otlp_json.map_traces,
     "rejected_spans",
     "spans",
 )
 LOGS = Signal(
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
-    otlp.parse_logs_json,
     otlp.map_logs,
+    otlp_json.map_logs,
     "rejected_log_records",
     "log records",
 )
@@ -80,16 +80,17 @@ def _encode(message: Message, as_json: bool, status: int = 200, retry_after=None
     return response
 
 
-def _decode(signal: Signal, body: bytes, media: str) -> Message:
+def _map(signal: Signal, body: bytes, media: str) -> otlp.Mapped:
     if media == JSON:
         try:
-            return signal.parse_json(body)
+            return signal.map_json(body)
         except RecordError as exc:
             raise Refused(400, str(exc)) from None
     try:
-        return signal.request.FromString(body)
+        message = signal.request.FromString(body)
     except (DecodeError, RecursionError, ValueError) as exc:
         raise Refused(400, f"body: not an OTLP protobuf {signal.request.__name__}: {exc}") from None
+    return signal.map(message)
 
 
 def _partial_success_message(rejected: int, reasons: list[str]) -> str:
@@ -110,8 +111,7 @@ def _export(request: HttpRequest, signal: Signal) -> HttpResponse:
                     415,
                     f"unsupported content type {media[:60] or '(none)'!r}; send {PROTOBUF} or {JSON}",
                 )
-            message = _decode(signal, receive(request, source), media)
-            mapped = signal.map(message)
+            mapped = _map(signal, receive(request, source), media)
             outcome, reasons = ingest_mapped(
                 source, mapped.records, mapped.refs, mapped.rejected, mapped.reasons
             )

@@ -1,9 +1,7 @@
 """APIPark (apinto gateway) `http_output` with `type: json`: one object per request."""
 
-from urllib.parse import unquote_plus
-
 from ingest.formats.fields import last_status, text
-from ingest.normalize import SECRET_HEADERS
+from ingest.normalize import SECRET_HEADERS, FormEncodedHeaders, unquote_form
 from ingest.record import RecordError
 
 NAME = "apipark"
@@ -25,27 +23,23 @@ _SECRETS = frozenset(
 )
 
 
-def _unquote(value: str) -> str:
-    return unquote_plus(value) if ("%" in value or "+" in value) else value
-
-
 def decode_headers(value, name: str = "request_header") -> dict[str, str]:
-    """'Key=value&Other=x%2Fy' (Go's url.Values encoding) -> {'Key': 'value', 'Other': 'x/y'}.
-    A repeated header keeps its values joined with ', '."""
+    """'Key=value&Other=x%2Fy' (Go's url.Values encoding) -> {'Key': 'value', 'Other': 'x%2Fy'},
+    values left encoded for normalize to decode the few it keeps. A repeated header keeps its
+    values joined with ', '."""
     if value is None or value == "":
         return {}
     if isinstance(value, dict):
         return value
     if not isinstance(value, str):
         raise RecordError(f"{name}: expected a URL-encoded string, got {type(value).__name__}")
-    headers: dict[str, str] = {}
+    headers = FormEncodedHeaders()
     for part in value[:MAX_HEADER_STRING].split("&"):
         key, _, raw = part.partition("=")
+        if "%" in key or "+" in key:
+            key = unquote_form(key)
         if not key or key in _SECRETS:
             continue
-        if "%" in key:
-            key = unquote_plus(key)
-        raw = _unquote(raw)
         headers[key] = f"{headers[key]}, {raw}" if key in headers else raw
     return headers
 
@@ -56,6 +50,8 @@ def parse(record: dict) -> dict:
     if response_headers is None:
         response_headers = decode_headers(record.get("response_header"), "response_header")
     user_agent = request_headers.get("User-Agent") or request_headers.get("user-agent")
+    if user_agent and type(request_headers) is FormEncodedHeaders:
+        user_agent = unquote_form(user_agent)
     return {
         "ts": record.get("msec"),
         "method": record.get("request_method"),

@@ -180,9 +180,15 @@ _INT_ATTRIBUTES = frozenset(
     }
 )
 _REQUEST_HEADER_LEN = len(_REQUEST_HEADER)
-_KEPT_REQUEST_HEADERS = frozenset(_REQUEST_HEADER + name for name in ALLOWED_HEADERS)
-_KEPT_RESPONSE_HEADERS = frozenset(_RESPONSE_HEADER + name for name in ALLOWED_HEADERS)
 _RESPONSE_HEADER_LEN = len(_RESPONSE_HEADER)
+# What to do with each attribute a record reads, looked up once per attribute:
+# (where it goes, the name it goes by there).
+STRING, INT, REQUEST, RESPONSE = range(4)
+ATTRIBUTE_PLAN = {
+    **{key: (INT if key in _INT_ATTRIBUTES else STRING, key) for key in _KNOWN},
+    **{_REQUEST_HEADER + name: (REQUEST, name) for name in ALLOWED_HEADERS},
+    **{_RESPONSE_HEADER + name: (RESPONSE, name) for name in ALLOWED_HEADERS},
+}
 
 
 def _header_value(any_value) -> str | None:
@@ -208,23 +214,41 @@ def _attributes(key_values: Iterable) -> tuple[dict, dict, dict]:
     response: dict = {}
     for kv in key_values:
         key = kv.key
-        if key in _KNOWN:
-            # Read the type the conventions give the attribute first (one access); a sender
-            # that used another type (a status as a string, say) takes the general path.
-            value = kv.value
-            typed = value.int_value if key in _INT_ATTRIBUTES else value.string_value
-            attrs[key] = typed if typed else _value(value)
-        elif key in _KEPT_REQUEST_HEADERS:
-            request[key[_REQUEST_HEADER_LEN:]] = _header_value(kv.value)
-        elif key in _KEPT_RESPONSE_HEADERS:
-            response[key[_RESPONSE_HEADER_LEN:]] = _header_value(kv.value)
-        elif key[:7] == "http.re" and key[_REQUEST_HEADER_LEN:] not in SECRET_HEADERS:
+        plan = ATTRIBUTE_PLAN.get(key)
+        if plan is not None:
+            where, name = plan
+            if where is STRING:
+                # Read the type the conventions give the attribute first (one access); a
+                # sender that used another type (a status as a string, say) takes the general
+                # path.
+                value = kv.value
+                typed = value.string_value
+                attrs[key] = typed if typed else _value(value)
+            elif where is INT:
+                value = kv.value
+                typed = value.int_value
+                attrs[key] = typed if typed else _value(value)
+            elif where is REQUEST:
+                request[name] = _header_value(kv.value)
+            else:
+                response[name] = _header_value(kv.value)
+        elif key[:7] == "http.re" and (target := other_header(key, request, response)):
             # A header a project may have added to its allow-list: keep it for normalize.
-            if key.startswith(_REQUEST_HEADER):
-                request[key[_REQUEST_HEADER_LEN:]] = _header_value(kv.value)
-            elif key.startswith(_RESPONSE_HEADER):
-                response[key[_RESPONSE_HEADER_LEN:]] = _header_value(kv.value)
+            into, name = target
+            into[name] = _header_value(kv.value)
     return attrs, request, response
+
+
+def other_header(key: str, request: dict, response: dict) -> tuple[dict, str] | None:
+    """Where a header attribute outside the default allow-list goes (None for a secret or
+    another attribute): (request or response headers, its name)."""
+    if key.startswith(_REQUEST_HEADER):
+        into, name = request, key[_REQUEST_HEADER_LEN:]
+    elif key.startswith(_RESPONSE_HEADER):
+        into, name = response, key[_RESPONSE_HEADER_LEN:]
+    else:
+        return None
+    return None if name in SECRET_HEADERS else (into, name)
 
 
 def _first(attrs: dict, *names):
@@ -317,6 +341,45 @@ def _missing(record: dict) -> str | None:
     return None
 
 
+def add_span(mapped: Mapped, parts: tuple, service, ref: str, start: int, end: int) -> None:
+    attrs, request_headers, response_headers = parts
+    if not is_http(attrs):
+        return  # a SERVER span of another protocol (gRPC, messaging...)
+    record = _native(attrs, request_headers, response_headers, service)
+    missing = _missing(record)
+    if missing:
+        mapped.reject(f"{ref}: no HTTP {missing} attribute")
+        return
+    if not start:
+        mapped.reject(f"{ref}: startTimeUnixNano missing")
+        return
+    record["ts"] = _ns_to_ms(start)
+    if end >= start:
+        record["duration_ms"] = (end - start) / 1e6
+    mapped.records.append(record)
+    mapped.refs.append(ref)
+
+
+def add_log(mapped: Mapped, parts: tuple, service, index: int, when: int) -> None:
+    attrs, request_headers, response_headers = parts
+    if not is_http(attrs):
+        return
+    record = _native(attrs, request_headers, response_headers, service)
+    missing = _missing(record)
+    if missing:
+        mapped.reject(f"log record {index}: no HTTP {missing} attribute")
+        return
+    if not when:
+        mapped.reject(f"log record {index}: timeUnixNano missing")
+        return
+    record["ts"] = _ns_to_ms(when)
+    seconds = attrs.get(LOG_DURATION_ATTRIBUTE)
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+        record["duration_ms"] = seconds * 1000
+    mapped.records.append(record)
+    mapped.refs.append(f"log record {index}")
+
+
 def map_traces(request: ExportTraceServiceRequest) -> Mapped:
     """Native-shaped dicts for the SERVER spans of an export request (see module docstring)."""
     mapped = Mapped()
@@ -324,26 +387,15 @@ def map_traces(request: ExportTraceServiceRequest) -> Mapped:
         service = _service(resource_spans.resource)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                if span.kind != SPAN_KIND_SERVER:
-                    continue
-                attrs, request_headers, response_headers = _attributes(span.attributes)
-                if not is_http(attrs):
-                    continue  # a SERVER span of another protocol (gRPC, messaging...)
-                record = _native(attrs, request_headers, response_headers, service)
-                ref = f"span {span.span_id.hex()}"
-                missing = _missing(record)
-                if missing:
-                    mapped.reject(f"{ref}: no HTTP {missing} attribute")
-                    continue
-                start, end = span.start_time_unix_nano, span.end_time_unix_nano
-                if not start:
-                    mapped.reject(f"{ref}: startTimeUnixNano missing")
-                    continue
-                record["ts"] = _ns_to_ms(start)
-                if end >= start:
-                    record["duration_ms"] = (end - start) / 1e6
-                mapped.records.append(record)
-                mapped.refs.append(ref)
+                if span.kind == SPAN_KIND_SERVER:
+                    add_span(
+                        mapped,
+                        _attributes(span.attributes),
+                        service,
+                        f"span {span.span_id.hex()}",
+                        span.start_time_unix_nano,
+                        span.end_time_unix_nano,
+                    )
     return mapped
 
 
@@ -354,22 +406,11 @@ def map_logs(request: ExportLogsServiceRequest) -> Mapped:
         service = _service(resource_logs.resource)
         for scope_logs in resource_logs.scope_logs:
             for index, log in enumerate(scope_logs.log_records):
-                attrs, request_headers, response_headers = _attributes(log.attributes)
-                if not is_http(attrs):
-                    continue
-                record = _native(attrs, request_headers, response_headers, service)
-                missing = _missing(record)
-                if missing:
-                    mapped.reject(f"log record {index}: no HTTP {missing} attribute")
-                    continue
-                when = log.time_unix_nano or log.observed_time_unix_nano
-                if not when:
-                    mapped.reject(f"log record {index}: timeUnixNano missing")
-                    continue
-                record["ts"] = _ns_to_ms(when)
-                seconds = attrs.get(LOG_DURATION_ATTRIBUTE)
-                if isinstance(seconds, int | float) and not isinstance(seconds, bool):
-                    record["duration_ms"] = seconds * 1000
-                mapped.records.append(record)
-                mapped.refs.append(f"log record {index}")
+                add_log(
+                    mapped,
+                    _attributes(log.attributes),
+                    service,
+                    index,
+                    log.time_unix_nano or log.observed_time_unix_nano,
+                )
     return mapped
