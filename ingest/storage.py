@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ingest import partitions, sampling
 from ingest.models import IngestBatch, Request, SampledKey, Source
+from ingest.prepared import prepared_cursor
 from ingest.record import NativeRecord
 from monitor.models import Endpoint, Project
 
@@ -264,19 +265,20 @@ def update_requests(columns: tuple[str, ...], rows: list[tuple]) -> None:
         if col not in ANALYSIS_COLUMNS:
             raise ValueError(f"not an analysis column: {col}")
     rows = sorted(rows)  # a fixed order of row locks between concurrent workers
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            types = ("bigint", "timestamptz", *(ANALYSIS_COLUMNS[c] for c in columns))
-            arrays = ", ".join(f"%s::{t}[]" for t in types)
-            names = ", ".join(["id", "ts", *columns])
-            sets = ", ".join(f"{c} = v.{c}" for c in columns)
+    if connection.vendor == "postgresql":
+        types = ("bigint", "timestamptz", *(ANALYSIS_COLUMNS[c] for c in columns))
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        names = ", ".join(["id", "ts", *columns])
+        sets = ", ".join(f"{c} = v.{c}" for c in columns)
+        with prepared_cursor() as cursor:
             cursor.execute(
                 f"UPDATE {_TABLE} AS r SET {sets} FROM unnest({arrays}) AS v({names}) "
                 "WHERE r.id = v.id AND r.ts = v.ts",
                 [list(col) for col in zip(*rows, strict=True)],
             )
-        else:
-            sets = ", ".join(f"{c} = %s" for c in columns)
-            cursor.executemany(
-                f"UPDATE {_TABLE} SET {sets} WHERE id = %s", [(*row[2:], row[0]) for row in rows]
-            )
+        return
+    sets = ", ".join(f"{c} = %s" for c in columns)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {_TABLE} SET {sets} WHERE id = %s", [(*row[2:], row[0]) for row in rows]
+        )

@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import Q
 
 from ingest.models import Request
+from ingest.prepared import prepared_cursor
 from monitor.conflicts import CONFLICT_STATUSES, RACE_METHODS, WRITE_METHODS
 
 _TABLE = Request._meta.db_table
@@ -54,7 +55,7 @@ def retry_candidates(
     if _postgres():
         clients = [client for client, _ in pairs]
         resources = [resource for _, resource in pairs]
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 f"SELECT id, ts, client, resource, retry_outcome, resolved_after_ms "
                 f"FROM {_TABLE} WHERE project_id = %s AND status = ANY(%s) "
@@ -84,7 +85,7 @@ def race_candidates(
     a successful write may have beaten: no winner linked yet, cause undecided, `unknown` or
     `duplicate` (a create-only PUT)."""
     if _postgres():
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 f"SELECT id, ts FROM {_TABLE} WHERE project_id = %s AND status = 409 "
                 "AND batch_id IS DISTINCT FROM %s AND resource = ANY(%s) "
@@ -118,7 +119,7 @@ def lock_conflicts(ids: set[int], start: datetime, end: datetime) -> list[dict]:
     """Lock these rows in id order (one statement, so two workers cannot deadlock on them) and
     read them as they are once the lock is held. `start`/`end` bound their times."""
     if _postgres():
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 f"SELECT {', '.join(LOCKED_FIELDS)} FROM {_TABLE} "
                 "WHERE id = ANY(%s) AND ts >= %s AND ts <= %s ORDER BY id FOR NO KEY UPDATE",
@@ -145,7 +146,7 @@ def successful_writes(
     """(id, client, method, ts, resource) of the 2xx writes to these resources between start
     and end, in (ts, id) order: the race winners' candidates (monitor/races.py)."""
     if _postgres():
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 f"SELECT id, client, method, ts, resource FROM {_TABLE} "
                 "WHERE project_id = %s AND resource = ANY(%s) AND ts >= %s AND ts <= %s "

@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models.fields.json import KeyTextTransform
 
 from ingest.models import Request
+from ingest.prepared import prepared_cursor
 from monitor.conflicts import CONFLICT_STATUSES
 
 RETRY_HORIZON = timedelta(minutes=10)
@@ -168,7 +169,7 @@ CROSS JOIN LATERAL (
 def _next_writes_postgres(
     project_id: int, conflicts: list[dict], until: list[datetime]
 ) -> dict[int, Attempt]:
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _LATERAL,
             [

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
+from ingest.prepared import prepared_cursor
+
 # Whitelist: table -> (key columns, additive value columns), each column with its SQL type.
 TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {
     "monitor_rollup_status_minute": (
@@ -159,14 +161,15 @@ def _add(table: str, counts: Mapping[tuple, Sequence[float]]) -> None:
     updates = ", ".join(f"{v} = {table}.{v} + excluded.{v}" for v, _ in values)
     conflict = f"ON CONFLICT ({key_names}) DO UPDATE SET {updates}"
     rows = [(*key, *vals) for key, vals in sorted(counts.items())]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{sql_type}[]" for _, sql_type in keys + values)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{sql_type}[]" for _, sql_type in keys + values)
+        with prepared_cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays}) {conflict}",
                 [list(column) for column in zip(*rows, strict=True)],
             )
-            return
+        return
+    with connection.cursor() as cursor:
         adapt = connection.ops.adapt_datetimefield_value
         rows = [tuple(adapt(v) if isinstance(v, datetime) else v for v in row) for row in rows]
         marks = "(" + ", ".join(["%s"] * len(keys + values)) + ")"

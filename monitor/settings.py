@@ -89,6 +89,12 @@ else:
     # Postgres's JIT compiles plans for large row estimates over many partitions; our queries
     # are short and indexed, and compiling cost them ~100 ms each.
     DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
+    # Statements of ingest/prepared.py are prepared after this many runs on a connection
+    # (Django's own queries never are); None prepares nothing.
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "prepare_threshold",
+        2 if env.bool("CONFLICTWATCH_PREPARED_STATEMENTS", default=True) else None,
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

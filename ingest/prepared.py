@@ -1,0 +1,24 @@
+"""Postgres statements that run with the same text for every batch (the rollup upserts, the
+conflict lookups, the analysis write-back): parameters are bound on the server, and psycopg
+prepares a statement once it has run a few times on a connection (`prepare_threshold`, set in
+monitor/settings.py), so Postgres stops parsing and planning it for every batch. Django's own
+cursors bind on the client and never prepare.
+
+`CONFLICTWATCH_PREPARED_STATEMENTS=false` keeps the server-side binding but prepares nothing,
+for connection poolers that do not carry prepared statements between transactions.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from django.db import connection
+
+
+@contextmanager
+def prepared_cursor() -> Iterator[psycopg.Cursor]:
+    """A cursor of Django's connection (its transaction) with server-side binding; database
+    errors surface as Django's, like every other query's."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
