@@ -1,8 +1,9 @@
 """OpenTelemetry: SERVER spans and HTTP log records -> native-shaped dicts.
 
 Takes the official `ExportTraceServiceRequest` / `ExportLogsServiceRequest` messages (protobuf
-bodies parse with `FromString`; JSON bodies with `parse_traces_json` / `parse_logs_json`, which
-handle OTLP/JSON's hex trace and span ids). Reads the current HTTP semantic conventions
+bodies parse with `FromString`). The endpoints map OTLP/JSON bodies with
+ingest/formats/otlp_json.py, by the same rules; `parse_traces_json` / `parse_logs_json` turn
+such a body into the protobuf message (hex ids included) for tools and tests. Reads the current HTTP semantic conventions
 (`http.request.method`, `url.path`, `http.response.status_code`, ...) and the older names
 (`http.method`, `http.target`, `http.url`, `http.status_code`, ...).
 
