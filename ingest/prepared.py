@@ -1,8 +1,11 @@
 """Postgres statements that run with the same text for every batch (the rollup upserts, the
 conflict lookups, the analysis write-back): parameters are bound on the server, and psycopg
 prepares a statement once it has run a few times on a connection (`prepare_threshold`, set in
-monitor/settings.py), so Postgres stops parsing and planning it for every batch. Django's own
-cursors bind on the client and never prepare.
+monitor/settings.py), so Postgres stops parsing and planning it for every batch; the session
+keeps one generic plan per statement (`plan_cache_mode`), whose partition pruning happens when
+it runs. Constants belong in the SQL text, not in the parameters, so that the generic plan can
+use partial indexes whose condition names them. Django's own cursors bind on the client and
+never prepare.
 
 `CONFLICTWATCH_PREPARED_STATEMENTS=false` keeps the server-side binding but prepares nothing,
 for connection poolers that do not carry prepared statements between transactions.

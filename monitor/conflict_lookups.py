@@ -17,9 +17,11 @@ from ingest.prepared import prepared_cursor
 from monitor.conflicts import CONFLICT_STATUSES, RACE_METHODS, WRITE_METHODS
 
 _TABLE = Request._meta.db_table
-_CONFLICT_STATUSES = sorted(CONFLICT_STATUSES)
-_RACE_METHODS = sorted(RACE_METHODS)
-_WRITE_METHODS = sorted(WRITE_METHODS)
+# Constants are written into the SQL text, not passed as parameters: a prepared statement's
+# generic plan can then use the partial indexes on conflict statuses.
+_CONFLICT_STATUSES = ", ".join(str(s) for s in sorted(CONFLICT_STATUSES))
+_RACE_METHODS = ", ".join(f"'{m}'" for m in sorted(RACE_METHODS))
+_WRITE_METHODS = ", ".join(f"'{m}'" for m in sorted(WRITE_METHODS))
 
 # What the analysis reads of a conflict it may decide (lock_conflicts).
 LOCKED_FIELDS = (
@@ -58,10 +60,10 @@ def retry_candidates(
         with prepared_cursor() as cursor:
             cursor.execute(
                 f"SELECT id, ts, client, resource, retry_outcome, resolved_after_ms "
-                f"FROM {_TABLE} WHERE project_id = %s AND status = ANY(%s) "
+                f"FROM {_TABLE} WHERE project_id = %s AND status IN ({_CONFLICT_STATUSES}) "
                 "AND batch_id IS DISTINCT FROM %s AND ts >= %s AND ts <= %s "
                 "AND (client, resource) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
-                [project_id, _CONFLICT_STATUSES, batch_id, start, end, clients, resources],
+                [project_id, batch_id, start, end, clients, resources],
             )
             return cursor.fetchall()
     return [
@@ -89,9 +91,10 @@ def race_candidates(
             cursor.execute(
                 f"SELECT id, ts FROM {_TABLE} WHERE project_id = %s AND status = 409 "
                 "AND batch_id IS DISTINCT FROM %s AND resource = ANY(%s) "
-                "AND ts >= %s AND ts <= %s AND method = ANY(%s) AND race_winner_id IS NULL "
+                f"AND ts >= %s AND ts <= %s AND method IN ({_RACE_METHODS}) "
+                "AND race_winner_id IS NULL "
                 "AND (cause IS NULL OR cause IN ('unknown', 'duplicate'))",
-                [project_id, batch_id, list(resources), start, end, _RACE_METHODS],
+                [project_id, batch_id, list(resources), start, end],
             )
             return cursor.fetchall()
     return list(
@@ -150,8 +153,9 @@ def successful_writes(
             cursor.execute(
                 f"SELECT id, client, method, ts, resource FROM {_TABLE} "
                 "WHERE project_id = %s AND resource = ANY(%s) AND ts >= %s AND ts <= %s "
-                "AND status >= 200 AND status < 300 AND method = ANY(%s) ORDER BY ts, id",
-                [project_id, list(resources), start, end, _WRITE_METHODS],
+                f"AND status >= 200 AND status < 300 AND method IN ({_WRITE_METHODS}) "
+                "ORDER BY ts, id",
+                [project_id, list(resources), start, end],
             )
             return cursor.fetchall()
     return list(

@@ -87,10 +87,14 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
     # Postgres's JIT compiles plans for large row estimates over many partitions; our queries
-    # are short and indexed, and compiling cost them ~100 ms each.
-    DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
+    # are short and indexed, and compiling cost them ~100 ms each. Prepared statements (only
+    # ingest/prepared.py's) keep one generic plan: a custom plan re-plans the partitioned raw
+    # table at every run, which cost more than running the statement.
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "options", "-c jit=off -c plan_cache_mode=force_generic_plan"
+    )
     # Statements of ingest/prepared.py are prepared after this many runs on a connection
-    # (Django's own queries never are); None prepares nothing.
+    # (Django's own queries bind on the client and never are); None prepares nothing.
     DATABASES["default"]["OPTIONS"].setdefault(
         "prepare_threshold",
         2 if env.bool("CONFLICTWATCH_PREPARED_STATEMENTS", default=True) else None,
