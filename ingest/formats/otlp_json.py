@@ -35,7 +35,8 @@ _HEX_ID = re.compile(r"(?:[0-9a-fA-F]{2}){0,32}")
 
 
 # The parts of the OTLP schema a record reads (lowerCamelCase, as OTLP/JSON writes them);
-# everything else in a body is skipped unread.
+# everything else in a body is skipped unread. Every field may be null, read as its default
+# (as protobuf's JSON parser does).
 class AnyValue(msgspec.Struct, gc=False):
     stringValue: str | None = None
     intValue: int | None = None
@@ -45,56 +46,56 @@ class AnyValue(msgspec.Struct, gc=False):
 
 
 class ArrayValue(msgspec.Struct, gc=False):
-    values: list[AnyValue] = []
+    values: list[AnyValue] | None = None
 
 
 class KeyValue(msgspec.Struct, gc=False):
-    key: str = ""
+    key: str | None = None
     value: AnyValue | None = None
 
 
 class Resource(msgspec.Struct, gc=False):
-    attributes: list[KeyValue] = []
+    attributes: list[KeyValue] | None = None
 
 
 class Span(msgspec.Struct, gc=False):
-    spanId: str = ""
-    kind: int | str = 0
-    startTimeUnixNano: int = 0
-    endTimeUnixNano: int = 0
-    attributes: list[KeyValue] = []
+    spanId: str | None = None
+    kind: int | str | None = None
+    startTimeUnixNano: int | None = None
+    endTimeUnixNano: int | None = None
+    attributes: list[KeyValue] | None = None
 
 
 class ScopeSpans(msgspec.Struct, gc=False):
-    spans: list[Span] = []
+    spans: list[Span] | None = None
 
 
 class ResourceSpans(msgspec.Struct, gc=False):
     resource: Resource | None = None
-    scopeSpans: list[ScopeSpans] = []
+    scopeSpans: list[ScopeSpans] | None = None
 
 
 class TracesRequest(msgspec.Struct, gc=False):
-    resourceSpans: list[ResourceSpans] = []
+    resourceSpans: list[ResourceSpans] | None = None
 
 
 class LogRecord(msgspec.Struct, gc=False):
-    timeUnixNano: int = 0
-    observedTimeUnixNano: int = 0
-    attributes: list[KeyValue] = []
+    timeUnixNano: int | None = None
+    observedTimeUnixNano: int | None = None
+    attributes: list[KeyValue] | None = None
 
 
 class ScopeLogs(msgspec.Struct, gc=False):
-    logRecords: list[LogRecord] = []
+    logRecords: list[LogRecord] | None = None
 
 
 class ResourceLogs(msgspec.Struct, gc=False):
     resource: Resource | None = None
-    scopeLogs: list[ScopeLogs] = []
+    scopeLogs: list[ScopeLogs] | None = None
 
 
 class LogsRequest(msgspec.Struct, gc=False):
-    resourceLogs: list[ResourceLogs] = []
+    resourceLogs: list[ResourceLogs] | None = None
 
 
 # Not strict: integers written as strings ("409", as OTLP/JSON does for 64-bit ones) and the
@@ -126,15 +127,15 @@ def _value(any_value: AnyValue | None, nested: bool = False):
         if value is not None:
             return value
     if any_value.arrayValue is not None and not nested:
-        return [_value(v, nested=True) for v in any_value.arrayValue.values]
+        return [_value(v, nested=True) for v in any_value.arrayValue.values or ()]
     return None
 
 
 def _header_value(any_value: AnyValue | None) -> str | None:
     # Semconv header attributes are string arrays; a lone string is accepted too.
-    array = any_value.arrayValue if any_value is not None else None
-    if array is not None and len(array.values) == 1 and array.values[0].stringValue is not None:
-        return array.values[0].stringValue
+    values = any_value.arrayValue.values if any_value and any_value.arrayValue else None
+    if values and len(values) == 1 and values[0].stringValue is not None:
+        return values[0].stringValue
     value = _value(any_value)
     if isinstance(value, list):
         strings = [v if isinstance(v, str) else "" for v in value]
@@ -144,13 +145,13 @@ def _header_value(any_value: AnyValue | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _attributes(key_values: list[KeyValue]) -> tuple[dict, dict, dict]:
+def _attributes(key_values: list[KeyValue] | None) -> tuple[dict, dict, dict]:
     """(known attributes, request headers, response headers), as otlp's `_attributes`."""
     attrs: dict = {}
     request: dict = {}
     response: dict = {}
-    for kv in key_values:
-        key = kv.key
+    for kv in key_values or ():
+        key = kv.key or ""
         plan = ATTRIBUTE_PLAN.get(key)
         if plan is not None:
             where, name = plan
@@ -173,16 +174,17 @@ def _attributes(key_values: list[KeyValue]) -> tuple[dict, dict, dict]:
 
 
 def _service(resource: Resource | None) -> str | None:
-    for kv in resource.attributes if resource else ():
+    for kv in (resource.attributes if resource else None) or ():
         if kv.key == "service.name":
             return (kv.value.stringValue if kv.value else None) or None
     return None
 
 
 def _span_ref(span: Span) -> str:
-    if not _HEX_ID.fullmatch(span.spanId):
-        raise RecordError(f"body: spanId: not a hex id: {span.spanId[:40]!r}")
-    return f"span {span.spanId.lower()}"
+    span_id = span.spanId or ""
+    if not _HEX_ID.fullmatch(span_id):
+        raise RecordError(f"body: spanId: not a hex id: {span_id[:40]!r}")
+    return f"span {span_id.lower()}"
 
 
 def map_traces(body: bytes | str) -> Mapped:
@@ -190,10 +192,10 @@ def map_traces(body: bytes | str) -> Mapped:
     for a body that is not one (the whole body is refused: a 400)."""
     request = _decode(_traces_decoder, body)
     mapped = Mapped()
-    for resource_spans in request.resourceSpans:
+    for resource_spans in request.resourceSpans or ():
         service = _service(resource_spans.resource)
-        for scope_spans in resource_spans.scopeSpans:
-            for span in scope_spans.spans:
+        for scope_spans in resource_spans.scopeSpans or ():
+            for span in scope_spans.spans or ():
                 if span.kind != SPAN_KIND_SERVER and span.kind != _SPAN_KIND_SERVER_NAME:
                     continue
                 add_span(
@@ -201,8 +203,8 @@ def map_traces(body: bytes | str) -> Mapped:
                     _attributes(span.attributes),
                     service,
                     _span_ref(span),
-                    span.startTimeUnixNano,
-                    span.endTimeUnixNano,
+                    span.startTimeUnixNano or 0,
+                    span.endTimeUnixNano or 0,
                 )
     return mapped
 
@@ -212,15 +214,15 @@ def map_logs(body: bytes | str) -> Mapped:
     raises RecordError for a body that is not one (the whole body is refused: a 400)."""
     request = _decode(_logs_decoder, body)
     mapped = Mapped()
-    for resource_logs in request.resourceLogs:
+    for resource_logs in request.resourceLogs or ():
         service = _service(resource_logs.resource)
-        for scope_logs in resource_logs.scopeLogs:
-            for index, log in enumerate(scope_logs.logRecords):
+        for scope_logs in resource_logs.scopeLogs or ():
+            for index, log in enumerate(scope_logs.logRecords or ()):
                 add_log(
                     mapped,
                     _attributes(log.attributes),
                     service,
                     index,
-                    log.timeUnixNano or log.observedTimeUnixNano,
+                    log.timeUnixNano or log.observedTimeUnixNano or 0,
                 )
     return mapped

@@ -117,6 +117,24 @@ def test_a_span_maps_as_it_does_through_protobuf(span):
     _same(*_both_ways(_body(span)))
 
 
+def test_null_fields_read_as_their_defaults_as_through_protobuf():
+    span = _span(GOOD | {"enduser.id": "billing"}, endTimeUnixNano=None, links=None)
+    span["attributes"][-1]["value"] = None
+    span["attributes"].append({"key": "http.request.header.if-match", "value": {"arrayValue": {}}})
+    body = {
+        "resourceSpans": [
+            {
+                "resource": None,
+                "scopeSpans": [{"spans": [span, _span(GOOD) | {"attributes": None}]}],
+            },
+            {"resource": {"attributes": None}, "scopeSpans": None},
+        ]
+    }
+    direct, through_protobuf = _both_ways(json.dumps(body).encode())
+    assert (len(direct.records), direct.rejected) == (1, 0)  # no attributes: not HTTP, skipped
+    _same(direct, through_protobuf)
+
+
 def test_secret_response_headers_are_not_kept_even_when_asked_for():
     body = _body(_span(GOOD | {"http.response.header.set-cookie": ["s=1"]}))
     for mapped in _both_ways(body):
