@@ -1,12 +1,16 @@
 """Postgres statements that run with the same text for every batch (the rollup upserts, the
-conflict lookups, the analysis write-back): parameters are bound on the server, and psycopg
-prepares a statement once it has run a few times on a connection (`prepare_threshold`, set in
-monitor/settings.py), so Postgres stops parsing and planning it for every batch; the session
-keeps one generic plan per statement (`plan_cache_mode`), whose partition pruning happens when
-it runs. Constants belong in the SQL text, not in the parameters, so that the generic plan can
-use partial indexes whose condition names them. Django's own cursors bind on the client and
-never prepare.
+conflict lookups, the analysis write-back), bound and prepared on the server.
 
+- Parameters are bound on the server, in binary (`%b` placeholders): no SQL text is built from
+  them, and arrays of strings and times are not escaped and parsed as text.
+- psycopg prepares a statement once it has run a few times on a connection
+  (`prepare_threshold`, set in monitor/settings.py), so Postgres stops parsing and planning it
+  for every batch. The session keeps one generic plan per statement (`plan_cache_mode`), whose
+  partition pruning happens when it runs. Constants belong in the SQL text, not in the
+  parameters, so that the generic plan can use partial indexes whose condition names them.
+- Results come back in binary too (times, numbers and jsonb without text parsing).
+
+Django's own cursors bind on the client and never prepare.
 `CONFLICTWATCH_PREPARED_STATEMENTS=false` keeps the server-side binding but prepares nothing,
 for connection poolers that do not carry prepared statements between transactions.
 """
@@ -18,10 +22,27 @@ import psycopg
 from django.db import connection
 
 
+class PreparedCursor:
+    """The few cursor methods these statements use, with binary results."""
+
+    def __init__(self, cursor: psycopg.Cursor):
+        self._cursor = cursor
+
+    def execute(self, sql: str, params=None) -> None:
+        self._cursor.execute(sql, params, binary=True)
+
+    def fetchall(self) -> list[tuple]:
+        return self._cursor.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
 @contextmanager
-def prepared_cursor() -> Iterator[psycopg.Cursor]:
-    """A cursor of Django's connection (its transaction) with server-side binding; database
-    errors surface as Django's, like every other query's."""
+def prepared_cursor() -> Iterator[PreparedCursor]:
+    """A cursor of Django's connection (its transaction) for these statements; database errors
+    surface as Django's, like every other query's."""
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        yield cursor
+        yield PreparedCursor(cursor)

@@ -267,7 +267,7 @@ def update_requests(columns: tuple[str, ...], rows: list[tuple]) -> None:
     rows = sorted(rows)  # a fixed order of row locks between concurrent workers
     if connection.vendor == "postgresql":
         types = ("bigint", "timestamptz", *(ANALYSIS_COLUMNS[c] for c in columns))
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        arrays = ", ".join(f"%b::{t}[]" for t in types)
         names = ", ".join(["id", "ts", *columns])
         sets = ", ".join(f"{c} = v.{c}" for c in columns)
         with prepared_cursor() as cursor:

@@ -1,8 +1,9 @@
 """The row lookups of the conflict analysis (monitor/conflict_analysis.py).
 
 Each runs once per aggregated batch, inside its transaction. On Postgres each is one statement
-of raw SQL taking its lists as arrays (`= ANY(%s)`, `unnest`), so its text and plan stay the
-same whatever the batch holds; elsewhere (SQLite) the ORM does the same. Every lookup bounds
+of raw SQL taking its lists as binary arrays (`= ANY(%b)`, `unnest`; ingest/prepared.py), so
+its text and plan stay the same whatever the batch holds; elsewhere (SQLite) the ORM does the
+same. Every lookup bounds
 `ts`, which lets Postgres read only the day partitions concerned.
 """
 
@@ -60,9 +61,9 @@ def retry_candidates(
         with prepared_cursor() as cursor:
             cursor.execute(
                 f"SELECT id, ts, client, resource, retry_outcome, resolved_after_ms "
-                f"FROM {_TABLE} WHERE project_id = %s AND status IN ({_CONFLICT_STATUSES}) "
-                "AND batch_id IS DISTINCT FROM %s AND ts >= %s AND ts <= %s "
-                "AND (client, resource) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                f"FROM {_TABLE} WHERE project_id = %b AND status IN ({_CONFLICT_STATUSES}) "
+                "AND batch_id IS DISTINCT FROM %b AND ts >= %b AND ts <= %b "
+                "AND (client, resource) IN (SELECT * FROM unnest(%b::text[], %b::text[]))",
                 [project_id, batch_id, start, end, clients, resources],
             )
             return cursor.fetchall()
@@ -89,9 +90,9 @@ def race_candidates(
     if _postgres():
         with prepared_cursor() as cursor:
             cursor.execute(
-                f"SELECT id, ts FROM {_TABLE} WHERE project_id = %s AND status = 409 "
-                "AND batch_id IS DISTINCT FROM %s AND resource = ANY(%s) "
-                f"AND ts >= %s AND ts <= %s AND method IN ({_RACE_METHODS}) "
+                f"SELECT id, ts FROM {_TABLE} WHERE project_id = %b AND status = 409 "
+                "AND batch_id IS DISTINCT FROM %b AND resource = ANY(%b) "
+                f"AND ts >= %b AND ts <= %b AND method IN ({_RACE_METHODS}) "
                 "AND race_winner_id IS NULL "
                 "AND (cause IS NULL OR cause IN ('unknown', 'duplicate'))",
                 [project_id, batch_id, list(resources), start, end],
@@ -125,7 +126,7 @@ def lock_conflicts(ids: set[int], start: datetime, end: datetime) -> list[dict]:
         with prepared_cursor() as cursor:
             cursor.execute(
                 f"SELECT {', '.join(LOCKED_FIELDS)} FROM {_TABLE} "
-                "WHERE id = ANY(%s) AND ts >= %s AND ts <= %s ORDER BY id FOR NO KEY UPDATE",
+                "WHERE id = ANY(%b) AND ts >= %b AND ts <= %b ORDER BY id FOR NO KEY UPDATE",
                 [sorted(ids), start, end],
             )
             rows = [dict(zip(LOCKED_FIELDS, row, strict=True)) for row in cursor.fetchall()]
@@ -152,7 +153,7 @@ def successful_writes(
         with prepared_cursor() as cursor:
             cursor.execute(
                 f"SELECT id, client, method, ts, resource FROM {_TABLE} "
-                "WHERE project_id = %s AND resource = ANY(%s) AND ts >= %s AND ts <= %s "
+                "WHERE project_id = %b AND resource = ANY(%b) AND ts >= %b AND ts <= %b "
                 f"AND status >= 200 AND status < 300 AND method IN ({_WRITE_METHODS}) "
                 "ORDER BY ts, id",
                 [project_id, list(resources), start, end],

@@ -152,12 +152,12 @@ def _attempt_row(row: dict) -> Attempt:
 _LATERAL = f"""
 SELECT c.id, n.id, n.ts, n.method, n.status, n.request_headers ->> 'if-match',
        n.request_headers ->> 'idempotency-key'
-FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::text[], %s::text[])
+FROM unnest(%b::bigint[], %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[])
     AS c(id, ts, until, client, resource)
 CROSS JOIN LATERAL (
     SELECT r.id, r.ts, r.method, r.status, r.request_headers
     FROM {Request._meta.db_table} r
-    WHERE r.project_id = %s AND r.resource = c.resource AND r.client = c.client
+    WHERE r.project_id = %b AND r.resource = c.resource AND r.client = c.client
       AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE')
       AND r.ts >= c.ts AND r.ts <= c.until AND (r.ts > c.ts OR r.id > c.id)
     ORDER BY r.ts, r.id

@@ -162,7 +162,7 @@ def _add(table: str, counts: Mapping[tuple, Sequence[float]]) -> None:
     conflict = f"ON CONFLICT ({key_names}) DO UPDATE SET {updates}"
     rows = [(*key, *vals) for key, vals in sorted(counts.items())]
     if connection.vendor == "postgresql":
-        arrays = ", ".join(f"%s::{sql_type}[]" for _, sql_type in keys + values)
+        arrays = ", ".join(f"%b::{sql_type}[]" for _, sql_type in keys + values)
         with prepared_cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays}) {conflict}",
@@ -201,15 +201,16 @@ def drop_empty(table: str, keys) -> None:
 def _drop_empty(table: str, keys: list) -> None:
     key_cols, _ = TABLES[table]
     names = ", ".join(name for name, _ in key_cols)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{sql_type}[]" for _, sql_type in key_cols)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%b::{sql_type}[]" for _, sql_type in key_cols)
+        with prepared_cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM {table} WHERE n = 0 AND ({names}) IN "
                 f"(SELECT * FROM unnest({arrays}))",
                 [list(column) for column in zip(*keys, strict=True)],
             )
-            return
+        return
+    with connection.cursor() as cursor:
         adapt = connection.ops.adapt_datetimefield_value
         match = " AND ".join(f"{name} = %s" for name, _ in key_cols)
         cursor.executemany(
