@@ -3,13 +3,11 @@
 Each runs once per aggregated batch, inside its transaction. On Postgres each is one statement
 of raw SQL taking its lists as binary arrays (`= ANY(%b)`, `unnest`; ingest/prepared.py), so
 its text and plan stay the same whatever the batch holds; elsewhere (SQLite) the ORM does the
-same. Every lookup bounds
-`ts`, which lets Postgres read only the day partitions concerned.
+same. Every lookup bounds `ts`, which lets Postgres read only the day partitions concerned.
 """
 
 from datetime import datetime
 
-import msgspec
 from django.db import connection
 from django.db.models import Q
 
@@ -43,7 +41,6 @@ LOCKED_FIELDS = (
     "retry_outcome",
     "resolved_after_ms",
 )
-_JSON_FIELDS = ("request_headers", "response_headers")
 
 
 def _postgres() -> bool:
@@ -129,13 +126,8 @@ def lock_conflicts(ids: set[int], start: datetime, end: datetime) -> list[dict]:
                 "WHERE id = ANY(%b) AND ts >= %b AND ts <= %b ORDER BY id FOR NO KEY UPDATE",
                 [sorted(ids), start, end],
             )
-            rows = [dict(zip(LOCKED_FIELDS, row, strict=True)) for row in cursor.fetchall()]
-        for row in rows:
-            for name in _JSON_FIELDS:
-                # Django reads jsonb as text and leaves decoding to the model field.
-                if isinstance(row[name], str):
-                    row[name] = msgspec.json.decode(row[name])
-        return rows
+            # Binary results: the jsonb headers arrive decoded.
+            return [dict(zip(LOCKED_FIELDS, row, strict=True)) for row in cursor.fetchall()]
     return list(
         Request.objects.filter(id__in=sorted(ids), ts__gte=start, ts__lte=end)
         .order_by("id")
