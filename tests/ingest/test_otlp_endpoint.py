@@ -11,6 +11,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from ingest.formats import otlp
 from ingest.models import IngestBatch, Request
+from tests.ingest.otlp_spans import json_span
 from tests.ingest.samples import SHARED
 
 TRACES = "/ingest/otlp/v1/traces"
@@ -84,21 +85,6 @@ def test_a_resent_export_is_stored_once(export):
     assert Request.objects.count() == 9
 
 
-def _span(span_id: str, attributes: dict) -> dict:
-    return {
-        "traceId": "0af7651916cd43dd8448eb211c80319c",
-        "spanId": span_id,
-        "name": "span",
-        "kind": 2,
-        "startTimeUnixNano": "1741944413589312457",
-        "endTimeUnixNano": "1741944413601356328",
-        "attributes": [
-            {"key": k, "value": {"intValue": str(v)} if isinstance(v, int) else {"stringValue": v}}
-            for k, v in attributes.items()
-        ],
-    }
-
-
 def _export_body(*spans: dict) -> bytes:
     body = {"resourceSpans": [{"scopeSpans": [{"spans": list(spans)}]}]}
     return json.dumps(body).encode()
@@ -109,10 +95,14 @@ GOOD = {"http.request.method": "PUT", "url.path": "/v1/orders/42", "http.respons
 
 def test_partial_success_counts_what_mapping_and_normalization_rejected(export):
     body = _export_body(
-        _span("00000000000000a1", GOOD),
-        _span("00000000000000a2", {"http.request.method": "GET", "url.path": "/x"}),
-        _span("00000000000000a3", GOOD | {"url.path": "/" + "a" * (1 << 20)}),
-        _span("00000000000000a4", GOOD | {"http.response.status_code": 999}),
+        json_span(span_id="00000000000000a1", attributes=GOOD),
+        json_span(
+            span_id="00000000000000a2", attributes={"http.request.method": "GET", "url.path": "/x"}
+        ),
+        json_span(
+            span_id="00000000000000a3", attributes=GOOD | {"url.path": "/" + "a" * (1 << 20)}
+        ),
+        json_span(span_id="00000000000000a4", attributes=GOOD | {"http.response.status_code": 999}),
     )
     response = export(TRACES, body, content_type="application/json")
     assert response.status_code == 200
@@ -129,7 +119,8 @@ def test_partial_success_counts_what_mapping_and_normalization_rejected(export):
 def test_partial_success_in_protobuf(export):
     body = otlp.parse_traces_json(
         _export_body(
-            _span("00000000000000a1", GOOD), _span("00000000000000a2", {"http.method": "GET"})
+            json_span(span_id="00000000000000a1", attributes=GOOD),
+            json_span(span_id="00000000000000a2", attributes={"http.method": "GET"}),
         )
     ).SerializeToString()
     response = export(TRACES, body)
@@ -141,7 +132,7 @@ def test_partial_success_in_protobuf(export):
 def test_an_export_with_nothing_usable_is_still_200_with_partial_success(export):
     response = export(
         TRACES,
-        _export_body(_span("00000000000000a2", {"http.method": "GET"})),
+        _export_body(json_span(span_id="00000000000000a2", attributes={"http.method": "GET"})),
         content_type="application/json",
     )
     assert response.status_code == 200

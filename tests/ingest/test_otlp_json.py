@@ -1,48 +1,16 @@
 """OTLP/JSON bodies map straight from JSON exactly as the same request does through protobuf."""
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from ingest.formats import otlp, otlp_json
 from ingest.record import RecordError
+from tests.ingest.otlp_spans import json_span
+from tests.ingest.samples import SHARED
 
-
-def _shared_formats() -> Path:
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "formats"
-    if default.is_dir():
-        return default
-    return Path(os.environ.get("CONFLICTWATCH_SHARED_FORMATS", str(default)))
-
-
-OTLP = _shared_formats() / "otlp"
+OTLP = SHARED / "otlp"
 needs_samples = pytest.mark.skipif(not OTLP.is_dir(), reason=f"no OTLP samples at {OTLP}")
-
-
-def _wrap(value) -> dict:
-    if isinstance(value, list):
-        return {"arrayValue": {"values": [_wrap(v) for v in value]}}
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    return {"stringValue": value}
-
-
-def _span(attributes: dict, span_id: str = "b7ad6b7169203331", kind=2, **fields) -> dict:
-    return {
-        "traceId": "0af7651916cd43dd8448eb211c80319c",
-        "spanId": span_id,
-        "kind": kind,
-        "startTimeUnixNano": "1741944413589312457",
-        "endTimeUnixNano": "1741944413601356328",
-        "attributes": [{"key": k, "value": _wrap(v)} for k, v in attributes.items()],
-        **fields,
-    }
 
 
 def _body(*spans: dict) -> bytes:
@@ -81,8 +49,8 @@ def test_the_samples_map_as_they_do_through_protobuf(signal):
 @pytest.mark.parametrize(
     "span",
     [
-        _span(GOOD),
-        _span(
+        json_span(GOOD),
+        json_span(
             {
                 "http.method": "PUT",
                 "http.target": "/v1/orders/42?force=1",
@@ -92,24 +60,26 @@ def test_the_samples_map_as_they_do_through_protobuf(signal):
                 "http.request_content_length": 12,
             }
         ),
-        _span(GOOD | {"http.request.method": "_OTHER", "http.request.method_original": "PURGE"}),
-        _span(GOOD | {"http.response.status_code": "409"}),  # a status sent as a string
-        _span(GOOD | {"http.request.header.if-match": ['"a"', '"b"'], "enduser.id": "billing"}),
-        _span(GOOD | {"http.request.header.if-match": '"lone string"'}),
-        _span(GOOD | {"http.request.header.if-match": []}),
-        _span(
+        json_span(
+            GOOD | {"http.request.method": "_OTHER", "http.request.method_original": "PURGE"}
+        ),
+        json_span(GOOD | {"http.response.status_code": "409"}),  # a status sent as a string
+        json_span(GOOD | {"http.request.header.if-match": ['"a"', '"b"'], "enduser.id": "billing"}),
+        json_span(GOOD | {"http.request.header.if-match": '"lone string"'}),
+        json_span(GOOD | {"http.request.header.if-match": []}),
+        json_span(
             GOOD | {"http.request.header.x-tenant": ["t-1"], "http.request.header.cookie": ["s"]}
         ),
-        _span(GOOD | {"http.response.header.set-cookie": ["s=1"], "user_agent.original": "ua"}),
-        _span(GOOD | {"http.response.header.etag": ['W/"7"'], "http.route": "/v1/orders/{id}"}),
-        _span(GOOD | {"http.response.body.size": 17.0, "http.request.body.size": True}),
-        _span(GOOD, kind="SPAN_KIND_SERVER"),
-        _span(GOOD, kind=3),
-        _span({"http.request.method": "GET", "url.path": "/no-status"}),
-        _span(GOOD, startTimeUnixNano="0"),
-        _span(GOOD, endTimeUnixNano="1"),
-        _span(GOOD, startTimeUnixNano=1741944413589312457),  # a plain number
-        _span(GOOD, spanId="B7AD6B7169203331"),
+        json_span(GOOD | {"http.response.header.set-cookie": ["s=1"], "user_agent.original": "ua"}),
+        json_span(GOOD | {"http.response.header.etag": ['W/"7"'], "http.route": "/v1/orders/{id}"}),
+        json_span(GOOD | {"http.response.body.size": 17.0, "http.request.body.size": True}),
+        json_span(GOOD, kind="SPAN_KIND_SERVER"),
+        json_span(GOOD, kind=3),
+        json_span({"http.request.method": "GET", "url.path": "/no-status"}),
+        json_span(GOOD, start="0"),
+        json_span(GOOD, endTimeUnixNano="1"),
+        json_span(GOOD, start=1741944413589312457),  # a plain number
+        json_span(GOOD, spanId="B7AD6B7169203331"),
     ],
     ids=lambda span: json.dumps(span["attributes"])[-60:] + f" kind={span['kind']}",
 )
@@ -118,14 +88,14 @@ def test_a_span_maps_as_it_does_through_protobuf(span):
 
 
 def test_null_fields_read_as_their_defaults_as_through_protobuf():
-    span = _span(GOOD | {"enduser.id": "billing"}, endTimeUnixNano=None, links=None)
+    span = json_span(GOOD | {"enduser.id": "billing"}, endTimeUnixNano=None, links=None)
     span["attributes"][-1]["value"] = None
     span["attributes"].append({"key": "http.request.header.if-match", "value": {"arrayValue": {}}})
     body = {
         "resourceSpans": [
             {
                 "resource": None,
-                "scopeSpans": [{"spans": [span, _span(GOOD) | {"attributes": None}]}],
+                "scopeSpans": [{"spans": [span, json_span(GOOD) | {"attributes": None}]}],
             },
             {"resource": {"attributes": None}, "scopeSpans": None},
         ]
@@ -136,7 +106,7 @@ def test_null_fields_read_as_their_defaults_as_through_protobuf():
 
 
 def test_secret_response_headers_are_not_kept_even_when_asked_for():
-    body = _body(_span(GOOD | {"http.response.header.set-cookie": ["s=1"]}))
+    body = _body(json_span(GOOD | {"http.response.header.set-cookie": ["s=1"]}))
     for mapped in _both_ways(body):
         (record,) = mapped.records
         assert "set-cookie" not in record["response_headers"]
@@ -153,9 +123,12 @@ def test_secret_response_headers_are_not_kept_even_when_asked_for():
             b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"kind": 2, "spanId": "zz"}]}]}]}',
             "spanId: not a hex id",
         ),
-        (_body(_span(GOOD)).replace(b'"stringValue": "PUT"', b'"stringValue": 5'), "stringValue"),
-        (_body(_span(GOOD)).replace(b'"intValue": "412"', b'"intValue": "x"'), "intValue"),
-        (_body(_span(GOOD, startTimeUnixNano="soon")), "startTimeUnixNano"),
+        (
+            _body(json_span(GOOD)).replace(b'"stringValue": "PUT"', b'"stringValue": 5'),
+            "stringValue",
+        ),
+        (_body(json_span(GOOD)).replace(b'"intValue": "412"', b'"intValue": "x"'), "intValue"),
+        (_body(json_span(GOOD, start="soon")), "startTimeUnixNano"),
         (
             '{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":2,"attributes":[{"key":"x",'
             '"value":' + '{"arrayValue":{"values":[' * 5000 + "]}}" * 5000 + "}]}]}]}]}",
@@ -183,7 +156,7 @@ def test_a_body_of_the_wrong_shape_is_refused_with_the_problem(body, problem):
 def test_a_log_record_without_a_time_uses_the_observed_time():
     log = {
         "observedTimeUnixNano": "1741944413604356328",
-        "attributes": _span(GOOD)["attributes"],
+        "attributes": json_span(GOOD)["attributes"],
     }
     body = json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": [log]}]}]}).encode()
     direct, through_protobuf = _both_ways(body, "logs")

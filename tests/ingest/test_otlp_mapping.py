@@ -1,7 +1,6 @@
 """OpenTelemetry SERVER spans and HTTP log records map to native records."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,10 @@ from opentelemetry.trace import SpanKind
 from ingest.formats import otlp
 from ingest.normalize import normalize
 from ingest.record import RecordError
+from tests.ingest.otlp_spans import json_span
+from tests.ingest.samples import SHARED
 
-
-def _shared_formats() -> Path:
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "formats"
-    if default.is_dir():
-        return default
-    return Path(os.environ.get("CONFLICTWATCH_SHARED_FORMATS", str(default)))
-
-
-OTLP = _shared_formats() / "otlp"
+OTLP = SHARED / "otlp"
 needs_samples = pytest.mark.skipif(not OTLP.is_dir(), reason=f"no OTLP samples at {OTLP}")
 
 
@@ -94,29 +87,6 @@ def test_a_leaked_authorization_header_attribute_is_never_kept():
         assert "authorization" not in normalize(record).request_headers
 
 
-def _span(attributes: dict, kind: int = 2, start: str = "1741944413589312457") -> dict:
-    def wrap(value):
-        if isinstance(value, list):
-            return {"arrayValue": {"values": [wrap(v) for v in value]}}
-        if isinstance(value, bool):
-            return {"boolValue": value}
-        if isinstance(value, int):
-            return {"intValue": str(value)}
-        if isinstance(value, float):
-            return {"doubleValue": value}
-        return {"stringValue": value}
-
-    return {
-        "traceId": "0af7651916cd43dd8448eb211c80319c",
-        "spanId": "b7ad6b7169203331",
-        "name": "span",
-        "kind": kind,
-        "startTimeUnixNano": start,
-        "endTimeUnixNano": "1741944413601356328",
-        "attributes": [{"key": k, "value": wrap(v)} for k, v in attributes.items()],
-    }
-
-
 def _traces(*spans: dict) -> ExportTraceServiceRequest:
     body = {
         "resourceSpans": [
@@ -132,7 +102,7 @@ def _traces(*spans: dict) -> ExportTraceServiceRequest:
 
 
 def test_it_reads_the_older_http_semantic_conventions():
-    span = _span(
+    span = json_span(
         {
             "http.method": "PUT",
             "http.target": "/v1/orders/42?force=1",
@@ -159,7 +129,7 @@ def test_it_reads_the_older_http_semantic_conventions():
 
 
 def test_it_reads_a_full_http_url():
-    span = _span(
+    span = json_span(
         {"http.method": "GET", "http.url": "https://h.example/a/b?c=d", "http.status_code": 200}
     )
     out = normalize(otlp.map_traces(_traces(span)).records[0])
@@ -167,21 +137,23 @@ def test_it_reads_a_full_http_url():
 
 
 def test_other_span_kinds_and_non_http_server_spans_are_skipped_not_rejected():
-    client = _span(
+    client = json_span(
         {"http.request.method": "GET", "url.path": "/", "http.response.status_code": 200}, kind=3
     )
-    grpc = _span({"rpc.system": "grpc", "rpc.method": "Get"})
+    grpc = json_span({"rpc.system": "grpc", "rpc.method": "Get"})
     mapped = otlp.map_traces(_traces(client, grpc))
     assert (mapped.records, mapped.rejected) == ([], 0)
 
 
 def test_an_http_server_span_without_a_status_is_rejected_with_a_reason():
-    broken = _span({"http.request.method": "GET", "url.path": "/v1/orders"})
-    no_start = _span(
+    broken = json_span({"http.request.method": "GET", "url.path": "/v1/orders"})
+    no_start = json_span(
         {"http.request.method": "GET", "url.path": "/", "http.response.status_code": 200},
         start="0",
     )
-    fine = _span({"http.request.method": "GET", "url.path": "/", "http.response.status_code": 200})
+    fine = json_span(
+        {"http.request.method": "GET", "url.path": "/", "http.response.status_code": 200}
+    )
     mapped = otlp.map_traces(_traces(broken, no_start, fine))
     assert (len(mapped.records), mapped.rejected) == (1, 2)
     assert "no HTTP status attribute" in mapped.error_message
@@ -197,7 +169,7 @@ def test_a_log_record_without_a_time_uses_the_observed_time():
                         "logRecords": [
                             {
                                 "observedTimeUnixNano": "1741944413604356328",
-                                "attributes": _span(
+                                "attributes": json_span(
                                     {
                                         "http.request.method": "GET",
                                         "url.path": "/x",
