@@ -3,9 +3,9 @@
 Takes the official `ExportTraceServiceRequest` / `ExportLogsServiceRequest` messages (protobuf
 bodies parse with `FromString`). The endpoints map OTLP/JSON bodies with
 ingest/formats/otlp_json.py, by the same rules; `parse_traces_json` / `parse_logs_json` turn
-such a body into the protobuf message (hex ids included) for tools and tests. Reads the current HTTP semantic conventions
-(`http.request.method`, `url.path`, `http.response.status_code`, ...) and the older names
-(`http.method`, `http.target`, `http.url`, `http.status_code`, ...).
+such a body into the protobuf message (hex ids included) for tools and tests. Reads the current
+HTTP semantic conventions (`http.request.method`, `url.path`, `http.response.status_code`, ...)
+and the older names (`http.method`, `http.target`, `http.url`, `http.status_code`, ...).
 
 Only SERVER spans (kind 2) are requests; other spans are skipped, not rejected. A SERVER span or
 log record that has HTTP attributes but cannot be read is rejected with a reason, for OTLP's
@@ -342,43 +342,41 @@ def _missing(record: dict) -> str | None:
     return None
 
 
-def add_span(mapped: Mapped, parts: tuple, service, ref: str, start: int, end: int) -> None:
+def _add(
+    mapped: Mapped, parts: tuple, service, ref: str, when: int, when_field: str, duration_ms
+) -> None:
+    """The record of one span or log record with HTTP attributes, or its reject."""
     attrs, request_headers, response_headers = parts
     if not is_http(attrs):
-        return  # a SERVER span of another protocol (gRPC, messaging...)
+        return  # a SERVER span of another protocol (gRPC, messaging...), a plain log record
     record = _native(attrs, request_headers, response_headers, service)
     missing = _missing(record)
     if missing:
         mapped.reject(f"{ref}: no HTTP {missing} attribute")
         return
-    if not start:
-        mapped.reject(f"{ref}: startTimeUnixNano missing")
+    if not when:
+        mapped.reject(f"{ref}: {when_field} missing")
         return
-    record["ts"] = _ns_to_ms(start)
-    if end >= start:
-        record["duration_ms"] = (end - start) / 1e6
+    record["ts"] = _ns_to_ms(when)
+    if duration_ms is not None:
+        record["duration_ms"] = duration_ms
     mapped.records.append(record)
     mapped.refs.append(ref)
 
 
+def add_span(mapped: Mapped, parts: tuple, service, ref: str, start: int, end: int) -> None:
+    duration_ms = (end - start) / 1e6 if end >= start else None
+    _add(mapped, parts, service, ref, start, "startTimeUnixNano", duration_ms)
+
+
 def add_log(mapped: Mapped, parts: tuple, service, index: int, when: int) -> None:
-    attrs, request_headers, response_headers = parts
-    if not is_http(attrs):
-        return
-    record = _native(attrs, request_headers, response_headers, service)
-    missing = _missing(record)
-    if missing:
-        mapped.reject(f"log record {index}: no HTTP {missing} attribute")
-        return
-    if not when:
-        mapped.reject(f"log record {index}: timeUnixNano missing")
-        return
-    record["ts"] = _ns_to_ms(when)
-    seconds = attrs.get(LOG_DURATION_ATTRIBUTE)
-    if isinstance(seconds, int | float) and not isinstance(seconds, bool):
-        record["duration_ms"] = seconds * 1000
-    mapped.records.append(record)
-    mapped.refs.append(f"log record {index}")
+    seconds = parts[0].get(LOG_DURATION_ATTRIBUTE)
+    duration_ms = (
+        seconds * 1000
+        if isinstance(seconds, int | float) and not isinstance(seconds, bool)
+        else None
+    )
+    _add(mapped, parts, service, f"log record {index}", when, "timeUnixNano", duration_ms)
 
 
 def map_traces(request: ExportTraceServiceRequest) -> Mapped:
