@@ -22,27 +22,11 @@ import psycopg
 from django.db import connection
 
 
-class PreparedCursor:
-    """The few cursor methods these statements use, with binary results."""
-
-    def __init__(self, cursor: psycopg.Cursor):
-        self._cursor = cursor
-
-    def execute(self, sql: str, params=None) -> None:
-        self._cursor.execute(sql, params, binary=True)
-
-    def fetchall(self) -> list[tuple]:
-        return self._cursor.fetchall()
-
-    @property
-    def rowcount(self) -> int:
-        return self._cursor.rowcount
-
-
 @contextmanager
-def prepared_cursor() -> Iterator[PreparedCursor]:
-    """A cursor of Django's connection (its transaction) for these statements; database errors
-    surface as Django's, like every other query's."""
+def prepared_cursor() -> Iterator[psycopg.Cursor]:
+    """A cursor of Django's connection (its transaction) for these statements, with binary
+    results; database errors surface as Django's, like every other query's."""
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        yield PreparedCursor(cursor)
+        cursor.format = psycopg.pq.Format.BINARY
+        yield cursor
