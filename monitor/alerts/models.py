@@ -10,7 +10,7 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import MaxValueValidator, validate_email
 from django.db import models
 
 from monitor.conflicts import CAUSES
@@ -18,6 +18,8 @@ from monitor.models import Endpoint, Project
 
 MAX_RECIPIENTS = 20
 MAX_WINDOW_MINUTES = 1440
+# The range of a positive integer column on Postgres, for every database.
+MAX_MIN_REQUESTS = 2**31 - 1
 # "409" or a class such as "5xx".
 STATUS_PATTERN = re.compile(r"^(?:[1-5][0-9][0-9]|[1-5]xx)$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
@@ -58,7 +60,9 @@ class AlertRule(models.Model):
     # A firing, unacknowledged incident is mailed again after this long; None: never.
     reminder_minutes = models.PositiveIntegerField(null=True, blank=True)
     # Rates, latency and anomaly give no verdict on less traffic than this in the window.
-    min_requests = models.PositiveIntegerField(default=20)
+    min_requests = models.PositiveIntegerField(
+        default=20, validators=[MaxValueValidator(MAX_MIN_REQUESTS)]
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

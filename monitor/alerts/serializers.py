@@ -3,7 +3,13 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from monitor.alerts.models import MAX_RECIPIENTS, AlertRule, Incident, Notification
+from monitor.alerts.models import (
+    MAX_MIN_REQUESTS,
+    MAX_RECIPIENTS,
+    AlertRule,
+    Incident,
+    Notification,
+)
 from monitor.models import Endpoint
 
 
@@ -53,6 +59,7 @@ class RuleSerializer(serializers.ModelSerializer):
     min_requests = serializers.IntegerField(
         default=20,
         min_value=0,
+        max_value=MAX_MIN_REQUESTS,
         help_text="Rates, latency and anomaly give no verdict on fewer requests in the window.",
     )
     last_value = serializers.FloatField(

@@ -133,3 +133,10 @@ def test_an_outsider_gets_404_on_every_alert_page(client, charlie, shop):
     assert client.post(f"/p/shop/alerts/{rule.id}/toggle/").status_code == 404
     # Their own project's pages do not reach another project's rule either.
     assert client.get(f"/p/other/alerts/{rule.id}/").status_code == 404
+
+
+def test_a_number_beyond_the_column_is_a_form_error_not_a_500(signed_in):
+    response = signed_in.post("/p/shop/alerts/", {**FORM, "min_requests": "13901871656433"})
+    assert response.status_code == 400
+    assert "less than or equal to" in response.content.decode()
+    assert not AlertRule.objects.filter(name="Checkout conflicts").exists()
