@@ -172,16 +172,10 @@ class Request(models.Model):
                 name="request_conflict_endpoint",
                 condition=models.Q(status__in=[409, 412, 423, 428]),
             ),
-            # The losers of a race, from the winner's side.
-            models.Index(
-                fields=["race_winner"],
-                name="request_race_winner",
-                condition=models.Q(race_winner__isnull=False),
-            ),
-            # Conflicts whose retry outcome is still open, for the finalizer.
-            models.Index(
-                fields=["ts"],
-                name="request_outcome_pending",
-                condition=models.Q(retry_outcome="pending"),
-            ),
         ]
+        # No index names a column that aggregation writes back (cause, cause_reason,
+        # race_winner, retry_outcome, resolved_after_ms): the write-back then stays a HOT update
+        # (no new index entries), given the free space partitions keep (ingest/partitions.py).
+        # A winner's losers are found through the conflict resource index (they are on its
+        # resource within the race window after it), pending outcomes through the outcome
+        # rollup (monitor/conflict_analysis.py: finalize_pending).

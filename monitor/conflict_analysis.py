@@ -22,12 +22,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ingest.models import Request
 from monitor import conflict_lookups
 from monitor.conflict_lookups import LOCKED_FIELDS
 from monitor.conflicts import (
+    CONFLICT_STATUSES,
     WRITE_METHODS,
     RaceWinner,
     Verdict,
@@ -36,7 +38,7 @@ from monitor.conflicts import (
     links_winner,
     project_phrases,
 )
-from monitor.models import Project
+from monitor.models import OutcomeRollup, Project
 from monitor.outcomes import RETRY_HORIZON, Outcome, attempt, decide, next_writes
 from monitor.races import race_winners
 
@@ -200,7 +202,7 @@ def stored_candidates(
             found[cid] = ts
     wins = [r for r in writes if 200 <= r["status"] < 300]
     if wins:
-        window = timedelta(seconds=project.race_window_seconds)
+        window = project.race_window
         found.update(
             conflict_lookups.race_candidates(
                 project.id,
@@ -237,7 +239,7 @@ def decide_all(
         if r["race_winner_id"] is None and links_winner(r["cause"], r["method"], r["status"])
     ]
     if racing:
-        window = timedelta(seconds=project.race_window_seconds)
+        window = project.race_window
         for loser_id, winner in race_winners(project, racing, window).items():
             row = next(r for r in racing if r["id"] == loser_id)
             v = _classify(row, phrases, winner)
@@ -349,15 +351,7 @@ def finalize_pending(now: datetime | None = None, limit: int = FINALIZE_LIMIT) -
 
     now = now or timezone.now()
     with transaction.atomic():
-        rows = list(
-            Request.objects.filter(retry_outcome="pending", ts__lte=now - RETRY_HORIZON)
-            .order_by("id")
-            .select_for_update(skip_locked=True, no_key=True)
-            .values("project_id", *LOCKED_FIELDS)[:limit]
-        )
-        by_project = defaultdict(list)
-        for row in rows:
-            by_project[row["project_id"]].append(row)
+        by_project = _pending_conflicts(now - RETRY_HORIZON, limit)
         changed = 0
         for project_id, group in sorted(by_project.items()):
             counts = Counts(project_id)
@@ -384,3 +378,54 @@ def finalize_pending(now: datetime | None = None, limit: int = FINALIZE_LIMIT) -
             counts.write()
             changed += len(updates)
     return changed
+
+
+def _pending_conflicts(cutoff: datetime, limit: int) -> dict[int, list[dict]]:
+    """{project id: conflicts still `pending` at or before `cutoff`}, locked, up to `limit`.
+
+    The raw table has no index on `retry_outcome` (ingest/models.py), so the outcome rollup
+    says which minutes of which projects hold pending conflicts, and those minutes are read
+    through the conflict index."""
+    minutes: dict[int, list[datetime]] = defaultdict(list)
+    for project_id, minute in (
+        OutcomeRollup.objects.filter(outcome="pending", n__gt=0, minute__lte=cutoff)
+        .values_list("project_id", "minute")
+        .distinct()
+        .order_by("minute", "project_id")[:limit]
+    ):
+        minutes[project_id].append(minute)
+    found: dict[int, list[dict]] = {}
+    left = limit
+    for project_id, starts in sorted(minutes.items()):
+        if left <= 0:
+            break
+        spans = Q()
+        for start, end in _runs(starts, timedelta(minutes=1)):
+            spans |= Q(ts__gte=start, ts__lt=end)
+        rows = list(
+            Request.objects.filter(
+                spans,
+                project_id=project_id,
+                status__in=CONFLICT_STATUSES,
+                retry_outcome="pending",
+                ts__lte=cutoff,
+            )
+            .order_by("id")
+            .select_for_update(skip_locked=True, no_key=True)
+            .values(*LOCKED_FIELDS)[:left]
+        )
+        if rows:
+            found[project_id] = rows
+            left -= len(rows)
+    return found
+
+
+def _runs(starts: list[datetime], width: timedelta) -> list[tuple[datetime, datetime]]:
+    """Sorted bucket starts as (start, end) spans, adjacent buckets joined."""
+    runs: list[list[datetime]] = []
+    for start in starts:
+        if runs and runs[-1][1] == start:
+            runs[-1][1] = start + width
+        else:
+            runs.append([start, start + width])
+    return [(start, end) for start, end in runs]

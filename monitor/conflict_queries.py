@@ -10,12 +10,14 @@ cause where conflicts are counted by cause).
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db.models import Q, QuerySet, Sum
 
 from ingest.models import Request
 from monitor.conflicts import CONFLICT_STATUSES, WRITE_METHODS
 from monitor.models import (
+    MAX_RACE_WINDOW_SECONDS,
     ClientRollup,
     Endpoint,
     OutcomeRollup,
@@ -313,7 +315,17 @@ def conflict_story(row: Request) -> dict:
     - `next_requests`: the same client's requests to the same resource in the retry horizon
       after it, in time order, up to and including the write that decided the outcome.
     """
-    losers = list(Request.objects.filter(race_winner_id=row.id).order_by("ts", "id")[:CHAIN_LIMIT])
+    # A loser is a 409 on the winner's resource within the race window after it.
+    losers = list(
+        Request.objects.filter(
+            project_id=row.project_id,
+            resource=row.resource,
+            status__in=CONFLICT_STATUSES,
+            ts__gte=row.ts,
+            ts__lte=row.ts + timedelta(seconds=MAX_RACE_WINDOW_SECONDS),
+            race_winner_id=row.id,
+        ).order_by("ts", "id")[:CHAIN_LIMIT]
+    )
     same = Request.objects.filter(project_id=row.project_id, resource=row.resource)
     if row.client is not None:
         same = same.filter(client=row.client)

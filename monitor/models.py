@@ -1,7 +1,13 @@
 """Projects, their members and endpoints, and the rollups the dashboards read."""
 
+from datetime import timedelta
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+# The longest race window a project may set: a winner's losers are looked up this far after it.
+MAX_RACE_WINDOW_SECONDS = 3600.0
 
 
 class Project(models.Model):
@@ -9,7 +15,10 @@ class Project(models.Model):
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
     # Seconds within which another client's successful write makes a 409 a race.
-    race_window_seconds = models.FloatField(default=5.0)
+    race_window_seconds = models.FloatField(
+        default=5.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(MAX_RACE_WINDOW_SECONDS)],
+    )
     # Extra request/response header names to keep, beyond the built-in allow-list.
     extra_headers = models.JSONField(default=list, blank=True)
     # Extra header names to drop as secrets, beyond the built-in list.
@@ -28,6 +37,14 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def race_window(self) -> timedelta:
+        """The race window, held within 0 and MAX_RACE_WINDOW_SECONDS whatever was stored."""
+        seconds = self.race_window_seconds
+        if not 0.0 <= seconds <= MAX_RACE_WINDOW_SECONDS:  # also NaN
+            seconds = MAX_RACE_WINDOW_SECONDS if seconds > MAX_RACE_WINDOW_SECONDS else 0.0
+        return timedelta(seconds=seconds)
 
 
 class Membership(models.Model):
@@ -225,6 +242,14 @@ class OutcomeRollup(models.Model):
             models.UniqueConstraint(
                 fields=["project", "minute", "endpoint", "client", "cause", "outcome"],
                 name="rollup_outcome_minute_key",
+            ),
+        ]
+        indexes = [
+            # The minutes that still hold pending outcomes, for the finalizer.
+            models.Index(
+                fields=["minute"],
+                name="rollup_outcome_pending",
+                condition=models.Q(outcome="pending"),
             ),
         ]
 

@@ -2,10 +2,19 @@
 which side first, with the rollup counts moved when a late winner turns an `unknown` into a
 `concurrent_write`."""
 
+import pytest
+from django.core.exceptions import ValidationError
 from django.db.models import Sum
 
 from ingest.models import Request
-from monitor.models import ClientRollup, RacePairRollup, ResourceRollup, StatusRollup
+from monitor.conflict_queries import conflict_story
+from monitor.models import (
+    MAX_RACE_WINDOW_SECONDS,
+    ClientRollup,
+    RacePairRollup,
+    ResourceRollup,
+    StatusRollup,
+)
 from tests.monitor.conflict_records import rec
 
 WINNER = rec(0, "PATCH", "/v1/orders/7", 200, "billing")
@@ -122,3 +131,31 @@ def test_a_cause_moved_away_from_leaves_no_zero_behind(api, post_logs, shop):
     assert summary["by_cause"] == {"concurrent_write": 1}
     assert not StatusRollup.objects.filter(project=shop, n=0).exists()
     assert not ResourceRollup.objects.filter(project=shop, n=0).exists()
+
+
+def test_the_winners_story_lists_its_losers_up_to_the_longest_race_window(post_logs, shop):
+    shop.race_window_seconds = MAX_RACE_WINDOW_SECONDS
+    shop.save()
+    late = rec(MAX_RACE_WINDOW_SECONDS, "PATCH", "/v1/orders/7", 409, "web")
+    elsewhere = rec(2, "PATCH", "/v1/orders/8", 409, "web")
+    post_logs([WINNER, LOSER, late, elsewhere])
+    story = conflict_story(stored(WINNER["request_id"]))
+    assert [r.request_id for r in story["race_losers"]] == [
+        LOSER["request_id"],
+        late["request_id"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stored_seconds", "used"),
+    [(5.0, 5.0), (1e12, MAX_RACE_WINDOW_SECONDS), (-3.0, 0.0), (float("nan"), 0.0)],
+)
+def test_the_race_window_is_held_within_its_bounds(shop, stored_seconds, used):
+    shop.race_window_seconds = stored_seconds
+    assert shop.race_window.total_seconds() == used
+
+
+def test_a_race_window_beyond_an_hour_is_refused(shop):
+    shop.race_window_seconds = MAX_RACE_WINDOW_SECONDS + 1
+    with pytest.raises(ValidationError, match="race_window_seconds"):
+        shop.full_clean()

@@ -7,8 +7,11 @@ import pytest
 from django.db.models import Sum
 
 from ingest.models import Request
+from ingest.normalize import normalize
+from ingest.storage import store_records
+from monitor.aggregate import aggregate_batch
 from monitor.conflict_analysis import finalize_pending
-from monitor.models import OutcomeRollup
+from monitor.models import OutcomeRollup, Project
 from monitor.outcomes import Attempt, decide
 from tests.monitor.conflict_records import T0, rec
 
@@ -123,3 +126,32 @@ def test_a_late_batch_with_writes_before_and_after_a_conflict_is_weighed(post_lo
     )
     assert outcome(STALE["request_id"]) == ("resolved", 8000.0)
     assert rolled_up(shop) == {"resolved": 1}
+
+
+def test_the_finalizer_finds_pending_conflicts_of_every_minute_and_project(shop):
+    other = Project.objects.create(slug="other", name="Other")
+    now = datetime.now(UTC)
+
+    def pending(project, minutes_ago: float) -> None:
+        ts = now - timedelta(minutes=minutes_ago)
+        record = dict(
+            STALE,
+            ts=ts.isoformat(timespec="milliseconds"),
+            path=f"/v1/orders/{minutes_ago}",  # each its own resource: none retries another
+            request_id=f"r{minutes_ago}",
+        )
+        aggregate_batch(store_records(project, None, [normalize(record)]).batch_id)
+
+    for minutes_ago in (0.1, 3, 7):
+        pending(shop, minutes_ago)
+    pending(other, 2)
+    assert Request.objects.filter(retry_outcome="pending").count() == 4
+    # Five minutes on, only the conflict of seven minutes ago is past the horizon.
+    assert finalize_pending(now=now + timedelta(minutes=5)) == 1
+    later = now + timedelta(minutes=11)
+    assert finalize_pending(now=later, limit=2) == 2
+    assert finalize_pending(now=later) == 1
+    assert finalize_pending(now=later) == 0
+    assert not Request.objects.filter(retry_outcome="pending").exists()
+    assert rolled_up(shop) == {"abandoned": 3}
+    assert rolled_up(other) == {"abandoned": 1}

@@ -73,3 +73,55 @@ def test_prune_drops_old_partitions_and_sixty_days_of_counts_stay_the_same(shop,
     assert answers() == before
     # A second prune the same day has nothing to do.
     assert retention.prune().dropped_partitions == []
+
+
+ANALYSIS_COLUMNS = ("cause", "cause_reason", "race_winner_id", "retry_outcome", "resolved_after_ms")
+
+
+def test_no_index_names_a_column_that_aggregation_writes_back(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s",
+            [partitions.PARENT],
+        )
+        indexes = cursor.fetchall()
+    assert indexes
+    for name, definition in indexes:
+        assert not any(col in definition for col in ANALYSIS_COLUMNS), name
+
+
+def test_partitions_keep_free_space_so_the_write_back_is_a_hot_update(post_logs):
+    """The conflicts a batch stores are updated by its aggregation in the same transaction
+    of the test: Postgres counts those updates, and how many of them were HOT."""
+    noon = datetime.combine(NOW.date(), datetime.min.time(), tzinfo=UTC) + timedelta(hours=12)
+    records = []
+    for i in range(200):
+        ts = (noon - timedelta(seconds=i)).isoformat(timespec="milliseconds")
+        status = 409 if i % 10 == 0 else 200
+        records.append(
+            {
+                "ts": ts,
+                "method": "PUT",
+                "path": f"/v1/orders/{i % 7}",
+                "status": status,
+                "client": f"client-{i % 3}",
+                "request_id": f"r-{i}",
+                "response_body": "x" * 300,
+            }
+        )
+    name = partitions.name_for(noon.date())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [name])
+        assert cursor.fetchone()[0] == [f"fillfactor={partitions.FILLFACTOR}"]
+    post_logs(records)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = %s",
+            [name],
+        )
+        updated, hot = cursor.fetchone()
+    conflicts = Request.objects.filter(status=409).count()
+    assert conflicts == 20
+    assert not Request.objects.filter(status=409, cause__isnull=True).exists()
+    assert updated >= conflicts
+    assert hot == updated
