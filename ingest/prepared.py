@@ -30,3 +30,17 @@ def prepared_cursor() -> Iterator[psycopg.Cursor]:
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.format = psycopg.pq.Format.BINARY
         yield cursor
+
+
+@contextmanager
+def pipeline() -> Iterator[None]:
+    """On Postgres, statements executed inside go out without a wait for each result
+    (psycopg's pipeline mode): Postgres runs one while the next is being sent. For writes whose
+    results nobody reads; an error surfaces by the end of the block, as Django's. Elsewhere the
+    statements simply run one by one."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield

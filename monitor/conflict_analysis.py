@@ -26,8 +26,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ingest.models import Request
+from ingest.prepared import pipeline
 from monitor import conflict_lookups
-from monitor.conflict_lookups import LOCKED_FIELDS
+from monitor.conflict_lookups import LOCKED_FIELDS, Decidable
 from monitor.conflicts import (
     CONFLICT_STATUSES,
     WRITE_METHODS,
@@ -60,21 +61,27 @@ MOVING = (
 
 @dataclass
 class Counts:
-    """Rollup counts of one transaction: {table: {key: values}}, written by `write`."""
+    """What one transaction writes: rollup counts ({table: {key: values}}) and the analysis
+    columns of stored requests (`requests`: rows for ingest.storage.update_requests)."""
 
     project_id: int
     tables: dict[str, dict[tuple, list]] = field(default_factory=dict)
+    requests: list[tuple] = field(default_factory=list)
 
     def write(self) -> None:
-        """Add every table's counts (tables in name order, keys sorted: one lock order for
-        all workers), then drop the rows that moves emptied."""
+        """Set the requests' analysis columns, add every table's counts (tables in name order,
+        keys sorted: one lock order for all workers), then drop the rows that moves emptied.
+        On Postgres the statements go out as one pipeline, without a wait for each."""
+        from ingest.storage import update_requests
         from monitor import rollups
 
-        for table, counts in sorted(self.tables.items()):
-            rollups.add(table, counts)
-        for table in MOVING:
-            emptied = [k for k, v in self.tables.get(table, {}).items() if v[0] < 0]
-            rollups.drop_empty(table, emptied)
+        with pipeline():
+            update_requests(UPDATE_COLUMNS, self.requests)
+            for table, counts in sorted(self.tables.items()):
+                rollups.add(table, counts)
+            for table in MOVING:
+                emptied = [k for k, v in self.tables.get(table, {}).items() if v[0] < 0]
+                rollups.drop_empty(table, emptied)
 
     def bump(self, table: str, key: tuple, values: tuple) -> None:
         acc = self.tables.setdefault(table, {}).get(key)
@@ -112,26 +119,22 @@ class Decision:
 def analyse(
     project: Project, batch_id: int, rows: list[dict], counts: Counts, now: datetime
 ) -> dict[int, str]:
-    """Decide the batch's conflicts and the stored ones its writes affect; write them back and
-    put the rollup counts that depend on them into `counts`. Returns {own conflict id: cause}
-    for the status rollup of the batch's own rows."""
-    from ingest.storage import update_requests
-
+    """Decide the batch's conflicts and the stored ones its writes affect; put what changes on
+    their rows and the rollup counts that depend on them into `counts`. Returns {own conflict
+    id: cause} for the status rollup of the batch's own rows."""
     own_times = {r["id"]: r["ts"] for r in rows if is_conflict(r["status"])}
-    own_ids = set(own_times)
     write_times = writes_by_pair(rows)
-    candidates = stored_candidates(project, batch_id, rows, write_times, now)
-    if not own_ids and not candidates:
+    decidable = _decidable(project, batch_id, rows, own_times, write_times, now)
+    if decidable is None:
         return {}
-    times = [*own_times.values(), *candidates.values()]
-    locked = conflict_lookups.lock_conflicts(own_ids | candidates.keys(), min(times), max(times))
-    own = [r for r in locked if r["id"] in own_ids]
+    locked = conflict_lookups.lock_decidable(decidable)
+    own = [r for r in locked if r["id"] in own_times]
     # A stored conflict without a cause belongs to a batch not aggregated yet: that batch
     # decides it, and will see this batch's rows when it does.
-    stored = [r for r in locked if r["id"] not in own_ids and r["cause"] is not None]
+    stored = [r for r in locked if r["id"] not in own_times and r["cause"] is not None]
 
     decisions = decide_all(project, own, stored, now, write_times)
-    updates = []
+    updates = counts.requests
     for row in own:
         d = decisions[row["id"]]
         updates.append(_update_row(row, d))
@@ -155,7 +158,6 @@ def analyse(
             _status_move(counts, row, row["cause"], d.cause)
         if new_winner:
             _count_race(counts, row, d.winner)
-    update_requests(UPDATE_COLUMNS, updates)
     return {row["id"]: decisions[row["id"]].cause for row in own}
 
 
@@ -170,49 +172,32 @@ def writes_by_pair(rows: list[dict]) -> dict[tuple[str, str], list[datetime]]:
     return pairs
 
 
-def stored_candidates(
+def _decidable(
     project: Project,
     batch_id: int,
     rows: list[dict],
-    pairs: dict[tuple[str, str], list[datetime]],
+    own_times: dict[int, datetime],
+    write_times: dict[tuple[str, str], list[datetime]],
     now: datetime,
-) -> dict[int, datetime]:
-    """{id: ts} of stored conflicts of other batches that this batch's writes may decide: those of
-    the same client and resource up to RETRY_HORIZON before a write (the write may be their
-    next attempt), and unlinked 409s on a resource up to the race window after a successful
-    write (it may be their race winner). Conflicts older than the raw retention are final."""
+) -> Decidable | None:
+    """What the batch may decide (conflict_lookups.Decidable), or None when nothing: its own
+    conflicts; stored ones of the same client and resource up to RETRY_HORIZON before one of
+    its writes (the write may be their next attempt); unlinked 409s on a resource up to the
+    race window after one of its successful writes (it may be their race winner). Conflicts
+    older than the raw retention are final."""
     writes = [r for r in rows if r["method"] in WRITE_METHODS]
-    if not writes:
-        return {}
     oldest = now - timedelta(days=settings.CONFLICTWATCH_RAW_RETENTION_DAYS)
-    found: dict[int, datetime] = {}
-    if pairs:
+    retry_span = race_span = None
+    if write_times:
         start = max(oldest, min(r["ts"] for r in writes) - RETRY_HORIZON)
-        end = max(r["ts"] for r in writes)
-        for cid, ts, client, resource, outcome, resolved_ms in conflict_lookups.retry_candidates(
-            project.id, batch_id, set(pairs), start, end
-        ):
-            times = pairs[(client, resource)]
-            if times[-1] <= ts:
-                continue
-            first = times[bisect_right(times, ts)]  # the batch's first write after it
-            # Resolved by a write before anything this batch brings: nothing to change.
-            if outcome == "resolved" and ts + timedelta(milliseconds=resolved_ms or 0) < first:
-                continue
-            found[cid] = ts
-    wins = [r for r in writes if 200 <= r["status"] < 300]
-    if wins:
-        window = project.race_window
-        found.update(
-            conflict_lookups.race_candidates(
-                project.id,
-                batch_id,
-                {r["resource"] for r in wins},
-                max(oldest, min(r["ts"] for r in wins)),
-                max(r["ts"] for r in wins) + window,
-            )
-        )
-    return found
+        retry_span = (start, max(r["ts"] for r in writes))
+    won = {r["resource"] for r in writes if 200 <= r["status"] < 300}
+    if won:
+        wins = [r["ts"] for r in writes if 200 <= r["status"] < 300]
+        race_span = (max(oldest, min(wins)), max(wins) + project.race_window)
+    if not own_times and retry_span is None and race_span is None:
+        return None
+    return Decidable(project.id, batch_id, own_times, write_times, retry_span, won, race_span)
 
 
 def decide_all(
@@ -347,8 +332,6 @@ def finalize_pending(now: datetime | None = None, limit: int = FINALIZE_LIMIT) -
     """Decide conflicts still `pending` whose retry horizon has passed (beat, every minute):
     `abandoned`, or the outcome of a next write stored but not aggregated yet. Rows that an
     aggregation holds right now are skipped (it decides them). Returns how many changed."""
-    from ingest.storage import update_requests
-
     now = now or timezone.now()
     with transaction.atomic():
         by_project = _pending_conflicts(now - RETRY_HORIZON, limit)
@@ -356,12 +339,11 @@ def finalize_pending(now: datetime | None = None, limit: int = FINALIZE_LIMIT) -
         for project_id, group in sorted(by_project.items()):
             counts = Counts(project_id)
             following = next_writes(project_id, group)
-            updates = []
             for row in group:
                 o = decide(attempt(row), following.get(row["id"]), now)
                 if o.outcome == "pending":
                     continue
-                updates.append(
+                counts.requests.append(
                     (
                         row["id"],
                         row["ts"],
@@ -374,9 +356,8 @@ def finalize_pending(now: datetime | None = None, limit: int = FINALIZE_LIMIT) -
                 )
                 _move(counts, row, row["cause"], "pending", None, -1)
                 _move(counts, row, row["cause"], o.outcome, o.resolved_after_ms, +1)
-            update_requests(UPDATE_COLUMNS, updates)
             counts.write()
-            changed += len(updates)
+            changed += len(counts.requests)
     return changed
 
 

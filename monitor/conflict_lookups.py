@@ -6,10 +6,14 @@ its text and plan stay the same whatever the batch holds; elsewhere (SQLite) the
 same. Every lookup bounds `ts`, which lets Postgres read only the day partitions concerned.
 """
 
-from datetime import datetime
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+import msgspec
 from django.db import connection
 from django.db.models import Q
+from psycopg.types.json import set_json_loads
 
 from ingest.models import Request
 from ingest.prepared import prepared_cursor
@@ -22,7 +26,7 @@ _CONFLICT_STATUSES = ", ".join(str(s) for s in sorted(CONFLICT_STATUSES))
 _RACE_METHODS = ", ".join(f"'{m}'" for m in sorted(RACE_METHODS))
 _WRITE_METHODS = ", ".join(f"'{m}'" for m in sorted(WRITE_METHODS))
 
-# What the analysis reads of a conflict it may decide (lock_conflicts).
+# What the analysis reads of a conflict it may decide (lock_decidable).
 LOCKED_FIELDS = (
     "id",
     "endpoint_id",
@@ -47,92 +51,151 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def retry_candidates(
-    project_id: int, batch_id: int, pairs: set[tuple[str, str]], start: datetime, end: datetime
-) -> list[tuple]:
-    """(id, ts, client, resource, retry_outcome, resolved_after_ms) of the stored conflicts of
-    other batches by these (client, resource) pairs between start and end."""
+@dataclass(frozen=True)
+class Decidable:
+    """The conflicts a batch may decide (monitor/conflict_analysis.py):
+
+    - its own (`own`: {id: ts});
+    - stored conflicts of other batches by the same client to the same resource before one of
+      its writes (`writes`: {(client, resource): sorted times}) within `retry_span`, which that
+      write may be the next attempt after: all but those resolved before it;
+    - stored 409s without a winner on a resource of its successful writes (`won`) within
+      `race_span`, which one of those writes may have beaten.
+    """
+
+    project_id: int
+    batch_id: int
+    own: dict[int, datetime]
+    writes: dict[tuple[str, str], list[datetime]]
+    retry_span: tuple[datetime, datetime] | None
+    won: set[str]
+    race_span: tuple[datetime, datetime] | None
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        times = [*self.own.values()]
+        for span in (self.retry_span, self.race_span):
+            if span is not None:
+                times += span
+        return min(times), max(times)
+
+
+# Spans that select nothing, for a side of the lookup a batch does not need.
+_NOWHERE = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC))
+
+_LOCK_DECIDABLE = f"""
+SELECT {", ".join(f"r.{name}" for name in LOCKED_FIELDS)} FROM {_TABLE} r
+WHERE r.ts >= %(start)b AND r.ts <= %(end)b AND r.id IN (
+    SELECT unnest(%(own)b::bigint[])
+  UNION ALL
+    SELECT c.id FROM {_TABLE} c
+    WHERE c.project_id = %(project)b AND c.status IN ({_CONFLICT_STATUSES})
+      AND c.batch_id IS DISTINCT FROM %(batch)b
+      AND c.ts >= %(retry_start)b AND c.ts <= %(retry_end)b
+      AND EXISTS (
+        SELECT FROM unnest(%(clients)b::text[], %(resources)b::text[], %(times)b::timestamptz[])
+            AS w(client, resource, ts)
+        WHERE w.client = c.client AND w.resource = c.resource AND w.ts > c.ts
+          AND (c.retry_outcome IS DISTINCT FROM 'resolved'
+               OR w.ts <= c.ts + COALESCE(c.resolved_after_ms, 0) * interval '1 millisecond'))
+  UNION ALL
+    SELECT c.id FROM {_TABLE} c
+    WHERE c.project_id = %(project)b AND c.status = 409 AND c.batch_id IS DISTINCT FROM %(batch)b
+      AND c.resource = ANY(%(won)b) AND c.ts >= %(race_start)b AND c.ts <= %(race_end)b
+      AND c.method IN ({_RACE_METHODS}) AND c.race_winner_id IS NULL
+      AND (c.cause IS NULL OR c.cause IN ('unknown', 'duplicate'))
+)
+ORDER BY r.id FOR NO KEY UPDATE OF r
+"""
+
+
+def lock_decidable(d: Decidable) -> list[dict]:
+    """Lock the conflicts the batch may decide, in id order and in one statement (so that two
+    workers cannot deadlock on them), and read them as they are once the lock is held."""
+    start, end = d.bounds()
     if _postgres():
-        clients = [client for client, _ in pairs]
-        resources = [resource for _, resource in pairs]
+        clients, resources, times = [], [], []
+        for (client, resource), at in d.writes.items():
+            clients += [client] * len(at)
+            resources += [resource] * len(at)
+            times += at
+        retry_start, retry_end = d.retry_span or _NOWHERE
+        race_start, race_end = d.race_span or _NOWHERE
         with prepared_cursor() as cursor:
+            # Binary results: the jsonb headers arrive decoded, here by msgspec.
+            set_json_loads(msgspec.json.decode, cursor)
             cursor.execute(
-                f"SELECT id, ts, client, resource, retry_outcome, resolved_after_ms "
-                f"FROM {_TABLE} WHERE project_id = %b AND status IN ({_CONFLICT_STATUSES}) "
-                "AND batch_id IS DISTINCT FROM %b AND ts >= %b AND ts <= %b "
-                "AND (client, resource) IN (SELECT * FROM unnest(%b::text[], %b::text[]))",
-                [project_id, batch_id, start, end, clients, resources],
+                _LOCK_DECIDABLE,
+                {
+                    "start": start,
+                    "end": end,
+                    "own": sorted(d.own),
+                    "project": d.project_id,
+                    "batch": d.batch_id,
+                    "retry_start": retry_start,
+                    "retry_end": retry_end,
+                    "clients": clients,
+                    "resources": resources,
+                    "times": times,
+                    "won": sorted(d.won),
+                    "race_start": race_start,
+                    "race_end": race_end,
+                },
             )
-            return cursor.fetchall()
-    return [
-        row
-        for row in _stored(project_id, batch_id)
-        .filter(
-            resource__in={resource for _, resource in pairs},
-            client__in={client for client, _ in pairs},
-            ts__gte=start,
-            ts__lte=end,
-        )
-        .values_list("id", "ts", "client", "resource", "retry_outcome", "resolved_after_ms")
-        if (row[2], row[3]) in pairs
-    ]
-
-
-def race_candidates(
-    project_id: int, batch_id: int, resources: set[str], start: datetime, end: datetime
-) -> list[tuple]:
-    """(id, ts) of stored 409s of other batches on these resources between start and end that
-    a successful write may have beaten: no winner linked yet, cause undecided, `unknown` or
-    `duplicate` (a create-only PUT)."""
-    if _postgres():
-        with prepared_cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, ts FROM {_TABLE} WHERE project_id = %b AND status = 409 "
-                "AND batch_id IS DISTINCT FROM %b AND resource = ANY(%b) "
-                f"AND ts >= %b AND ts <= %b AND method IN ({_RACE_METHODS}) "
-                "AND race_winner_id IS NULL "
-                "AND (cause IS NULL OR cause IN ('unknown', 'duplicate'))",
-                [project_id, batch_id, list(resources), start, end],
-            )
-            return cursor.fetchall()
-    return list(
-        _stored(project_id, batch_id)
-        .filter(
-            Q(cause__isnull=True) | Q(cause__in=("unknown", "duplicate")),
-            resource__in=resources,
-            ts__gte=start,
-            ts__lte=end,
-            status=409,
-            method__in=RACE_METHODS,
-            race_winner__isnull=True,
-        )
-        .values_list("id", "ts")
-    )
-
-
-def _stored(project_id: int, batch_id: int):
-    return Request.objects.filter(project_id=project_id, status__in=CONFLICT_STATUSES).exclude(
-        batch_id=batch_id
-    )
-
-
-def lock_conflicts(ids: set[int], start: datetime, end: datetime) -> list[dict]:
-    """Lock these rows in id order (one statement, so two workers cannot deadlock on them) and
-    read them as they are once the lock is held. `start`/`end` bound their times."""
-    if _postgres():
-        with prepared_cursor() as cursor:
-            cursor.execute(
-                f"SELECT {', '.join(LOCKED_FIELDS)} FROM {_TABLE} "
-                "WHERE id = ANY(%b) AND ts >= %b AND ts <= %b ORDER BY id FOR NO KEY UPDATE",
-                [sorted(ids), start, end],
-            )
-            # Binary results: the jsonb headers arrive decoded.
             return [dict(zip(LOCKED_FIELDS, row, strict=True)) for row in cursor.fetchall()]
+    ids = set(d.own) | _retry_candidates(d) | _race_candidates(d)
     return list(
         Request.objects.filter(id__in=sorted(ids), ts__gte=start, ts__lte=end)
         .order_by("id")
         .select_for_update(no_key=True)
         .values(*LOCKED_FIELDS)
+    )
+
+
+def _stored(d: Decidable):
+    return Request.objects.filter(project_id=d.project_id, status__in=CONFLICT_STATUSES).exclude(
+        batch_id=d.batch_id
+    )
+
+
+def _retry_candidates(d: Decidable) -> set[int]:
+    if d.retry_span is None or not d.writes:
+        return set()
+    found = set()
+    for cid, ts, client, resource, outcome, resolved_ms in (
+        _stored(d)
+        .filter(
+            resource__in={resource for _, resource in d.writes},
+            client__in={client for client, _ in d.writes},
+            ts__gte=d.retry_span[0],
+            ts__lte=d.retry_span[1],
+        )
+        .values_list("id", "ts", "client", "resource", "retry_outcome", "resolved_after_ms")
+    ):
+        times = d.writes.get((client, resource))
+        if not times or times[-1] <= ts:
+            continue
+        first = times[bisect_right(times, ts)]  # the batch's first write after it
+        if outcome == "resolved" and ts + timedelta(milliseconds=resolved_ms or 0) < first:
+            continue  # resolved by a write before anything this batch brings
+        found.add(cid)
+    return found
+
+
+def _race_candidates(d: Decidable) -> set[int]:
+    if d.race_span is None or not d.won:
+        return set()
+    return set(
+        _stored(d)
+        .filter(
+            Q(cause__isnull=True) | Q(cause__in=("unknown", "duplicate")),
+            resource__in=d.won,
+            ts__gte=d.race_span[0],
+            ts__lte=d.race_span[1],
+            status=409,
+            method__in=RACE_METHODS,
+            race_winner__isnull=True,
+        )
+        .values_list("id", flat=True)
     )
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
+from ingest.prepared import pipeline
 from monitor import rollups
 
 pytestmark = pytest.mark.postgres
@@ -71,3 +72,24 @@ def test_a_database_error_is_djangos(shop):
 
     with pytest.raises(DatabaseError):
         rollups.add("monitor_rollup_race_minute", {(shop.id, "/r", MINUTE, "w"): (1,)})
+
+
+def test_pipelined_writes_add_up_and_are_prepared(shop):
+    for n in (2, 3, 4):
+        with pipeline():
+            add_race(shop.id, n)
+            add_race(shop.id, 10 * n)
+    assert race_count(shop.id) == 99
+    assert prepared_upserts() == 1
+
+
+def test_an_error_in_a_pipeline_is_djangos_and_the_transaction_writes_nothing(shop):
+    from django.db import DataError, transaction
+
+    add_race(shop.id, 1)
+    with pytest.raises(DataError, match="out of range"), transaction.atomic():
+        with pipeline():
+            add_race(shop.id, 5)
+            # bigint overflow on the second statement: the first is rolled back with it
+            add_race(shop.id, 2**63 - 1)
+    assert race_count(shop.id) == 1
