@@ -149,18 +149,27 @@ def _attempt_row(row: dict) -> Attempt:
     return Attempt(row["id"], row["ts"], row["method"], row["status"], row["if_match"], row["idem"])
 
 
+_WRITE_BY_PAIR = f"""
+    FROM {Request._meta.db_table} r
+    WHERE r.project_id = %(project)b AND r.resource = c.resource AND r.client = c.client
+      AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE') AND (r.ts > c.ts OR r.id > c.id)"""
+# Two steps: the time of the next write, in the order of the (project, resource, ts) index and
+# of the day partitions, so that the walk stops at the first one; then the lowest id at that
+# time. One `ORDER BY ts, id` would read every row of the resource up to `until` and sort them.
 _LATERAL = f"""
 SELECT c.id, n.id, n.ts, n.method, n.status, n.request_headers ->> 'if-match',
        n.request_headers ->> 'idempotency-key'
-FROM unnest(%b::bigint[], %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[])
+FROM unnest(%(ids)b::bigint[], %(times)b::timestamptz[], %(until)b::timestamptz[],
+            %(clients)b::text[], %(resources)b::text[])
     AS c(id, ts, until, client, resource)
 CROSS JOIN LATERAL (
-    SELECT r.id, r.ts, r.method, r.status, r.request_headers
-    FROM {Request._meta.db_table} r
-    WHERE r.project_id = %b AND r.resource = c.resource AND r.client = c.client
-      AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE')
-      AND r.ts >= c.ts AND r.ts <= c.until AND (r.ts > c.ts OR r.id > c.id)
-    ORDER BY r.ts, r.id
+    SELECT r.ts {_WRITE_BY_PAIR} AND r.ts >= c.ts AND r.ts <= c.until
+    ORDER BY r.ts
+    LIMIT 1
+) AS first
+CROSS JOIN LATERAL (
+    SELECT r.id, r.ts, r.method, r.status, r.request_headers {_WRITE_BY_PAIR} AND r.ts = first.ts
+    ORDER BY r.id
     LIMIT 1
 ) AS n
 """
@@ -172,14 +181,14 @@ def _next_writes_postgres(
     with prepared_cursor() as cursor:
         cursor.execute(
             _LATERAL,
-            [
-                [c["id"] for c in conflicts],
-                [c["ts"] for c in conflicts],
-                until,
-                [c["client"] for c in conflicts],
-                [c["resource"] for c in conflicts],
-                project_id,
-            ],
+            {
+                "ids": [c["id"] for c in conflicts],
+                "times": [c["ts"] for c in conflicts],
+                "until": until,
+                "clients": [c["client"] for c in conflicts],
+                "resources": [c["resource"] for c in conflicts],
+                "project": project_id,
+            },
         )
         return {
             cid: Attempt(nid, ts, method, status, if_match, key)

@@ -155,3 +155,18 @@ def test_the_finalizer_finds_pending_conflicts_of_every_minute_and_project(shop)
     assert not Request.objects.filter(retry_outcome="pending").exists()
     assert rolled_up(shop) == {"abandoned": 3}
     assert rolled_up(other) == {"abandoned": 1}
+
+
+@pytest.mark.parametrize(
+    ("first_status", "expected"), [(412, ("blind", None)), (200, ("resolved", 1000.0))]
+)
+def test_of_two_next_writes_at_the_same_time_the_one_stored_first_decides(
+    post_logs, shop, first_status, expected
+):
+    statuses = (first_status, 200 if first_status == 412 else 412)
+    same_time = [
+        rec(1, "PUT", "/v1/orders/7", status, "mobile", request_headers={"If-Match": '"v1"'})
+        for status in statuses
+    ]
+    post_logs([STALE, *same_time])
+    assert outcome(STALE["request_id"]) == expected
