@@ -6,7 +6,6 @@ its text and plan stay the same whatever the batch holds; elsewhere (SQLite) the
 same. Every lookup bounds `ts`, which lets Postgres read only the day partitions concerned.
 """
 
-from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -58,7 +57,9 @@ class Decidable:
     - its own (`own`: {id: ts});
     - stored conflicts of other batches by the same client to the same resource before one of
       its writes (`writes`: {(client, resource): sorted times}) within `retry_span`, which that
-      write may be the next attempt after: all but those resolved before it;
+      write may be the next attempt after: all but those resolved before the pair's first
+      write in the batch (a conflict resolved between two of its writes is decided again, and
+      stays as it was);
     - stored 409s without a winner on a resource of its successful writes (`won`) within
       `race_span`, which one of those writes may have beaten.
     """
@@ -92,11 +93,12 @@ WHERE r.ts >= %(start)b AND r.ts <= %(end)b AND r.id IN (
       AND c.batch_id IS DISTINCT FROM %(batch)b
       AND c.ts >= %(retry_start)b AND c.ts <= %(retry_end)b
       AND EXISTS (
-        SELECT FROM unnest(%(clients)b::text[], %(resources)b::text[], %(times)b::timestamptz[])
-            AS w(client, resource, ts)
-        WHERE w.client = c.client AND w.resource = c.resource AND w.ts > c.ts
+        SELECT FROM unnest(%(clients)b::text[], %(resources)b::text[],
+                           %(firsts)b::timestamptz[], %(lasts)b::timestamptz[])
+            AS w(client, resource, first, last)
+        WHERE w.client = c.client AND w.resource = c.resource AND w.last > c.ts
           AND (c.retry_outcome IS DISTINCT FROM 'resolved'
-               OR w.ts <= c.ts + COALESCE(c.resolved_after_ms, 0) * interval '1 millisecond'))
+               OR w.first <= c.ts + COALESCE(c.resolved_after_ms, 0) * interval '1 millisecond'))
   UNION ALL
     SELECT c.id FROM {_TABLE} c
     WHERE c.project_id = %(project)b AND c.status = 409 AND c.batch_id IS DISTINCT FROM %(batch)b
@@ -113,11 +115,6 @@ def lock_decidable(d: Decidable) -> list[dict]:
     workers cannot deadlock on them), and read them as they are once the lock is held."""
     start, end = d.bounds()
     if _postgres():
-        clients, resources, times = [], [], []
-        for (client, resource), at in d.writes.items():
-            clients += [client] * len(at)
-            resources += [resource] * len(at)
-            times += at
         retry_start, retry_end = d.retry_span or _NOWHERE
         race_start, race_end = d.race_span or _NOWHERE
         with prepared_cursor() as cursor:
@@ -133,9 +130,10 @@ def lock_decidable(d: Decidable) -> list[dict]:
                     "batch": d.batch_id,
                     "retry_start": retry_start,
                     "retry_end": retry_end,
-                    "clients": clients,
-                    "resources": resources,
-                    "times": times,
+                    "clients": [client for client, _ in d.writes],
+                    "resources": [resource for _, resource in d.writes],
+                    "firsts": [times[0] for times in d.writes.values()],
+                    "lasts": [times[-1] for times in d.writes.values()],
                     "won": sorted(d.won),
                     "race_start": race_start,
                     "race_end": race_end,
@@ -174,8 +172,7 @@ def _retry_candidates(d: Decidable) -> set[int]:
         times = d.writes.get((client, resource))
         if not times or times[-1] <= ts:
             continue
-        first = times[bisect_right(times, ts)]  # the batch's first write after it
-        if outcome == "resolved" and ts + timedelta(milliseconds=resolved_ms or 0) < first:
+        if outcome == "resolved" and ts + timedelta(milliseconds=resolved_ms or 0) < times[0]:
             continue  # resolved by a write before anything this batch brings
         found.add(cid)
     return found
