@@ -129,6 +129,9 @@ class Request(models.Model):
     cause_reason = models.TextField(null=True, blank=True)
     retry_outcome = models.CharField(max_length=16, null=True, blank=True)
     resolved_after_ms = models.FloatField(null=True, blank=True)
+    # Milliseconds to the next write that decided the outcome (resolved, retried, blind): a
+    # later write can change the outcome only if it came before (monitor/conflict_lookups.py).
+    next_attempt_ms = models.FloatField(null=True, blank=True)
     # No database constraint: on Postgres the table is partitioned by day (primary key (id, ts),
     # so id alone cannot be referenced), and a winner may be pruned a day before its loser.
     race_winner = models.ForeignKey(
@@ -174,7 +177,8 @@ class Request(models.Model):
             ),
         ]
         # No index names a column that aggregation writes back (cause, cause_reason,
-        # race_winner, retry_outcome, resolved_after_ms): the write-back then stays a HOT update
+        # race_winner, retry_outcome, resolved_after_ms, next_attempt_ms): the write-back then
+        # stays a HOT update
         # (no new index entries), given the free space partitions keep (ingest/partitions.py).
         # A winner's losers are found through the conflict resource index (they are on its
         # resource within the race window after it), pending outcomes through the outcome

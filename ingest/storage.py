@@ -252,6 +252,7 @@ ANALYSIS_COLUMNS = {
     "race_winner_id": "bigint",
     "retry_outcome": "text",
     "resolved_after_ms": "float8",
+    "next_attempt_ms": "float8",
 }
 
 

@@ -48,7 +48,14 @@ REQUESTS, CONFLICTS, SUFFERED, CAUSED = 0, 1, 2, 3
 WRITES, CONDITIONAL, WEAK, CREATES, CREATES_WITHOUT_KEY = 4, 5, 6, 7, 8
 CLIENT_VALUES = 9
 
-UPDATE_COLUMNS = ("cause", "cause_reason", "race_winner_id", "retry_outcome", "resolved_after_ms")
+UPDATE_COLUMNS = (
+    "cause",
+    "cause_reason",
+    "race_winner_id",
+    "retry_outcome",
+    "resolved_after_ms",
+    "next_attempt_ms",
+)
 
 
 # Tables whose counts move between keys; a key moved away from can be left at zero.
@@ -148,7 +155,13 @@ def analyse(
         new_outcome = d.outcome.outcome if d.outcome else old_outcome
         new_ms = d.outcome.resolved_after_ms if d.outcome else old_ms
         new_winner = d.winner is not None and row["race_winner_id"] is None
-        unchanged = d.cause == row["cause"] and new_outcome == old_outcome and new_ms == old_ms
+        new_next = d.outcome.next_after_ms if d.outcome else row["next_attempt_ms"]
+        unchanged = (
+            d.cause == row["cause"]
+            and new_outcome == old_outcome
+            and new_ms == old_ms
+            and new_next == row["next_attempt_ms"]
+        )
         if unchanged and not new_winner:
             continue
         updates.append(_update_row(row, d, keep=row))
@@ -265,11 +278,13 @@ def _classify(row: dict, phrases: dict, winner: RaceWinner | None = None) -> Ver
 def _update_row(row: dict, d: Decision, keep: dict | None = None) -> tuple:
     winner_id = d.winner.id if d.winner else (keep["race_winner_id"] if keep else None)
     if d.outcome is not None:
-        outcome, ms = d.outcome.outcome, d.outcome.resolved_after_ms
+        o = d.outcome
+        outcome, ms, next_ms = o.outcome, o.resolved_after_ms, o.next_after_ms
     else:
         outcome = keep["retry_outcome"] if keep else None
         ms = keep["resolved_after_ms"] if keep else None
-    return (row["id"], row["ts"], d.cause, d.reason, winner_id, outcome, ms)
+        next_ms = keep["next_attempt_ms"] if keep else None
+    return (row["id"], row["ts"], d.cause, d.reason, winner_id, outcome, ms, next_ms)
 
 
 def _count(counts: Counts, row: dict, cause: str, outcome: Outcome | None, sign: int) -> None:
@@ -352,6 +367,7 @@ def finalize_pending(now: datetime | None = None, limit: int = FINALIZE_LIMIT) -
                         row["race_winner_id"],
                         o.outcome,
                         o.resolved_after_ms,
+                        o.next_after_ms,
                     )
                 )
                 _move(counts, row, row["cause"], "pending", None, -1)

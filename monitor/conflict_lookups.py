@@ -43,6 +43,7 @@ LOCKED_FIELDS = (
     "race_winner_id",
     "retry_outcome",
     "resolved_after_ms",
+    "next_attempt_ms",
 )
 
 
@@ -57,9 +58,9 @@ class Decidable:
     - its own (`own`: {id: ts});
     - stored conflicts of other batches by the same client to the same resource before one of
       its writes (`writes`: {(client, resource): sorted times}) within `retry_span`, which that
-      write may be the next attempt after: all but those resolved before the pair's first
-      write in the batch (a conflict resolved between two of its writes is decided again, and
-      stays as it was);
+      write may be the next attempt after: all but those whose next write (`next_attempt_ms`)
+      came before the pair's first write in the batch (one decided between two of its writes
+      is decided again, and stays as it was);
     - stored 409s without a winner on a resource of its successful writes (`won`) within
       `race_span`, which one of those writes may have beaten.
     """
@@ -97,8 +98,8 @@ WHERE r.ts >= %(start)b AND r.ts <= %(end)b AND r.id IN (
                            %(firsts)b::timestamptz[], %(lasts)b::timestamptz[])
             AS w(client, resource, first, last)
         WHERE w.client = c.client AND w.resource = c.resource AND w.last > c.ts
-          AND (c.retry_outcome IS DISTINCT FROM 'resolved'
-               OR w.first <= c.ts + COALESCE(c.resolved_after_ms, 0) * interval '1 millisecond'))
+          AND (c.next_attempt_ms IS NULL
+               OR w.first <= c.ts + c.next_attempt_ms * interval '1 millisecond'))
   UNION ALL
     SELECT c.id FROM {_TABLE} c
     WHERE c.project_id = %(project)b AND c.status = 409 AND c.batch_id IS DISTINCT FROM %(batch)b
@@ -159,7 +160,7 @@ def _retry_candidates(d: Decidable) -> set[int]:
     if d.retry_span is None or not d.writes:
         return set()
     found = set()
-    for cid, ts, client, resource, outcome, resolved_ms in (
+    for cid, ts, client, resource, next_ms in (
         _stored(d)
         .filter(
             resource__in={resource for _, resource in d.writes},
@@ -167,13 +168,13 @@ def _retry_candidates(d: Decidable) -> set[int]:
             ts__gte=d.retry_span[0],
             ts__lte=d.retry_span[1],
         )
-        .values_list("id", "ts", "client", "resource", "retry_outcome", "resolved_after_ms")
+        .values_list("id", "ts", "client", "resource", "next_attempt_ms")
     ):
         times = d.writes.get((client, resource))
         if not times or times[-1] <= ts:
             continue
-        if outcome == "resolved" and ts + timedelta(milliseconds=resolved_ms or 0) < times[0]:
-            continue  # resolved by a write before anything this batch brings
+        if next_ms is not None and ts + timedelta(milliseconds=next_ms) < times[0]:
+            continue  # decided by a write before anything this batch brings
         found.add(cid)
     return found
 

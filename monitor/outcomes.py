@@ -44,6 +44,9 @@ class Outcome:
     outcome: str
     resolved_after_ms: float | None
     next_id: int | None
+    # Milliseconds from the conflict to the next write that decided it (resolved, retried or
+    # blind): a later batch can change the outcome only with a write before that one.
+    next_after_ms: float | None = None
 
 
 def decide(conflict: Attempt, following: Attempt | None, now: datetime) -> Outcome:
@@ -52,16 +55,16 @@ def decide(conflict: Attempt, following: Attempt | None, now: datetime) -> Outco
         if now - conflict.ts >= RETRY_HORIZON:
             return Outcome("abandoned", None, None)
         return Outcome("pending", None, None)
+    ms = round((following.ts - conflict.ts).total_seconds() * 1000, 3)
     if 200 <= following.status < 300:
-        ms = (following.ts - conflict.ts).total_seconds() * 1000
-        return Outcome("resolved", round(ms, 3), following.id)
+        return Outcome("resolved", ms, following.id, ms)
     same_tag = conflict.if_match is not None and following.if_match == conflict.if_match
     same_key = (
         conflict.method == "POST"
         and conflict.idempotency_key is not None
         and following.idempotency_key == conflict.idempotency_key
     )
-    return Outcome("blind" if same_tag or same_key else "retried", None, following.id)
+    return Outcome("blind" if same_tag or same_key else "retried", None, following.id, ms)
 
 
 def attempt(row: dict) -> Attempt:

@@ -3,10 +3,11 @@
 The indexes on `race_winner` and on pending `retry_outcome` go (a winner's losers are found
 through the conflict resource index, pending outcomes through the outcome rollup), and the
 raw table's pages keep free space (ingest/partitions.py: FILLFACTOR). Existing pages keep
-theirs until rewritten; rows stored from now on get it.
+theirs until rewritten; rows stored from now on get it. `next_attempt_ms` records when the
+write that decided a conflict's outcome came, so that later batches pass over it.
 """
 
-from django.db import migrations
+from django.db import migrations, models
 
 FILLFACTOR = 90
 
@@ -39,6 +40,11 @@ class Migration(migrations.Migration):
         migrations.RemoveIndex(
             model_name="request",
             name="request_outcome_pending",
+        ),
+        migrations.AddField(
+            model_name="request",
+            name="next_attempt_ms",
+            field=models.FloatField(blank=True, null=True),
         ),
         migrations.RunPython(keep_free_space, migrations.RunPython.noop),
     ]

@@ -11,8 +11,9 @@ from ingest.normalize import normalize
 from ingest.storage import store_records
 from monitor.aggregate import aggregate_batch
 from monitor.conflict_analysis import finalize_pending
+from monitor.conflict_lookups import Decidable, lock_decidable
 from monitor.models import OutcomeRollup, Project
-from monitor.outcomes import Attempt, decide
+from monitor.outcomes import RETRY_HORIZON, Attempt, decide
 from tests.monitor.conflict_records import T0, rec
 
 STALE = rec(0, "PUT", "/v1/orders/7", 412, "mobile", request_headers={"If-Match": '"v1"'})
@@ -170,3 +171,28 @@ def test_of_two_next_writes_at_the_same_time_the_one_stored_first_decides(
     ]
     post_logs([STALE, *same_time])
     assert outcome(STALE["request_id"]) == expected
+
+
+def test_a_decided_conflict_is_taken_up_again_only_by_a_write_before_its_next_one(post_logs, shop):
+    retry = rec(2, "PUT", "/v1/orders/7", 412, "mobile", request_headers={"If-Match": '"v2"'})
+    post_logs([STALE, retry])
+    stale = Request.objects.get(request_id=STALE["request_id"])
+    assert (stale.retry_outcome, stale.next_attempt_ms) == ("retried", 2000.0)
+
+    def taken_up(write_at: float) -> bool:
+        at = T0 + timedelta(seconds=write_at)
+        decidable = Decidable(
+            project_id=shop.id,
+            batch_id=0,
+            own={},
+            writes={("mobile", "/v1/orders/7"): [at]},
+            retry_span=(T0 - RETRY_HORIZON, at),
+            won=set(),
+            race_span=None,
+        )
+        return stale.id in {row["id"] for row in lock_decidable(decidable)}
+
+    assert taken_up(1)  # delivered late, before the retry: it may be the next attempt
+    assert not taken_up(5)  # after the retry: the outcome stands
+    post_logs([rec(1, "PUT", "/v1/orders/7", 200, "mobile")])
+    assert outcome(STALE["request_id"]) == ("resolved", 1000.0)
