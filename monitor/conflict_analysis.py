@@ -17,18 +17,18 @@ whichever decides second sees the other's rows.
 
 from bisect import bisect_right
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from ingest.models import Request
 from ingest.prepared import pipeline
 from monitor import conflict_lookups
-from monitor.conflict_lookups import LOCKED_FIELDS, Decidable
+from monitor.conflict_lookups import LOCKED_FIELDS, Ask, Decidable
 from monitor.conflicts import (
     CONFLICT_STATUSES,
     WRITE_METHODS,
@@ -40,7 +40,16 @@ from monitor.conflicts import (
     project_phrases,
 )
 from monitor.models import OutcomeRollup, Project
-from monitor.outcomes import RETRY_HORIZON, Outcome, attempt, decide, next_writes
+from monitor.outcomes import (
+    RETRY_HORIZON,
+    Attempt,
+    Outcome,
+    attempt,
+    decide,
+    lookup_until,
+    next_attempt,
+    next_writes,
+)
 from monitor.races import race_winners
 
 # Client rollup value columns, in monitor/rollups.py order.
@@ -236,17 +245,43 @@ def decide_all(
         for r in stored
         if r["race_winner_id"] is None and links_winner(r["cause"], r["method"], r["status"])
     ]
-    if racing:
-        window = project.race_window
-        for loser_id, winner in race_winners(project, racing, window).items():
-            row = next(r for r in racing if r["id"] == loser_id)
-            v = _classify(row, phrases, winner)
-            decisions[loser_id] = Decision(v.cause, v.reason, winner, None)
     tracked = [r for r in own + stored if r["client"] is not None]
-    following = next_writes(project.id, tracked, _next_write_bounds(tracked, write_times))
+    bounds = _next_write_bounds(tracked, write_times)
+    following, winners = _next_writes_and_winners(project, tracked, bounds, racing)
+    by_id = {r["id"]: r for r in racing}
+    for loser_id, winner in winners.items():
+        v = _classify(by_id[loser_id], phrases, winner)
+        decisions[loser_id] = Decision(v.cause, v.reason, winner, None)
     for row in tracked:
         decisions[row["id"]].outcome = decide(attempt(row), following.get(row["id"]), now)
     return decisions
+
+
+def _next_writes_and_winners(
+    project: Project, tracked: list[dict], bounds: dict[int, datetime], racing: list[dict]
+) -> tuple[dict[int, Attempt], dict[int, RaceWinner]]:
+    """The next writes of the tracked conflicts (outcomes.next_writes) and the race winners of
+    the racing ones (races.race_winners): on Postgres in one statement."""
+    window = project.race_window
+    if connection.vendor != "postgresql":
+        return next_writes(project.id, tracked, bounds), race_winners(project, racing, window)
+    asks = {
+        r["id"]: Ask(r["id"], r["ts"], r["client"], r["resource"], lookup_until(r, bounds), None)
+        for r in tracked
+    }
+    for r in racing:
+        since = r["ts"] - window
+        ask = asks.get(r["id"])
+        if ask is None:
+            asks[r["id"]] = Ask(r["id"], r["ts"], r["client"], r["resource"], None, since)
+        else:
+            asks[r["id"]] = replace(ask, since=since)
+    if not asks:
+        return {}, {}
+    rows = conflict_lookups.next_writes_and_winners(project.id, list(asks.values()))
+    following = {row[0]: next_attempt(row) for row in rows if row[1] is not None}
+    winners = {row[0]: RaceWinner(*row[7:11]) for row in rows if row[7] is not None}
+    return following, winners
 
 
 def _next_write_bounds(

@@ -201,17 +201,7 @@ def successful_writes(
     project_id: int, resources: set[str], start: datetime, end: datetime
 ) -> list[tuple]:
     """(id, client, method, ts, resource) of the 2xx writes to these resources between start
-    and end, in (ts, id) order: the race winners' candidates (monitor/races.py)."""
-    if _postgres():
-        with prepared_cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, client, method, ts, resource FROM {_TABLE} "
-                "WHERE project_id = %b AND resource = ANY(%b) AND ts >= %b AND ts <= %b "
-                f"AND status >= 200 AND status < 300 AND method IN ({_WRITE_METHODS}) "
-                "ORDER BY ts, id",
-                [project_id, list(resources), start, end],
-            )
-            return cursor.fetchall()
+    and end, in (ts, id) order: the race winners' candidates (monitor/races.py, SQLite)."""
     return list(
         Request.objects.filter(
             project_id=project_id,
@@ -225,3 +215,78 @@ def successful_writes(
         .order_by("ts", "id")
         .values_list("id", "client", "method", "ts", "resource")
     )
+
+
+# The same client's writes to the conflict's resource after it.
+_NEXT_WRITE = f"""
+    FROM {_TABLE} r
+    WHERE r.project_id = %(project)b AND r.resource = c.resource AND r.client = c.client
+      AND r.method IN ({_WRITE_METHODS}) AND (r.ts > c.ts OR r.id > c.id)"""
+# Other clients' successful writes to the conflict's resource.
+_WINNING_WRITE = f"""
+    FROM {_TABLE} r
+    WHERE r.project_id = %(project)b AND r.resource = c.resource
+      AND r.client IS DISTINCT FROM c.client
+      AND r.status >= 200 AND r.status < 300 AND r.method IN ({_WRITE_METHODS})"""
+# Each lookup takes two steps: the time, in the order of the (project, resource, ts) index and
+# of the day partitions, so that the walk stops at the first row found; then the row of that
+# time with the lowest (next write) or highest (winner) id. One `ORDER BY ts, id` would read
+# every row of the resource in the range and sort them.
+_NEXT_WRITES_AND_WINNERS = f"""
+SELECT c.id, n.id, n.ts, n.method, n.status, n.request_headers ->> 'if-match',
+       n.request_headers ->> 'idempotency-key', w.id, w.client, w.method, w.ts
+FROM unnest(%(ids)b::bigint[], %(times)b::timestamptz[], %(clients)b::text[],
+            %(resources)b::text[], %(until)b::timestamptz[], %(since)b::timestamptz[])
+    AS c(id, ts, client, resource, until, since)
+LEFT JOIN LATERAL (
+    SELECT r.ts {_NEXT_WRITE} AND r.ts >= c.ts AND r.ts <= c.until ORDER BY r.ts LIMIT 1
+) AS next_at ON true
+LEFT JOIN LATERAL (
+    SELECT r.id, r.ts, r.method, r.status, r.request_headers {_NEXT_WRITE}
+      AND r.ts = next_at.ts ORDER BY r.id LIMIT 1
+) AS n ON true
+LEFT JOIN LATERAL (
+    SELECT r.ts {_WINNING_WRITE} AND r.ts >= c.since AND r.ts <= c.ts ORDER BY r.ts DESC LIMIT 1
+) AS won_at ON true
+LEFT JOIN LATERAL (
+    SELECT r.id, r.client, r.method, r.ts {_WINNING_WRITE}
+      AND r.ts = won_at.ts ORDER BY r.id DESC LIMIT 1
+) AS w ON true
+"""
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What to look up for one conflict: its next write up to `until`, its race winner from
+    `since` (None: not wanted)."""
+
+    id: int
+    ts: datetime
+    client: str | None
+    resource: str
+    until: datetime | None
+    since: datetime | None
+
+
+def next_writes_and_winners(project_id: int, asks: list[Ask]) -> list[tuple]:
+    """Postgres, one statement for all the conflicts asked about: for each, (id, then its next
+    write: id, ts, method, status, If-Match, Idempotency-Key; then its race winner: id, client,
+    method, ts), with Nones where there is none.
+
+    The next write is the same client's first write (by time, then id) to the resource after
+    the conflict, up to `until`. The race winner is the latest successful write (by time, then
+    id) by another client to the resource from `since` up to the conflict's time."""
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            _NEXT_WRITES_AND_WINNERS,
+            {
+                "ids": [a.id for a in asks],
+                "times": [a.ts for a in asks],
+                "clients": [a.client for a in asks],
+                "resources": [a.resource for a in asks],
+                "until": [a.until for a in asks],
+                "since": [a.since for a in asks],
+                "project": project_id,
+            },
+        )
+        return cursor.fetchall()

@@ -20,7 +20,7 @@ from django.db import connection
 from django.db.models.fields.json import KeyTextTransform
 
 from ingest.models import Request
-from ingest.prepared import prepared_cursor
+from monitor.conflict_lookups import Ask, next_writes_and_winners
 from monitor.conflicts import CONFLICT_STATUSES
 
 RETRY_HORIZON = timedelta(minutes=10)
@@ -89,19 +89,23 @@ def next_writes(
     client and resource): the lookup stops there.
 
     On Postgres one LATERAL query walks the (project, resource, ts) index forward from each
-    conflict and stops at the first write; on SQLite a correlated subquery does the same.
+    conflict and stops at the first write (conflict_lookups.next_writes_and_winners); on
+    SQLite a correlated subquery does the same.
     """
     conflicts = [c for c in conflicts if c["client"] is not None]
     if not conflicts:
         return {}
     bounds = bounds or {}
-    until = [
-        min(bounds.get(c["id"], c["ts"] + RETRY_HORIZON), c["ts"] + RETRY_HORIZON)
-        for c in conflicts
-    ]
+    until = [lookup_until(c, bounds) for c in conflicts]
     if connection.vendor == "postgresql":
         return _next_writes_postgres(project_id, conflicts, until)
     return _next_writes_sqlite(project_id, conflicts, until)
+
+
+def lookup_until(conflict: dict, bounds: dict[int, datetime]) -> datetime:
+    """How far the next write of a conflict is looked for (next_writes)."""
+    horizon = conflict["ts"] + RETRY_HORIZON
+    return min(bounds.get(conflict["id"], horizon), horizon)
 
 
 # SQLite allows 32,766 parameters per statement since 3.32; five per conflict.
@@ -152,51 +156,23 @@ def _attempt_row(row: dict) -> Attempt:
     return Attempt(row["id"], row["ts"], row["method"], row["status"], row["if_match"], row["idem"])
 
 
-_WRITE_BY_PAIR = f"""
-    FROM {Request._meta.db_table} r
-    WHERE r.project_id = %(project)b AND r.resource = c.resource AND r.client = c.client
-      AND r.method IN ('POST', 'PUT', 'PATCH', 'DELETE') AND (r.ts > c.ts OR r.id > c.id)"""
-# Two steps: the time of the next write, in the order of the (project, resource, ts) index and
-# of the day partitions, so that the walk stops at the first one; then the lowest id at that
-# time. One `ORDER BY ts, id` would read every row of the resource up to `until` and sort them.
-_LATERAL = f"""
-SELECT c.id, n.id, n.ts, n.method, n.status, n.request_headers ->> 'if-match',
-       n.request_headers ->> 'idempotency-key'
-FROM unnest(%(ids)b::bigint[], %(times)b::timestamptz[], %(until)b::timestamptz[],
-            %(clients)b::text[], %(resources)b::text[])
-    AS c(id, ts, until, client, resource)
-CROSS JOIN LATERAL (
-    SELECT r.ts {_WRITE_BY_PAIR} AND r.ts >= c.ts AND r.ts <= c.until
-    ORDER BY r.ts
-    LIMIT 1
-) AS first
-CROSS JOIN LATERAL (
-    SELECT r.id, r.ts, r.method, r.status, r.request_headers {_WRITE_BY_PAIR} AND r.ts = first.ts
-    ORDER BY r.id
-    LIMIT 1
-) AS n
-"""
-
-
 def _next_writes_postgres(
     project_id: int, conflicts: list[dict], until: list[datetime]
 ) -> dict[int, Attempt]:
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            _LATERAL,
-            {
-                "ids": [c["id"] for c in conflicts],
-                "times": [c["ts"] for c in conflicts],
-                "until": until,
-                "clients": [c["client"] for c in conflicts],
-                "resources": [c["resource"] for c in conflicts],
-                "project": project_id,
-            },
-        )
-        return {
-            cid: Attempt(nid, ts, method, status, if_match, key)
-            for cid, nid, ts, method, status, if_match, key in cursor.fetchall()
-        }
+    asks = [
+        Ask(c["id"], c["ts"], c["client"], c["resource"], last, None)
+        for c, last in zip(conflicts, until, strict=True)
+    ]
+    return {
+        row[0]: next_attempt(row)
+        for row in next_writes_and_winners(project_id, asks)
+        if row[1] is not None
+    }
+
+
+def next_attempt(row: tuple) -> Attempt:
+    """The next write of a row of conflict_lookups.next_writes_and_winners."""
+    return Attempt(*row[1:7])
 
 
 def is_tracked(row: dict) -> bool:

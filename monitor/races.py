@@ -1,8 +1,10 @@
 """Race winners: for a conflict, the other client's successful write that beat it.
 
 A winner is the latest successful write (2xx POST/PUT/PATCH/DELETE) by another client to the
-same resource within the project's race window before the conflict. Lookups go through the
-`(project, resource, ts)` index, one query for a whole set of conflicts.
+same resource within the project's race window before the conflict (by time, then id). On
+Postgres aggregation finds winners together with next writes, in one statement
+(conflict_lookups.next_writes_and_winners); elsewhere `race_winners` reads the candidates
+through the `(project, resource, ts)` index, one query for a whole set of conflicts.
 """
 
 from collections import defaultdict

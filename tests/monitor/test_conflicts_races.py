@@ -159,3 +159,10 @@ def test_a_race_window_beyond_an_hour_is_refused(shop):
     shop.race_window_seconds = MAX_RACE_WINDOW_SECONDS + 1
     with pytest.raises(ValidationError, match="race_window_seconds"):
         shop.full_clean()
+
+
+def test_of_two_winning_writes_at_the_same_time_the_one_stored_last_wins(post_logs, shop):
+    first = rec(0, "PATCH", "/v1/orders/7", 200, "billing")
+    second = rec(0, "PATCH", "/v1/orders/7", 200, "web")
+    post_logs([first, second, LOSER])
+    assert stored(LOSER["request_id"]).race_winner.request_id == second["request_id"]
