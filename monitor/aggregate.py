@@ -16,6 +16,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from ingest.models import IngestBatch, Request
+from ingest.prepared import pipeline
 from monitor import conflict_analysis
 from monitor.conflict_analysis import (
     CLIENT_VALUES,
@@ -81,9 +82,12 @@ def _aggregate(batch_id: int, analysis: bool = True) -> bool:
             )
         else:
             causes = count_unclassified(counts, rows)
-        # Successful reads that sampling left out of the raw table are counted all the same.
-        add_to_rollups(counts, rows + sampled_rows(batch.sampled), causes)
-        counts.write()
+        # One pipeline on Postgres: the analysis write-back runs while the rows are counted.
+        with pipeline():
+            counts.write_requests()
+            # Successful reads that sampling left out of the raw table are counted all the same.
+            add_to_rollups(counts, rows + sampled_rows(batch.sampled), causes)
+            counts.write_rollups()
         batch.status = IngestBatch.Status.DONE
         batch.processed_at = timezone.now()
         batch.attempts += 1

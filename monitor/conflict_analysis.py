@@ -85,19 +85,27 @@ class Counts:
     requests: list[tuple] = field(default_factory=list)
 
     def write(self) -> None:
-        """Set the requests' analysis columns, add every table's counts (tables in name order,
-        keys sorted: one lock order for all workers), then drop the rows that moves emptied.
-        On Postgres the statements go out as one pipeline, without a wait for each."""
+        """Both writes below, as one pipeline on Postgres (no wait for each statement)."""
+        with pipeline():
+            self.write_requests()
+            self.write_rollups()
+
+    def write_requests(self) -> None:
+        """Set the requests' analysis columns."""
         from ingest.storage import update_requests
+
+        update_requests(UPDATE_COLUMNS, self.requests)
+
+    def write_rollups(self) -> None:
+        """Add every table's counts (tables in name order, keys sorted: one lock order for all
+        workers), then drop the rows that moves emptied."""
         from monitor import rollups
 
-        with pipeline():
-            update_requests(UPDATE_COLUMNS, self.requests)
-            for table, counts in sorted(self.tables.items()):
-                rollups.add(table, counts)
-            for table in MOVING:
-                emptied = [k for k, v in self.tables.get(table, {}).items() if v[0] < 0]
-                rollups.drop_empty(table, emptied)
+        for table, counts in sorted(self.tables.items()):
+            rollups.add(table, counts)
+        for table in MOVING:
+            emptied = [k for k, v in self.tables.get(table, {}).items() if v[0] < 0]
+            rollups.drop_empty(table, emptied)
 
     def bump(self, table: str, key: tuple, values: tuple) -> None:
         acc = self.tables.setdefault(table, {}).get(key)
