@@ -73,6 +73,17 @@ MOVING = (
     "monitor_rollup_resource_minute",
     "monitor_rollup_status_minute",
 )
+# The order in which every transaction writes the rollup tables (one lock order for all
+# workers). The conflict-analysis tables come first: in a pipeline Postgres writes them while
+# the larger status, latency and client counts are still being sent.
+WRITE_ORDER = (
+    "monitor_rollup_outcome_minute",
+    "monitor_rollup_race_minute",
+    "monitor_rollup_resource_minute",
+    "monitor_rollup_client_minute",
+    "monitor_rollup_status_minute",
+    "monitor_rollup_latency_minute",
+)
 
 
 @dataclass
@@ -97,15 +108,15 @@ class Counts:
         update_requests(UPDATE_COLUMNS, self.requests)
 
     def write_rollups(self) -> None:
-        """Add every table's counts (tables in name order, keys sorted: one lock order for all
-        workers), then drop the rows that moves emptied."""
+        """Add every table's counts, each followed by dropping the rows that moves emptied
+        (tables in WRITE_ORDER, keys sorted: one lock order for all workers)."""
         from monitor import rollups
 
-        for table, counts in sorted(self.tables.items()):
+        for table in sorted(self.tables, key=WRITE_ORDER.index):
+            counts = self.tables[table]
             rollups.add(table, counts)
-        for table in MOVING:
-            emptied = [k for k, v in self.tables.get(table, {}).items() if v[0] < 0]
-            rollups.drop_empty(table, emptied)
+            if table in MOVING:
+                rollups.drop_empty(table, [k for k, v in counts.items() if v[0] < 0])
 
     def bump(self, table: str, key: tuple, values: tuple) -> None:
         acc = self.tables.setdefault(table, {}).get(key)
