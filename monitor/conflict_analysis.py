@@ -35,7 +35,6 @@ from monitor.conflicts import (
     RaceWinner,
     Verdict,
     classify,
-    is_conflict,
     links_winner,
     project_phrases,
 )
@@ -157,11 +156,10 @@ def analyse(
     """Decide the batch's conflicts and the stored ones its writes affect; put what changes on
     their rows and the rollup counts that depend on them into `counts`. Returns {own conflict
     id: cause} for the status rollup of the batch's own rows."""
-    own_times = {r["id"]: r["ts"] for r in rows if is_conflict(r["status"])}
-    write_times = writes_by_pair(rows)
-    decidable = _decidable(project, batch_id, rows, own_times, write_times, now)
+    decidable = _decidable(project, batch_id, rows, now)
     if decidable is None:
         return {}
+    own_times, write_times = decidable.own, decidable.writes
     locked = conflict_lookups.lock_decidable(decidable)
     own = [r for r in locked if r["id"] in own_times]
     # A stored conflict without a cause belongs to a batch not aggregated yet: that batch
@@ -202,11 +200,11 @@ def analyse(
     return {row["id"]: decisions[row["id"]].cause for row in own}
 
 
-def writes_by_pair(rows: list[dict]) -> dict[tuple[str, str], list[datetime]]:
-    """The batch's write times per (client, resource), sorted."""
+def writes_by_pair(writes: list[dict]) -> dict[tuple[str, str], list[datetime]]:
+    """The write times per (client, resource), sorted."""
     pairs: dict[tuple[str, str], list[datetime]] = {}
-    for r in rows:
-        if r["client"] is not None and r["method"] in WRITE_METHODS:
+    for r in writes:
+        if r["client"] is not None:
             pairs.setdefault((r["client"], r["resource"]), []).append(r["ts"])
     for times in pairs.values():
         times.sort()
@@ -214,28 +212,26 @@ def writes_by_pair(rows: list[dict]) -> dict[tuple[str, str], list[datetime]]:
 
 
 def _decidable(
-    project: Project,
-    batch_id: int,
-    rows: list[dict],
-    own_times: dict[int, datetime],
-    write_times: dict[tuple[str, str], list[datetime]],
-    now: datetime,
+    project: Project, batch_id: int, rows: list[dict], now: datetime
 ) -> Decidable | None:
     """What the batch may decide (conflict_lookups.Decidable), or None when nothing: its own
     conflicts; stored ones of the same client and resource up to RETRY_HORIZON before one of
     its writes (the write may be their next attempt); unlinked 409s on a resource up to the
     race window after one of its successful writes (it may be their race winner). Conflicts
     older than the raw retention are final."""
+    own_times = {r["id"]: r["ts"] for r in rows if r["status"] in CONFLICT_STATUSES}
     writes = [r for r in rows if r["method"] in WRITE_METHODS]
+    write_times = writes_by_pair(writes)
     oldest = now - timedelta(days=settings.CONFLICTWATCH_RAW_RETENTION_DAYS)
     retry_span = race_span = None
     if write_times:
-        start = max(oldest, min(r["ts"] for r in writes) - RETRY_HORIZON)
-        retry_span = (start, max(r["ts"] for r in writes))
-    won = {r["resource"] for r in writes if 200 <= r["status"] < 300}
-    if won:
-        wins = [r["ts"] for r in writes if 200 <= r["status"] < 300]
-        race_span = (max(oldest, min(wins)), max(wins) + project.race_window)
+        times = [r["ts"] for r in writes]
+        retry_span = (max(oldest, min(times) - RETRY_HORIZON), max(times))
+    wins = [r for r in writes if 200 <= r["status"] < 300]
+    won = {r["resource"] for r in wins}
+    if wins:
+        times = [r["ts"] for r in wins]
+        race_span = (max(oldest, min(times)), max(times) + project.race_window)
     if not own_times and retry_span is None and race_span is None:
         return None
     return Decidable(project.id, batch_id, own_times, write_times, retry_span, won, race_span)
