@@ -76,17 +76,23 @@ def _aggregate(batch_id: int, analysis: bool = True) -> bool:
             return False
         rows = batch_rows(batch_id)
         counts = Counts(batch.project_id)
-        if analysis:
-            causes = conflict_analysis.analyse(
-                batch.project, batch_id, rows, counts, timezone.now()
-            )
-        else:
-            causes = count_unclassified(counts, rows)
-        # One pipeline on Postgres: the analysis write-back runs while the rows are counted.
+        # Successful reads that sampling left out of the raw table are counted all the same.
+        plain = [r for r in rows if not is_conflict(r["status"])] + sampled_rows(batch.sampled)
+        conflicts = [r for r in rows if is_conflict(r["status"])]
+        half = len(plain) // 2
+        # One pipeline on Postgres, so that Postgres works while Python counts: the analysis
+        # takes its locks while the first half of the plain rows is counted, and writes its
+        # decisions back while the rest is.
         with pipeline():
-            counts.write_requests()
-            # Successful reads that sampling left out of the raw table are counted all the same.
-            add_to_rollups(counts, rows + sampled_rows(batch.sampled), causes)
+            if analysis:
+                finish = conflict_analysis.analyse(batch.project, batch_id, rows, timezone.now())
+            add_to_rollups(counts, plain[:half], {})
+            if analysis:
+                causes = finish(counts)
+                counts.write_requests()
+            else:
+                causes = count_unclassified(counts, conflicts)
+            add_to_rollups(counts, plain[half:] + conflicts, causes)
             counts.write_rollups()
         batch.status = IngestBatch.Status.DONE
         batch.processed_at = timezone.now()

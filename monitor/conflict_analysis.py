@@ -17,8 +17,10 @@ whichever decides second sees the other's rows.
 
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -151,16 +153,29 @@ class Decision:
 
 
 def analyse(
-    project: Project, batch_id: int, rows: list[dict], counts: Counts, now: datetime
-) -> dict[int, str]:
-    """Decide the batch's conflicts and the stored ones its writes affect; put what changes on
-    their rows and the rollup counts that depend on them into `counts`. Returns {own conflict
-    id: cause} for the status rollup of the batch's own rows."""
+    project: Project, batch_id: int, rows: list[dict], now: datetime
+) -> Callable[[Counts], dict[int, str]]:
+    """Start the analysis of a batch: lock the conflicts it may decide (on Postgres the lock is
+    sent now and runs while the caller goes on, inside a pipeline). Returns the function that
+    finishes it: it decides the batch's conflicts and the stored ones its writes affect, puts
+    what changes on their rows and the rollup counts that depend on them into the Counts it is
+    given, and returns {own conflict id: cause} for the status rollup of the batch's rows."""
     decidable = _decidable(project, batch_id, rows, now)
     if decidable is None:
-        return {}
+        return lambda counts: {}
+    read_locked = conflict_lookups.lock_decidable(decidable)
+    return partial(_decide, project, decidable, read_locked, now)
+
+
+def _decide(
+    project: Project,
+    decidable: Decidable,
+    read_locked: Callable[[], list[dict]],
+    now: datetime,
+    counts: Counts,
+) -> dict[int, str]:
     own_times, write_times = decidable.own, decidable.writes
-    locked = conflict_lookups.lock_decidable(decidable)
+    locked = read_locked()
     own = [r for r in locked if r["id"] in own_times]
     # A stored conflict without a cause belongs to a batch not aggregated yet: that batch
     # decides it, and will see this batch's rows when it does.

@@ -6,6 +6,8 @@ its text and plan stay the same whatever the batch holds; elsewhere (SQLite) the
 same. Every lookup bounds `ts`, which lets Postgres read only the day partitions concerned.
 """
 
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -111,14 +113,18 @@ ORDER BY r.id FOR NO KEY UPDATE OF r
 """
 
 
-def lock_decidable(d: Decidable) -> list[dict]:
+def lock_decidable(d: Decidable) -> Callable[[], list[dict]]:
     """Lock the conflicts the batch may decide, in id order and in one statement (so that two
-    workers cannot deadlock on them), and read them as they are once the lock is held."""
+    workers cannot deadlock on them), and read them as they are once the lock is held.
+
+    Returns the function that reads them. On Postgres the statement is sent before that, so
+    that inside a pipeline (ingest/prepared.py) Postgres runs it while the caller goes on."""
     start, end = d.bounds()
     if _postgres():
         retry_start, retry_end = d.retry_span or _NOWHERE
         race_start, race_end = d.race_span or _NOWHERE
-        with prepared_cursor() as cursor:
+        with ExitStack() as stack:
+            cursor = stack.enter_context(prepared_cursor())
             # Binary results: the jsonb headers arrive decoded, here by msgspec.
             set_json_loads(msgspec.json.decode, cursor)
             cursor.execute(
@@ -140,14 +146,21 @@ def lock_decidable(d: Decidable) -> list[dict]:
                     "race_end": race_end,
                 },
             )
-            return [dict(zip(LOCKED_FIELDS, row, strict=True)) for row in cursor.fetchall()]
+            open_cursor = stack.pop_all()
+
+        def read() -> list[dict]:
+            with open_cursor:
+                return [dict(zip(LOCKED_FIELDS, row, strict=True)) for row in cursor.fetchall()]
+
+        return read
     ids = set(d.own) | _retry_candidates(d) | _race_candidates(d)
-    return list(
+    rows = list(
         Request.objects.filter(id__in=sorted(ids), ts__gte=start, ts__lte=end)
         .order_by("id")
         .select_for_update(no_key=True)
         .values(*LOCKED_FIELDS)
     )
+    return lambda: rows
 
 
 def _stored(d: Decidable):

@@ -190,7 +190,7 @@ def test_a_decided_conflict_is_taken_up_again_only_by_a_write_before_its_next_on
             won=set(),
             race_span=None,
         )
-        return stale.id in {row["id"] for row in lock_decidable(decidable)}
+        return stale.id in {row["id"] for row in lock_decidable(decidable)()}
 
     assert taken_up(1)  # delivered late, before the retry: it may be the next attempt
     assert not taken_up(5)  # after the retry: the outcome stands
