@@ -178,8 +178,8 @@ class Request(models.Model):
         ]
         # No index names a column that aggregation writes back (cause, cause_reason,
         # race_winner, retry_outcome, resolved_after_ms, next_attempt_ms): the write-back then
-        # stays a HOT update
-        # (no new index entries), given the free space partitions keep (ingest/partitions.py).
+        # stays a HOT update (no new index entries), given the free space partitions keep
+        # (ingest/partitions.py).
         # A winner's losers are found through the conflict resource index (they are on its
         # resource within the race window after it), pending outcomes through the outcome
         # rollup (monitor/conflict_analysis.py: finalize_pending).

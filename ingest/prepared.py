@@ -35,9 +35,9 @@ def prepared_cursor() -> Iterator[psycopg.Cursor]:
 @contextmanager
 def pipeline() -> Iterator[None]:
     """On Postgres, statements executed inside go out without a wait for each result
-    (psycopg's pipeline mode): Postgres runs one while the next is being sent. For writes whose
-    results nobody reads; an error surfaces by the end of the block, as Django's. Elsewhere the
-    statements simply run one by one."""
+    (psycopg's pipeline mode): Postgres runs one while Python prepares the next. Reading a
+    result waits for the statements sent before it; an error surfaces where a result is read
+    or by the end of the block, as Django's. Elsewhere the statements simply run one by one."""
     if connection.vendor != "postgresql":
         yield
         return

@@ -76,9 +76,11 @@ def _aggregate(batch_id: int, analysis: bool = True) -> bool:
             return False
         rows = batch_rows(batch_id)
         counts = Counts(batch.project_id)
+        plain, conflicts = [], []
+        for row in rows:
+            (conflicts if is_conflict(row["status"]) else plain).append(row)
         # Successful reads that sampling left out of the raw table are counted all the same.
-        plain = [r for r in rows if not is_conflict(r["status"])] + sampled_rows(batch.sampled)
-        conflicts = [r for r in rows if is_conflict(r["status"])]
+        plain += sampled_rows(batch.sampled)
         half = len(plain) // 2
         # One pipeline on Postgres, so that Postgres works while Python counts: the analysis
         # takes its locks while the first half of the plain rows is counted, and writes its

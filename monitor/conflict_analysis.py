@@ -47,8 +47,8 @@ from monitor.outcomes import (
     Outcome,
     attempt,
     decide,
-    lookup_until,
-    next_attempt,
+    next_attempts,
+    next_write_asks,
     next_writes,
 )
 from monitor.races import race_winners
@@ -295,10 +295,7 @@ def _next_writes_and_winners(
     window = project.race_window
     if connection.vendor != "postgresql":
         return next_writes(project.id, tracked, bounds), race_winners(project, racing, window)
-    asks = {
-        r["id"]: Ask(r["id"], r["ts"], r["client"], r["resource"], lookup_until(r, bounds), None)
-        for r in tracked
-    }
+    asks = {ask.id: ask for ask in next_write_asks(tracked, bounds)}
     for r in racing:
         since = r["ts"] - window
         ask = asks.get(r["id"])
@@ -309,9 +306,8 @@ def _next_writes_and_winners(
     if not asks:
         return {}, {}
     rows = conflict_lookups.next_writes_and_winners(project.id, list(asks.values()))
-    following = {row[0]: next_attempt(row) for row in rows if row[1] is not None}
     winners = {row[0]: RaceWinner(*row[7:11]) for row in rows if row[7] is not None}
-    return following, winners
+    return next_attempts(rows), winners
 
 
 def _next_write_bounds(

@@ -1,9 +1,11 @@
 """The row lookups of the conflict analysis (monitor/conflict_analysis.py).
 
-Each runs once per aggregated batch, inside its transaction. On Postgres each is one statement
-of raw SQL taking its lists as binary arrays (`= ANY(%b)`, `unnest`; ingest/prepared.py), so
-its text and plan stay the same whatever the batch holds; elsewhere (SQLite) the ORM does the
-same. Every lookup bounds `ts`, which lets Postgres read only the day partitions concerned.
+Each runs once per aggregated batch, inside its transaction. On Postgres there are two
+statements of raw SQL taking their lists as binary arrays (`= ANY(%b)`, `unnest`;
+ingest/prepared.py), so that their text and plan stay the same whatever the batch holds:
+`lock_decidable` and `next_writes_and_winners`. Elsewhere (SQLite) the ORM does the same in
+a few queries. Every lookup bounds `ts`, which lets Postgres read only the day partitions
+concerned.
 """
 
 from collections.abc import Callable

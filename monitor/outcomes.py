@@ -96,14 +96,30 @@ def next_writes(
     if not conflicts:
         return {}
     bounds = bounds or {}
-    until = [lookup_until(c, bounds) for c in conflicts]
     if connection.vendor == "postgresql":
-        return _next_writes_postgres(project_id, conflicts, until)
+        return next_attempts(
+            next_writes_and_winners(project_id, next_write_asks(conflicts, bounds))
+        )
+    until = [_lookup_until(c, bounds) for c in conflicts]
     return _next_writes_sqlite(project_id, conflicts, until)
 
 
-def lookup_until(conflict: dict, bounds: dict[int, datetime]) -> datetime:
-    """How far the next write of a conflict is looked for (next_writes)."""
+def next_write_asks(conflicts: list[dict], bounds: dict[int, datetime]) -> list[Ask]:
+    """What conflict_lookups.next_writes_and_winners is asked for these conflicts' next
+    writes (no race winners)."""
+    return [
+        Ask(c["id"], c["ts"], c["client"], c["resource"], _lookup_until(c, bounds), None)
+        for c in conflicts
+    ]
+
+
+def next_attempts(rows: list[tuple]) -> dict[int, Attempt]:
+    """{conflict id: next write} from the rows of conflict_lookups.next_writes_and_winners."""
+    return {row[0]: Attempt(*row[1:7]) for row in rows if row[1] is not None}
+
+
+def _lookup_until(conflict: dict, bounds: dict[int, datetime]) -> datetime:
+    """How far the next write of a conflict is looked for."""
     horizon = conflict["ts"] + RETRY_HORIZON
     return min(bounds.get(conflict["id"], horizon), horizon)
 
@@ -154,25 +170,6 @@ def _next_writes_sqlite(
 
 def _attempt_row(row: dict) -> Attempt:
     return Attempt(row["id"], row["ts"], row["method"], row["status"], row["if_match"], row["idem"])
-
-
-def _next_writes_postgres(
-    project_id: int, conflicts: list[dict], until: list[datetime]
-) -> dict[int, Attempt]:
-    asks = [
-        Ask(c["id"], c["ts"], c["client"], c["resource"], last, None)
-        for c, last in zip(conflicts, until, strict=True)
-    ]
-    return {
-        row[0]: next_attempt(row)
-        for row in next_writes_and_winners(project_id, asks)
-        if row[1] is not None
-    }
-
-
-def next_attempt(row: tuple) -> Attempt:
-    """The next write of a row of conflict_lookups.next_writes_and_winners."""
-    return Attempt(*row[1:7])
 
 
 def is_tracked(row: dict) -> bool:
