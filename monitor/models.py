@@ -25,7 +25,7 @@ class Project(models.Model):
     secret_headers = models.JSONField(default=list, blank=True)
     # Route patterns that win over derivation, e.g. "/v1/orders/{id}/items/{item}".
     route_patterns = models.JSONField(default=list, blank=True)
-    # Body phrases per conflict cause, beyond the built-in ones (monitor/conflicts.py), e.g.
+    # Body phrases per conflict cause, beyond the built-in ones (monitor/rules/causes.py), e.g.
     # {"lock": ["in use"], "duplicate": ["already registered"]}; matched case-insensitively.
     conflict_phrases = models.JSONField(default=dict, blank=True)
     members = models.ManyToManyField(
@@ -86,7 +86,7 @@ class StatusCounts(models.Model):
 
     One table per grain (minute, hour, day); `minute` is the first minute of the bucket. All
     three are filled in the same transaction by additive upserts from aggregation
-    (monitor/rollups.py), so they always agree.
+    (monitor/pipeline/rollups.py), so they always agree.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE)
@@ -139,7 +139,7 @@ class StatusDayRollup(StatusCounts):
 
 class LatencyCounts(models.Model):
     """Latency histogram per endpoint × time bucket: count per logarithmic bucket
-    (monitor/latency.py). One table per grain, like StatusCounts."""
+    (monitor/rules/latency.py). One table per grain, like StatusCounts."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE)
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE)

@@ -8,7 +8,7 @@
 - Hour and day rollups older than COARSE_RETENTION_DAYS (400).
 
 Counts over old ranges stay exact: the reads take whole hours and days from the coarser rollups
-(monitor/queries.py: pieces), which are filled in the same transaction as the minute ones.
+(monitor/reads/grains.py: pieces), which are filled in the same transaction as the minute ones.
 Idempotent: a second run the same day finds nothing to do.
 """
 
@@ -21,6 +21,7 @@ from django.db import connection, transaction
 
 from ingest import partitions
 from ingest.models import Request
+from monitor.rules.timebuckets import DAY, floor
 
 log = logging.getLogger(__name__)
 COARSE_RETENTION_DAYS = 400
@@ -41,7 +42,7 @@ COARSE_TABLES = (
 
 
 def day_floor(t: datetime) -> datetime:
-    return t.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return floor(t.astimezone(UTC), DAY)
 
 
 @dataclass(frozen=True)
@@ -143,21 +144,3 @@ def _delete_before(table: str, column: str, cutoff: datetime, dry_run: bool) -> 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE {column} < %s", [cutoff])
         return cursor.rowcount
-
-
-def past_retention(request_id: int) -> str | None:
-    """The 404 message for a request id that is not stored but may have been: one issued
-    before the newest stored row. Raw rows arrive out of order (late data), so ids do not
-    say when a row was logged; the message says what retention keeps rather than guessing.
-    None for an id never issued. Ids are one sequence for all projects, so this says nothing
-    about other projects' rows."""
-    if request_id <= 0:
-        return None
-    newest = Request.objects.order_by("-id").values_list("id", flat=True).first()
-    if newest is None or request_id > newest:
-        return None
-    days = settings.CONFLICTWATCH_RAW_RETENTION_DAYS
-    return (
-        f"no request {request_id} in this project: it may be past retention, raw requests "
-        f"are kept {days} days (their counts stay in the rollups)"
-    )

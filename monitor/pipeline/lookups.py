@@ -1,4 +1,6 @@
-"""The row lookups of the conflict analysis (monitor/conflict_analysis.py).
+"""The raw-row lookups of the conflict analysis (monitor/pipeline/analysis.py): the conflicts a
+batch may decide (locked), the same client's next write after a conflict, and the race winner
+before it.
 
 Each runs once per aggregated batch, inside its transaction. On Postgres there are two
 statements of raw SQL taking their lists as binary arrays (`= ANY(%b)`, `unnest`;
@@ -8,19 +10,23 @@ a few queries. Every lookup bounds `ts`, which lets Postgres read only the day p
 concerned.
 """
 
+from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import msgspec
 from django.db import connection
 from django.db.models import Q
+from django.db.models.fields.json import KeyTextTransform
 from psycopg.types.json import set_json_loads
 
 from ingest.models import Request
 from ingest.prepared import prepared_cursor
-from monitor.conflicts import CONFLICT_STATUSES, RACE_METHODS, WRITE_METHODS
+from monitor.rules.causes import CONFLICT_STATUSES, RACE_METHODS, WRITE_METHODS, RaceWinner
+from monitor.rules.outcomes import RETRY_HORIZON, Attempt
 
 _TABLE = Request._meta.db_table
 # Constants are written into the SQL text, not passed as parameters: a prepared statement's
@@ -57,7 +63,7 @@ def _postgres() -> bool:
 
 @dataclass(frozen=True)
 class Decidable:
-    """The conflicts a batch may decide (monitor/conflict_analysis.py):
+    """The conflicts a batch may decide (monitor/pipeline/analysis.py):
 
     - its own (`own`: {id: ts});
     - stored conflicts of other batches by the same client to the same resource before one of
@@ -212,11 +218,11 @@ def _race_candidates(d: Decidable) -> set[int]:
     )
 
 
-def successful_writes(
+def _successful_writes(
     project_id: int, resources: set[str], start: datetime, end: datetime
 ) -> list[tuple]:
     """(id, client, method, ts, resource) of the 2xx writes to these resources between start
-    and end, in (ts, id) order: the race winners' candidates (monitor/races.py, SQLite)."""
+    and end, in (ts, id) order: the race winners' candidates (SQLite)."""
     return list(
         Request.objects.filter(
             project_id=project_id,
@@ -230,6 +236,33 @@ def successful_writes(
         .order_by("ts", "id")
         .values_list("id", "client", "method", "ts", "resource")
     )
+
+
+def race_winners(project_id: int, losers: list[dict], window: timedelta) -> dict[int, RaceWinner]:
+    """{loser id: winner} for the losers (dicts with id, ts, client, resource) that have one:
+    the latest successful write (2xx POST/PUT/PATCH/DELETE) by another client to the same
+    resource within `window` before the loser (by time, then id). Reads the candidates through
+    the `(project, resource, ts)` index, one query for the whole set (SQLite; on Postgres
+    `next_writes_and_winners` finds them)."""
+    if not losers:
+        return {}
+    resources = {r["resource"] for r in losers}
+    start = min(r["ts"] for r in losers) - window
+    end = max(r["ts"] for r in losers)
+    candidates = defaultdict(list)
+    for cand in _successful_writes(project_id, resources, start, end):
+        candidates[cand[4]].append(cand)
+    found = {}
+    for loser in losers:
+        best = None
+        for cand_id, client, method, ts, _ in candidates.get(loser["resource"], ()):
+            if ts > loser["ts"]:
+                break
+            if ts >= loser["ts"] - window and client != loser["client"]:
+                best = RaceWinner(cand_id, client, method, ts)
+        if best is not None:
+            found[loser["id"]] = best
+    return found
 
 
 # The same client's writes to the conflict's resource after it.
@@ -283,10 +316,17 @@ class Ask:
     since: datetime | None
 
 
-def next_writes_and_winners(project_id: int, asks: list[Ask]) -> list[tuple]:
-    """Postgres, one statement for all the conflicts asked about: for each, (id, then its next
-    write: id, ts, method, status, If-Match, Idempotency-Key; then its race winner: id, client,
-    method, ts), with Nones where there is none.
+class Found(NamedTuple):
+    """What next_writes_and_winners found for one conflict (None where nothing)."""
+
+    conflict_id: int
+    next_write: Attempt | None
+    winner: RaceWinner | None
+
+
+def next_writes_and_winners(project_id: int, asks: list[Ask]) -> list[Found]:
+    """Postgres, one statement for all the conflicts asked about: for each, its next write and
+    its race winner.
 
     The next write is the same client's first write (by time, then id) to the resource after
     the conflict, up to `until`. The race winner is the latest successful write (by time, then
@@ -304,4 +344,94 @@ def next_writes_and_winners(project_id: int, asks: list[Ask]) -> list[tuple]:
                 "project": project_id,
             },
         )
-        return cursor.fetchall()
+        return [
+            Found(
+                row[0],
+                Attempt(*row[1:7]) if row[1] is not None else None,
+                RaceWinner(*row[7:11]) if row[7] is not None else None,
+            )
+            for row in cursor.fetchall()
+        ]
+
+
+def next_writes(
+    project_id: int, conflicts: list[dict], bounds: dict[int, datetime] | None = None
+) -> dict[int, Attempt]:
+    """{conflict id: the same client's next write to the same resource within the horizon},
+    for conflicts given as dicts with id, ts, client and resource. `bounds` may give a time
+    by which a conflict's next write is known to have happened (a later write of the same
+    client and resource): the lookup stops there.
+
+    On Postgres one LATERAL query walks the (project, resource, ts) index forward from each
+    conflict and stops at the first write (`next_writes_and_winners`); on SQLite a correlated
+    subquery does the same.
+    """
+    conflicts = [c for c in conflicts if c["client"] is not None]
+    if not conflicts:
+        return {}
+    bounds = bounds or {}
+    if _postgres():
+        found = next_writes_and_winners(project_id, next_write_asks(conflicts, bounds))
+        return {f.conflict_id: f.next_write for f in found if f.next_write is not None}
+    until = [_lookup_until(c, bounds) for c in conflicts]
+    return _next_writes_sqlite(project_id, conflicts, until)
+
+
+def next_write_asks(conflicts: list[dict], bounds: dict[int, datetime]) -> list[Ask]:
+    """What `next_writes_and_winners` is asked for these conflicts' next writes (no race
+    winners)."""
+    return [
+        Ask(c["id"], c["ts"], c["client"], c["resource"], _lookup_until(c, bounds), None)
+        for c in conflicts
+    ]
+
+
+def _lookup_until(conflict: dict, bounds: dict[int, datetime]) -> datetime:
+    """How far the next write of a conflict is looked for."""
+    horizon = conflict["ts"] + RETRY_HORIZON
+    return min(bounds.get(conflict["id"], horizon), horizon)
+
+
+# SQLite allows 32,766 parameters per statement since 3.32; five per conflict.
+_SQLITE_CHUNK = 2000
+
+
+def _next_writes_sqlite(
+    project_id: int, conflicts: list[dict], until: list[datetime]
+) -> dict[int, Attempt]:
+    """Two queries for any number of conflicts: a correlated subquery finds each conflict's
+    next write id through the (project, resource, ts) index, then one query reads them."""
+    adapt = connection.ops.adapt_datetimefield_value
+    next_ids: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(conflicts), _SQLITE_CHUNK):
+            chunk = conflicts[start : start + _SQLITE_CHUNK]
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+            params: list = []
+            for c, last in zip(chunk, until[start : start + _SQLITE_CHUNK], strict=True):
+                params += [c["id"], adapt(c["ts"]), adapt(last)]
+                params += [c["client"], c["resource"]]
+            cursor.execute(
+                f"WITH c(id, ts, until, client, resource) AS (VALUES {values}) "
+                f"SELECT c.id, (SELECT r.id FROM {_TABLE} r WHERE r.project_id = %s "
+                "AND r.resource = c.resource AND r.client = c.client "
+                f"AND r.method IN ({_WRITE_METHODS}) "
+                "AND r.ts >= c.ts AND r.ts <= c.until AND (r.ts > c.ts OR r.id > c.id) "
+                "ORDER BY r.ts, r.id LIMIT 1) FROM c",
+                [*params, project_id],
+            )
+            next_ids.update((cid, nid) for cid, nid in cursor.fetchall() if nid is not None)
+    if not next_ids:
+        return {}
+    rows = {
+        row["id"]: Attempt(
+            row["id"], row["ts"], row["method"], row["status"], row["if_match"], row["idem"]
+        )
+        for row in Request.objects.filter(id__in=set(next_ids.values()))
+        .annotate(
+            if_match=KeyTextTransform("if-match", "request_headers"),
+            idem=KeyTextTransform("idempotency-key", "request_headers"),
+        )
+        .values("id", "ts", "method", "status", "if_match", "idem")
+    }
+    return {cid: rows[nid] for cid, nid in next_ids.items()}

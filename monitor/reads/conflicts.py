@@ -1,7 +1,7 @@
 """Read models of conflict intelligence: conflicts, offenders, hotspots, coverage, outcomes and
 one conflict's story. For the API, the pages and the dashboard.
 
-Totals come from the rollups that aggregation fills (monitor/conflict_analysis.py), never from
+Totals come from the rollups that aggregation fills (monitor/pipeline/analysis.py), never from
 a scan of raw rows over the range; raw rows serve lists and one conflict's detail through their
 indexes. Every function takes a project the caller was already allowed to see
 (monitor/access.py) and a TimeRange; `Filters` narrows by endpoint, method and route (and by
@@ -15,7 +15,6 @@ from datetime import timedelta
 from django.db.models import Q, QuerySet, Sum
 
 from ingest.models import Request
-from monitor.conflicts import CONFLICT_STATUSES, WRITE_METHODS
 from monitor.models import (
     MAX_RACE_WINDOW_SECONDS,
     ClientRollup,
@@ -26,9 +25,10 @@ from monitor.models import (
     ResourceRollup,
     StatusRollup,
 )
-from monitor.outcomes import OUTCOMES, RETRY_HORIZON
-from monitor.queries import Filters
-from monitor.timerange import TimeRange
+from monitor.reads.timerange import TimeRange
+from monitor.reads.totals import Filters
+from monitor.rules.causes import CONFLICT_STATUSES, WRITE_METHODS
+from monitor.rules.outcomes import OUTCOMES, RETRY_HORIZON
 
 OFFENDER_ORDERS = ("conflicts", "conflict_rate", "caused")
 HOTSPOT_LIMIT = 20
@@ -357,3 +357,41 @@ def conflict_story(row: Request) -> dict:
         "retry_of": retry_of,
         "next_requests": chain if row.status in CONFLICT_STATUSES else [],
     }
+
+
+RIVALS_SHOWN = 10
+
+
+def retry_behaviour(project, rng: TimeRange, client: str) -> dict[str, dict[str, int]]:
+    """{cause: {outcome: conflicts}} of one client's conflicts, from the outcome rollup."""
+    start, end = rng.minute_bounds()
+    result: dict[str, dict[str, int]] = {}
+    for cause, outcome, n in (
+        OutcomeRollup.objects.filter(
+            project=project, client=client, minute__gte=start, minute__lt=end
+        )
+        .values_list("cause", "outcome")
+        .annotate(n=Sum("n"))
+        .values_list("cause", "outcome", "n")
+    ):
+        if n:
+            per = result.setdefault(cause, {})
+            per[outcome or "untracked"] = per.get(outcome or "untracked", 0) + n
+    return result
+
+
+def rivals(project, rng: TimeRange, client: str, side: str) -> list[tuple[str, int]]:
+    """The clients this one beat (side="winner") or lost to (side="loser") in races, most first."""
+    start, end = rng.minute_bounds()
+    other = "loser" if side == "winner" else "winner"
+    return [
+        (name, n)
+        for name, n in RacePairRollup.objects.filter(
+            project=project, minute__gte=start, minute__lt=end, **{side: client}
+        )
+        .values_list(other)
+        .annotate(n=Sum("n"))
+        .order_by("-n", other)
+        .values_list(other, "n")[:RIVALS_SHOWN]
+        if n
+    ]

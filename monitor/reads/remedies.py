@@ -4,13 +4,13 @@
 {"cause", "conflicts", "remedy", "evidence": [sentences], "data": {...}}. The sentences are
 plain text (templates escape them; clients and routes in them are logged data); `data` holds
 the numbers they were made from, for the API and charts. Everything is read from rollups
-(monitor/conflict_queries.py).
+(monitor/reads/conflicts.py).
 """
 
-from monitor import conflict_queries as cq
 from monitor.models import Endpoint, Project
-from monitor.queries import Filters
-from monitor.timerange import TimeRange
+from monitor.reads import conflicts as cq
+from monitor.reads.timerange import TimeRange
+from monitor.reads.totals import Filters
 
 REMEDIES = {
     "duplicate": "Check whether the thing exists before creating it, or send an Idempotency-Key "

@@ -15,114 +15,85 @@ minute → hour → day, so the lock order stays one for all workers, and a move
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import connection, models
 
 from ingest.prepared import prepared_cursor
+from monitor.models import (
+    ClientRollup,
+    LatencyDayRollup,
+    LatencyHourRollup,
+    LatencyRollup,
+    OutcomeRollup,
+    RacePairRollup,
+    ResourceRollup,
+    StatusDayRollup,
+    StatusHourRollup,
+    StatusRollup,
+)
+from monitor.rules.timebuckets import DAY, HOUR, floor
 
-# Whitelist: table -> (key columns, additive value columns), each column with its SQL type.
-TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {
-    "monitor_rollup_status_minute": (
-        (
-            ("project_id", "bigint"),
-            ("minute", "timestamptz"),
-            ("endpoint_id", "bigint"),
-            ("status", "smallint"),
-            ("cause", "text"),
-        ),
-        (
-            ("n", "bigint"),
-            ("duration_ms_sum", "float8"),
-            ("writes", "bigint"),
-            ("conditional_writes", "bigint"),
-        ),
-    ),
-    "monitor_rollup_latency_minute": (
-        (
-            ("project_id", "bigint"),
-            ("minute", "timestamptz"),
-            ("endpoint_id", "bigint"),
-            ("bucket", "smallint"),
-        ),
-        (("n", "bigint"),),
-    ),
-    # Conflict intelligence (monitor/conflict_analysis.py).
-    "monitor_rollup_client_minute": (
-        (
-            ("project_id", "bigint"),
-            ("minute", "timestamptz"),
-            ("endpoint_id", "bigint"),
-            ("client", "text"),
-        ),
-        (
-            ("requests", "bigint"),
-            ("conflicts", "bigint"),
-            ("suffered", "bigint"),
-            ("caused", "bigint"),
-            ("writes", "bigint"),
-            ("conditional_writes", "bigint"),
-            ("weak_etag_writes", "bigint"),
-            ("creates", "bigint"),
-            ("creates_without_key", "bigint"),
-        ),
-    ),
-    "monitor_rollup_outcome_minute": (
-        (
-            ("project_id", "bigint"),
-            ("minute", "timestamptz"),
-            ("endpoint_id", "bigint"),
-            ("client", "text"),
-            ("cause", "text"),
-            ("outcome", "text"),
-        ),
-        (("n", "bigint"), ("resolved_ms_sum", "float8")),
-    ),
-    "monitor_rollup_resource_minute": (
-        (
-            ("project_id", "bigint"),
-            ("minute", "timestamptz"),
-            ("endpoint_id", "bigint"),
-            ("resource", "text"),
-            ("cause", "text"),
-        ),
-        (("n", "bigint"),),
-    ),
-    "monitor_rollup_race_minute": (
-        (
-            ("project_id", "bigint"),
-            ("resource", "text"),
-            ("minute", "timestamptz"),
-            ("winner", "text"),
-            ("loser", "text"),
-        ),
-        (("n", "bigint"),),
-    ),
+# The SQL array types the columns are sent as on Postgres, by Django field type.
+_ARRAY_TYPES = {
+    "ForeignKey": "bigint",
+    "BigIntegerField": "bigint",
+    "SmallIntegerField": "smallint",
+    "DateTimeField": "timestamptz",
+    "CharField": "text",
+    "TextField": "text",
+    "FloatField": "float8",
+}
+
+Columns = tuple[tuple[str, str], ...]
+
+
+def _columns(model: type[models.Model]) -> tuple[Columns, Columns]:
+    """(key columns, additive value columns) of a rollup model, each as (column, SQL type):
+    the key is the model's unique constraint in its field order, the values every other
+    column. A count's key tuple and value tuple follow these orders."""
+    (unique,) = model._meta.constraints
+    by_name = {f.name: f for f in model._meta.concrete_fields}
+    key = tuple(by_name[name] for name in unique.fields)
+    values = tuple(f for f in model._meta.concrete_fields if f not in key and not f.primary_key)
+    return tuple((f.column, _ARRAY_TYPES[f.get_internal_type()]) for f in key), tuple(
+        (f.column, _ARRAY_TYPES[f.get_internal_type()]) for f in values
+    )
+
+
+# Whitelist: table -> (key columns, additive value columns), declared by the models.
+TABLES: dict[str, tuple[Columns, Columns]] = {
+    m._meta.db_table: _columns(m)
+    for m in (
+        StatusRollup,
+        StatusHourRollup,
+        StatusDayRollup,
+        LatencyRollup,
+        LatencyHourRollup,
+        LatencyDayRollup,
+        ClientRollup,
+        OutcomeRollup,
+        ResourceRollup,
+        RacePairRollup,
+    )
 }
 SQLITE_CHUNK = 500
 
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
 # Minute table -> its coarser tables with the width of their buckets. The coarser tables have
 # the same columns; their `minute` is the first minute of the hour or day.
 GRAINS: dict[str, tuple[tuple[str, timedelta], ...]] = {
-    "monitor_rollup_status_minute": (
-        ("monitor_rollup_status_hour", HOUR),
-        ("monitor_rollup_status_day", DAY),
+    StatusRollup._meta.db_table: (
+        (StatusHourRollup._meta.db_table, HOUR),
+        (StatusDayRollup._meta.db_table, DAY),
     ),
-    "monitor_rollup_latency_minute": (
-        ("monitor_rollup_latency_hour", HOUR),
-        ("monitor_rollup_latency_day", DAY),
+    LatencyRollup._meta.db_table: (
+        (LatencyHourRollup._meta.db_table, HOUR),
+        (LatencyDayRollup._meta.db_table, DAY),
     ),
 }
-for _minute_table, _coarser in GRAINS.items():
-    for _table, _ in _coarser:
-        TABLES[_table] = TABLES[_minute_table]
 
 
-def truncate(t: datetime, width: timedelta) -> datetime:
-    """The start of the UTC hour or day that holds `t`."""
-    if width == DAY:
-        return t.replace(hour=0, minute=0, second=0, microsecond=0)
-    return t.replace(minute=0, second=0, microsecond=0)
+def value_names(table: str) -> tuple[str, ...]:
+    """The names of a table's value columns, in the order of its value tuples."""
+    return tuple(name for name, _ in TABLES[table][1])
 
 
 def _time_index(table: str) -> int:
@@ -134,7 +105,7 @@ def fold(table: str, counts: Mapping[tuple, Sequence[float]], width: timedelta) 
     i = _time_index(table)
     folded: dict[tuple, list] = {}
     for key, values in counts.items():
-        coarse = key[:i] + (truncate(key[i], width),) + key[i + 1 :]
+        coarse = key[:i] + (floor(key[i], width),) + key[i + 1 :]
         acc = folded.get(coarse)
         if acc is None:
             folded[coarse] = list(values)
@@ -194,7 +165,7 @@ def drop_empty(table: str, keys) -> None:
         i = _time_index(table)
         _drop_empty(
             coarse_table,
-            sorted({k[:i] + (truncate(k[i], width),) + k[i + 1 :] for k in keys}),
+            sorted({k[:i] + (floor(k[i], width),) + k[i + 1 :] for k in keys}),
         )
 
 

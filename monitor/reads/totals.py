@@ -1,22 +1,14 @@
-"""Read models for the API and the pages. Totals come from rollups, never from raw rows.
-
-Rollups exist per minute, hour and day (monitor/rollups.py). A range is read as pieces
-(`pieces`): minutes at its ragged edges, whole hours next to them and whole days in the middle,
-so totals are exact while a 30-day summary reads about 30 day rows per key instead of 43,200
-minute rows. Minute rollups are kept CONFLICTWATCH_ROLLUP_RETENTION_DAYS: an edge older than
-that is read from its whole hour, whether or not the minutes are still there, so the answer for
-a range does not change when `prune` runs.
+"""Totals of a range for the API, the pages and the alerts: requests, statuses, causes,
+latency quantiles, per project and per endpoint. Read from the rollups (pieces of minute, hour
+and day rows: monitor/reads/grains.py), never from raw rows.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db.models import QuerySet, Sum
 
-from monitor.buckets import FloorTo
-from monitor.latency import quantile
 from monitor.models import (
     Endpoint,
     LatencyDayRollup,
@@ -27,83 +19,13 @@ from monitor.models import (
     StatusHourRollup,
     StatusRollup,
 )
-from monitor.timerange import TimeRange
+from monitor.reads.grains import pieces
+from monitor.reads.timerange import TimeRange
+from monitor.rules.latency import quantile
+from monitor.rules.timebuckets import DAY, HOUR, MINUTE
 
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 STATUS_MODELS = {MINUTE: StatusRollup, HOUR: StatusHourRollup, DAY: StatusDayRollup}
 LATENCY_MODELS = {MINUTE: LatencyRollup, HOUR: LatencyHourRollup, DAY: LatencyDayRollup}
-
-
-def _floor(t: datetime, step: timedelta) -> datetime:
-    return _EPOCH + ((t - _EPOCH) // step) * step
-
-
-def _ceil(t: datetime, step: timedelta) -> datetime:
-    down = _floor(t, step)
-    return down if down == t else down + step
-
-
-def minute_cutoff(now: datetime | None = None) -> datetime:
-    """Minute rollups before this instant may be pruned, so reads take whole hours there.
-    Hour-aligned; prune deletes minute rows only before the UTC day that holds it."""
-    now = now or datetime.now(UTC)
-    return _floor(now - timedelta(days=settings.CONFLICTWATCH_ROLLUP_RETENTION_DAYS), HOUR)
-
-
-def pieces(
-    rng: TimeRange, coarsest: timedelta = DAY, now: datetime | None = None
-) -> list[tuple[timedelta, datetime, datetime]]:
-    """Disjoint (grain, start, end) pieces that cover the rollup minutes of the range
-    [floor(start), end): whole days (when `coarsest` is a day) in the middle, whole hours
-    around them, minutes at the edges. Minute edges before `minute_cutoff` widen to their hour
-    (unless `coarsest` is a minute: a per-minute series past retention is simply empty).
-    """
-    now = now or datetime.now(UTC)
-    # Ingest keeps only records between 2000 and tomorrow: nothing to read outside that (and
-    # no calendar overflow at year 9999).
-    start = _floor(max(rng.start, EARLIEST), MINUTE)
-    end = _ceil(min(rng.end, now + timedelta(days=2)), MINUTE)
-    if start >= end:
-        return []
-    cutoff = minute_cutoff(now)
-    out: list[tuple[timedelta, datetime, datetime]] = []
-
-    def minutes(lo: datetime, hi: datetime) -> None:
-        if lo >= hi:
-            return
-        if lo < cutoff and coarsest >= HOUR:
-            out.append((HOUR, _floor(lo, HOUR), _ceil(hi, HOUR)))
-        else:
-            out.append((MINUTE, lo, hi))
-
-    def hours(lo: datetime, hi: datetime) -> None:
-        first, last = _ceil(lo, HOUR), _floor(hi, HOUR)
-        if coarsest < HOUR or first >= last:
-            minutes(lo, hi)
-            return
-        minutes(lo, first)
-        out.append((HOUR, first, last))
-        minutes(last, hi)
-
-    first_day, last_day = _ceil(start, DAY), _floor(end, DAY)
-    if coarsest >= DAY and first_day < last_day:
-        hours(start, first_day)
-        out.append((DAY, first_day, last_day))
-        hours(last_day, end)
-    else:
-        hours(start, end)
-    # Two minute edges widened into the same hour (a short range long ago) read it once.
-    merged: list[tuple[timedelta, datetime, datetime]] = []
-    for piece in out:
-        if merged and merged[-1][0] == piece[0] and merged[-1][2] >= piece[1]:
-            merged[-1] = (piece[0], merged[-1][1], max(merged[-1][2], piece[2]))
-        else:
-            merged.append(piece)
-    return merged
 
 
 @dataclass(frozen=True)
@@ -257,51 +179,3 @@ def endpoints(project: Project, rng: TimeRange, f: Filters = Filters()) -> list[
         )
     result.sort(key=lambda e: (-e["requests"], e["route"], e["method"]))
     return result
-
-
-def status_class(status: int) -> str:
-    return f"{status // 100}xx"
-
-
-def chart_grain(rng: TimeRange) -> timedelta:
-    """The coarsest rollup grain whose buckets fit whole in the pages' chart buckets
-    (monitor/charts.py: hours from two days, days from sixty)."""
-    from monitor.charts import step_for
-
-    step = step_for(rng)
-    if step % DAY == timedelta(0):
-        return DAY
-    if step % HOUR == timedelta(0):
-        return HOUR
-    return MINUTE
-
-
-def _chart_parts(project: Project, rng: TimeRange, f: Filters) -> list[QuerySet]:
-    """Status rollups for a page chart, each row labelled `t` with its chart bucket (grouped in
-    the database: a day of minutes becomes 96 quarter-hours before it reaches Python)."""
-    from monitor.charts import step_for
-
-    step = step_for(rng)
-    return [
-        qs.annotate(t=FloorTo("minute", step))
-        for qs in status_parts(project, rng, f, chart_grain(rng))
-    ]
-
-
-def requests_per_minute(project: Project, rng: TimeRange, f: Filters = Filters()) -> dict:
-    """Counts by status class plus conflicts per rollup bucket start (minutes, or hours and
-    days where the chart's buckets are that wide), for the overview chart."""
-    series: dict[str, dict] = defaultdict(lambda: defaultdict(int))
-    for row in _grouped(_chart_parts(project, rng, f), ["t", "status", "cause"], total=Sum("n")):
-        series[status_class(row["status"])][row["t"]] += row["total"]
-        if row["cause"]:
-            series["conflicts"][row["t"]] += row["total"]
-    return series
-
-
-def conflicts_per_minute_by_cause(project: Project, rng: TimeRange, f: Filters = Filters()):
-    series: dict[str, dict] = defaultdict(lambda: defaultdict(int))
-    parts = [qs.exclude(cause="") for qs in _chart_parts(project, rng, f)]
-    for row in _grouped(parts, ["t", "cause"], total=Sum("n")):
-        series[row["cause"]][row["t"]] += row["total"]
-    return series
