@@ -120,3 +120,21 @@ def test_no_view_imports_a_private_name_from_another_module():
                     if a.name.startswith("_")
                 ]
     assert borrowed == []
+
+
+# How a path to a folder beside the checkout would be spelled.
+OUTSIDE_MARKS = ('"shared"', "../shared", "parents[2].parent")
+
+
+def test_tests_read_their_data_from_the_repository():
+    from tests.ingest.samples import SHARED, sample_cases
+
+    assert SHARED.is_relative_to(ROOT / "tests" / "data")
+    assert len(sample_cases()) >= 17
+    outside = [
+        str(path.relative_to(ROOT))
+        for folder in ("tests", "bench")
+        for path in (ROOT / folder).rglob("*.py")
+        if path != Path(__file__) and any(mark in path.read_text() for mark in OUTSIDE_MARKS)
+    ]
+    assert outside == []
