@@ -8,6 +8,19 @@ from django.db import models
 
 # The longest race window a project may set: a winner's losers are looked up this far after it.
 MAX_RACE_WINDOW_SECONDS = 3600.0
+# Query parameters and request headers that carry the version a write expects (DESIGN.md,
+# "Project settings").
+DEFAULT_VERSION_PARAMS = ["rev", "_rev", "version", "if_match"]
+DEFAULT_VERSION_HEADERS = ["if-match", "x-if-match", "x-expected-version", "if-unmodified-since"]
+DEFAULT_MAX_ENDPOINTS = 2000
+
+
+def default_version_params() -> list[str]:
+    return list(DEFAULT_VERSION_PARAMS)
+
+
+def default_version_headers() -> list[str]:
+    return list(DEFAULT_VERSION_HEADERS)
 
 
 class Project(models.Model):
@@ -28,6 +41,13 @@ class Project(models.Model):
     # Body phrases per conflict cause, beyond the built-in ones (monitor/rules/causes.py), e.g.
     # {"lock": ["in use"], "duplicate": ["already registered"]}; matched case-insensitively.
     conflict_phrases = models.JSONField(default=dict, blank=True)
+    # Query parameters and request headers that carry the version a write expects.
+    version_params = models.JSONField(default=default_version_params, blank=True)
+    version_headers = models.JSONField(default=default_version_headers, blank=True)
+    # Past this many endpoints, new routes are counted under "{method} /{overflow}".
+    max_endpoints = models.PositiveIntegerField(
+        default=DEFAULT_MAX_ENDPOINTS, validators=[MinValueValidator(1)]
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )
