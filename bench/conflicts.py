@@ -113,6 +113,7 @@ def load_day(rows: int) -> None:
     from monitor.demo.simulation import Simulator
     from monitor.models import Project
     from monitor.pipeline.aggregate import aggregate_batch
+    from monitor.pipeline.retention import MINUTE_TABLES
 
     project = Project.objects.create(slug="day", name="day")
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
@@ -152,14 +153,7 @@ def load_day(rows: int) -> None:
                 "FROM ingest_request WHERE project_id = %s AND ts >= %s AND ts < %s",
                 [project.id, hour0, end],
             )
-            for table in (
-                "monitor_rollup_status_minute",
-                "monitor_rollup_latency_minute",
-                "monitor_rollup_client_minute",
-                "monitor_rollup_outcome_minute",
-                "monitor_rollup_resource_minute",
-                "monitor_rollup_race_minute",
-            ):
+            for table in MINUTE_TABLES:
                 cursor.execute(
                     "SELECT column_name FROM information_schema.columns "
                     "WHERE table_name = %s AND column_name <> 'id'",

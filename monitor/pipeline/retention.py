@@ -21,24 +21,14 @@ from django.db import connection, transaction
 
 from ingest import partitions
 from ingest.models import Request
+from monitor.pipeline.rollups import GRAINS, TABLES
 from monitor.rules.timebuckets import DAY, floor
 
 log = logging.getLogger(__name__)
 COARSE_RETENTION_DAYS = 400
-MINUTE_TABLES = (
-    "monitor_rollup_status_minute",
-    "monitor_rollup_latency_minute",
-    "monitor_rollup_client_minute",
-    "monitor_rollup_outcome_minute",
-    "monitor_rollup_resource_minute",
-    "monitor_rollup_race_minute",
-)
-COARSE_TABLES = (
-    "monitor_rollup_status_hour",
-    "monitor_rollup_latency_hour",
-    "monitor_rollup_status_day",
-    "monitor_rollup_latency_day",
-)
+# Every rollup table, by grain: minute tables, and the hour and day tables that fold them.
+COARSE_TABLES = tuple(table for coarser in GRAINS.values() for table, _ in coarser)
+MINUTE_TABLES = tuple(table for table in TABLES if table not in COARSE_TABLES)
 
 
 def day_floor(t: datetime) -> datetime:
