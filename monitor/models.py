@@ -42,11 +42,19 @@ class Project(models.Model):
     # {"lock": ["in use"], "duplicate": ["already registered"]}; matched case-insensitively.
     conflict_phrases = models.JSONField(default=dict, blank=True)
     # Query parameters and request headers that carry the version a write expects.
-    version_params = models.JSONField(default=default_version_params, blank=True)
-    version_headers = models.JSONField(default=default_version_headers, blank=True)
+    # The database holds the same defaults, so rows written outside Django (a restore, SQL)
+    # get them too.
+    version_params = models.JSONField(
+        default=default_version_params, db_default=DEFAULT_VERSION_PARAMS, blank=True
+    )
+    version_headers = models.JSONField(
+        default=default_version_headers, db_default=DEFAULT_VERSION_HEADERS, blank=True
+    )
     # Past this many endpoints, new routes are counted under "{method} /{overflow}".
     max_endpoints = models.PositiveIntegerField(
-        default=DEFAULT_MAX_ENDPOINTS, validators=[MinValueValidator(1)]
+        default=DEFAULT_MAX_ENDPOINTS,
+        db_default=DEFAULT_MAX_ENDPOINTS,
+        validators=[MinValueValidator(1)],
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
