@@ -45,7 +45,7 @@ def alice(shop):
 @pytest.fixture
 def bob(shop):
     user = _user("bob")
-    Membership.objects.create(project=shop, user=user, role=Membership.Role.READONLY)
+    Membership.objects.create(project=shop, user=user, role=Membership.Role.VIEWER)
     return user
 
 
