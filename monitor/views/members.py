@@ -68,10 +68,8 @@ def members(request, slug):
         except MemberError as exc:
             messages.error(request, str(exc))
         return _back(request)
-    pending = (
-        request.project.invitations.filter(accepted_at__isnull=True).select_related("invited_by")
-        if request.can_admin
-        else []
+    pending = request.project.invitations.filter(accepted_at__isnull=True).select_related(
+        "invited_by"
     )
     now = timezone.now()
     shown = [(i, invitations.expires_at(i), invitations.expires_at(i) <= now) for i in pending]
