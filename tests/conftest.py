@@ -51,10 +51,10 @@ def bob(shop):
 
 @pytest.fixture
 def charlie(db):
-    """Belongs to another project only."""
+    """Belongs to another project only (its admin)."""
     other = Project.objects.create(slug="other", name="Other API")
     user = _user("charlie")
-    Membership.objects.create(project=other, user=user)
+    Membership.objects.create(project=other, user=user, role=Membership.Role.ADMIN)
     return user
 
 
