@@ -75,7 +75,25 @@ class IngestBatch(models.Model):
                 name="batch_pending_idx",
                 condition=models.Q(status="pending"),
             ),
+            # A source's recent batches (the sources page's last hour).
+            models.Index(fields=["source", "received_at"], name="batch_source_recent"),
         ]
+
+
+class SourceProblem(models.Model):
+    """A recent trouble of a source, for its admins: a refused delivery (the status answered
+    and why) or a body with rejected records (how many, the first reason). Reasons quote
+    what the shipper sent: cut and cleaned by ingest/problems.py, escaped where shown; only
+    the newest few per source are kept."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="problems")
+    at = models.DateTimeField(auto_now_add=True)
+    status = models.SmallIntegerField()
+    rejected = models.IntegerField(default=0)
+    message = models.CharField(max_length=300)
+
+    class Meta:
+        indexes = [models.Index(fields=["source", "-at"], name="source_problem_recent")]
 
 
 class SampledKey(models.Model):

@@ -27,6 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from ingest import problems
 from ingest.formats import otlp, otlp_json
 from ingest.intake import Refused, authenticate, database_errors_refused, media_type, receive
 from ingest.pipeline import ingest_mapped
@@ -103,6 +104,7 @@ def _partial_success_message(rejected: int, reasons: list[str]) -> str:
 def _export(request: HttpRequest, signal: Signal) -> HttpResponse:
     media = media_type(request)
     as_json = media == JSON
+    source = None
     try:
         with database_errors_refused():
             source = authenticate(request, TOKEN_HINT)
@@ -116,6 +118,7 @@ def _export(request: HttpRequest, signal: Signal) -> HttpResponse:
                 source, mapped.records, mapped.refs, mapped.rejected, mapped.reasons
             )
     except Refused as refused:
+        problems.record(source, refused.status, refused.message)
         status = Status(message=refused.message[:MAX_MESSAGE])
         return _encode(status, as_json, refused.status, refused.retry_after)
     response = signal.response()

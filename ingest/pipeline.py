@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from ingest import problems
 from ingest.decode import Item
 from ingest.formats import expand, to_native
 from ingest.models import IngestBatch, Source
@@ -80,13 +81,26 @@ class Outcome:
         }
 
 
-def store(project: Project, source: Source | None, records: list[NativeRecord], outcome: Outcome):
-    """Store the records (a batch row even when all were rejected, so the count is kept)."""
-    if not records:
+def store(
+    project: Project,
+    source: Source | None,
+    records: list[NativeRecord],
+    outcome: Outcome,
+    first_error: str = "",
+):
+    """Store the records (a batch row even when all were rejected, so the count is kept);
+    a body with rejected records is also one of the source's problems (ingest/problems.py)."""
+    if not records and not outcome.rejected:
         return outcome
     result = store_records(project, source, records, outcome.rejected)
     outcome.accepted += result.accepted
     outcome.duplicates += result.duplicates
+    if outcome.rejected:
+        first = first_error or (outcome.errors[0]["error"] if outcome.errors else "")
+        status = 200 if outcome.usable else 400
+        problems.record(
+            source, status, f"{outcome.rejected} rejected; first: {first}", outcome.rejected
+        )
     return outcome
 
 
@@ -114,4 +128,5 @@ def ingest_mapped(
             rejected += 1
             if len(reasons) < MAX_ERRORS:
                 reasons.append(f"{ref}: {exc}")
-    return store(project, source, records, Outcome(rejected=rejected)), reasons
+    outcome = Outcome(rejected=rejected)
+    return store(project, source, records, outcome, reasons[0] if reasons else ""), reasons

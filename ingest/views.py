@@ -8,6 +8,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from ingest import problems
 from ingest.decode import JSON_TYPES, BodyError, check_content_type, split_items
 from ingest.formats import FORMATS, aws, unknown_format_error
 from ingest.intake import Refused, authenticate, database_errors_refused, media_type, receive
@@ -48,6 +49,7 @@ def _checked_content_type(request: HttpRequest) -> None:
 def logs(request: HttpRequest) -> JsonResponse:
     if any(request.META.get(header) for header in FIREHOSE_HEADERS):
         return firehose(request)
+    source = None
     try:
         with database_errors_refused():
             source = authenticate(request, TOKEN_HINT)
@@ -59,6 +61,7 @@ def logs(request: HttpRequest) -> JsonResponse:
             except BodyError as exc:
                 raise Refused(exc.status, exc.message) from None
     except Refused as refused:
+        problems.record(source, refused.status, refused.message)
         return error(refused.status, refused.message, refused.retry_after)
     answer = outcome.answer()
     if not outcome.usable:
@@ -93,6 +96,7 @@ def firehose(request: HttpRequest) -> JsonResponse:
     Firehose keeps it in its S3 backup; 401, 413, 415, 429 and 503 as for other shippers.
     """
     request_id = request.META.get("HTTP_X_AMZ_FIREHOSE_REQUEST_ID", "")[:MAX_REQUEST_ID]
+    source = None
     try:
         with database_errors_refused():
             source = authenticate(request, FIREHOSE_TOKEN_HINT)
@@ -113,6 +117,7 @@ def firehose(request: HttpRequest) -> JsonResponse:
                 return _firehose_answer(request_id)
             outcome = ingest_items(source, items, fmt)
     except Refused as refused:
+        problems.record(source, refused.status, refused.message)
         return _firehose_answer(request_id, refused.status, refused.message, refused.retry_after)
     if not outcome.usable:
         first = outcome.errors[0]["error"] if outcome.errors else "no records"

@@ -162,7 +162,7 @@ CONFLICTWATCH_SWEEP_AFTER_SECONDS = env.float("CONFLICTWATCH_SWEEP_AFTER_SECONDS
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "monitor.api.auth.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -224,6 +224,33 @@ if not 0.0 < ALERTS_RESOLVE_FACTOR <= 1.0:
     raise environ.ImproperlyConfigured("ALERTS_RESOLVE_FACTOR must be above 0 and at most 1")
 if ALERTS_SEND_LEASE_SECONDS <= ALERTS_SMTP_TIMEOUT:
     raise environ.ImproperlyConfigured("ALERTS_SEND_LEASE_SECONDS must exceed ALERTS_SMTP_TIMEOUT")
+
+# Teams (monitor/team/): invitations, sign-up, and sign-in throttled per username and address
+# with django-axes (attempts kept in the database, so every web process counts them).
+CONFLICTWATCH_INVITATION_DAYS = env.int("CONFLICTWATCH_INVITATION_DAYS", default=7)
+# Off: accounts are made only through invitations (or by an operator).
+CONFLICTWATCH_OPEN_SIGNUP = env.bool("CONFLICTWATCH_OPEN_SIGNUP", default=False)
+CONFLICTWATCH_SIGNIN_FAILURES = env.int("CONFLICTWATCH_SIGNIN_FAILURES", default=10)
+CONFLICTWATCH_SIGNIN_LOCK_MINUTES = env.float("CONFLICTWATCH_SIGNIN_LOCK_MINUTES", default=15.0)
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: none, the peer's
+# address is the client's).
+CONFLICTWATCH_PROXY_COUNT = env.int("CONFLICTWATCH_PROXY_COUNT", default=0)
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = "monitor.team.signin.failure_limit"
+AXES_COOLOFF_TIME = "monitor.team.signin.lock_length"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "monitor.team.signin.locked_out"
+AXES_CLIENT_IP_CALLABLE = "monitor.team.signin.client_address"
+AXES_RESET_ON_SUCCESS = True
+# A lock ends when it said it would, however often someone knocks meanwhile.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 
 # Data upload limit for Django's form parsing; ingest reads the body itself with its own limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = CONFLICTWATCH_MAX_BODY_BYTES

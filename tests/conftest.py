@@ -45,16 +45,16 @@ def alice(shop):
 @pytest.fixture
 def bob(shop):
     user = _user("bob")
-    Membership.objects.create(project=shop, user=user, role=Membership.Role.READONLY)
+    Membership.objects.create(project=shop, user=user, role=Membership.Role.VIEWER)
     return user
 
 
 @pytest.fixture
 def charlie(db):
-    """Belongs to another project only."""
+    """Belongs to another project only (its admin)."""
     other = Project.objects.create(slug="other", name="Other API")
     user = _user("charlie")
-    Membership.objects.create(project=other, user=user)
+    Membership.objects.create(project=other, user=user, role=Membership.Role.ADMIN)
     return user
 
 

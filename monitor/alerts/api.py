@@ -23,7 +23,7 @@ from monitor.api.permissions import ProjectRole, ProjectScopedMixin
 
 
 class ProjectScoped(ProjectScopedMixin):
-    """The URL's project for the caller (404 if foreign); writes need a member's role (403)."""
+    """The URL's project for the caller (404 if foreign); writes need an admin's role (403)."""
 
     permission_classes = [ProjectRole]
 

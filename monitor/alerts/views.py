@@ -1,25 +1,22 @@
 """Alert pages: the rules of a project (create, edit, enable/disable, test-send, delete) and its
 incidents (history per rule, acknowledge, mute, delivery state of every mail). Each view gets
-its project through monitor/access.py; changes need a member's role (403 for read-only)."""
+its project through monitor/access.py; changes need an admin's role (403 for a viewer)."""
 
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from monitor.access import project_for_user, projects_for_user, role_in
+from monitor.access import is_admin, project_for_admin, project_for_user, projects_for_user
 from monitor.alerts import actions
 from monitor.alerts.forms import MuteForm, RuleForm
 from monitor.alerts.models import AlertRule, Incident
-from monitor.models import Membership
 
-WRITERS = frozenset({Membership.Role.ADMIN, Membership.Role.MEMBER})
 MUTE_SPANS = {
     "1h": timedelta(hours=1),
     "4h": timedelta(hours=4),
@@ -30,11 +27,10 @@ INCIDENTS_SHOWN = 100
 
 
 def _project(request, slug, *, write: bool = False):
+    if write:
+        return project_for_admin(request.user, slug), True
     project = project_for_user(request.user, slug)
-    can_write = role_in(request.user, project) in WRITERS
-    if write and not can_write:
-        raise PermissionDenied("a read-only member cannot change alerts")
-    return project, can_write
+    return project, is_admin(request.user, project)
 
 
 def _context(request, project, can_write: bool, **extra) -> dict:

@@ -1,17 +1,17 @@
 """Project roles for API views: who may read and who may write in a project.
 
-Roles (`Membership.role`): `readonly` reads, `member` reads and writes (rules, for instance),
-`admin` also manages the project's sources. Superusers are admins of every project.
+Roles (`Membership.role`, DESIGN.md "Members"): a `viewer` reads everything of the project; an
+`admin` also writes (settings, sources, members, rules, incidents). Superusers are admins of
+every project. The same rule for pages is `monitor.access.admin_writes`.
 
 Use in a view whose URL carries the project slug as `slug`:
 
     class RuleList(ProjectScopedMixin, generics.ListCreateAPIView):
         permission_classes = [ProjectRole]
-        write_roles = ProjectRole.WRITERS      # the default; ADMINS for admin-only writes
-        read_roles = ProjectRole.READERS       # the default; ADMINS for admin-only reads
+        # defaults: every member reads (VIEWERS), admins write (ADMINS)
 
-A project the caller does not belong to answers 404 (it exists only for its members); a member
-whose role is too low answers 403.
+A project the caller does not belong to answers 404 (it exists only for its members); a viewer
+who tries to write answers 403.
 """
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
@@ -25,10 +25,9 @@ Role = Membership.Role
 class ProjectRole(BasePermission):
     """Authenticated, a member of the URL's project, and a role that allows the method."""
 
-    READERS = frozenset({Role.ADMIN, Role.MEMBER, Role.READONLY})
-    WRITERS = frozenset({Role.ADMIN, Role.MEMBER})
+    VIEWERS = frozenset({Role.ADMIN, Role.VIEWER})
     ADMINS = frozenset({Role.ADMIN})
-    message = "your role in this project does not allow this"
+    message = "your role in this project does not allow this: only its admins change it"
 
     def has_permission(self, request, view) -> bool:
         if not IsAuthenticated().has_permission(request, view):
@@ -36,9 +35,9 @@ class ProjectRole(BasePermission):
         project = project_of(view)  # 404 for a foreign project, before any role talk
         role = role_in(request.user, project)
         if request.method in SAFE_METHODS:
-            allowed = getattr(view, "read_roles", self.READERS)
+            allowed = getattr(view, "read_roles", self.VIEWERS)
         else:
-            allowed = getattr(view, "write_roles", self.WRITERS)
+            allowed = getattr(view, "write_roles", self.ADMINS)
         return role in allowed
 
 

@@ -1,4 +1,5 @@
-"""Ingest sources of a project: list, create, rotate and revoke their tokens (admins only).
+"""Ingest sources of a project: every member lists them; admins create, rotate and revoke their
+tokens.
 
 A token is shown once, in the answer that made it (create or rotate); only its SHA-256 is kept.
 """
@@ -16,10 +17,8 @@ from monitor.api.permissions import ProjectRole, ProjectScopedMixin
 from monitor.api.serializers import SourceSerializer, SourceWithTokenSerializer
 
 
-class AdminOnly(ProjectScopedMixin):
+class AdminWrites(ProjectScopedMixin):
     permission_classes = [ProjectRole]
-    read_roles = ProjectRole.ADMINS
-    write_roles = ProjectRole.ADMINS
 
 
 def _with_token(source: Source, token: str) -> dict:
@@ -28,7 +27,7 @@ def _with_token(source: Source, token: str) -> dict:
     return data
 
 
-class SourceList(AdminOnly, generics.ListAPIView):
+class SourceList(AdminWrites, generics.ListAPIView):
     """The project's ingest sources, revoked ones included (newest first)."""
 
     serializer_class = SourceSerializer
@@ -56,7 +55,7 @@ class SourceList(AdminOnly, generics.ListAPIView):
         return Response(_with_token(source, token), status=status.HTTP_201_CREATED)
 
 
-class SourceDetail(AdminOnly, generics.RetrieveDestroyAPIView):
+class SourceDetail(AdminWrites, generics.RetrieveDestroyAPIView):
     """One source; DELETE revokes its token (the source and its data stay, listed as revoked)."""
 
     serializer_class = SourceSerializer
@@ -68,7 +67,7 @@ class SourceDetail(AdminOnly, generics.RetrieveDestroyAPIView):
         revoke_source(instance)
 
 
-class SourceRotate(AdminOnly, APIView):
+class SourceRotate(AdminWrites, APIView):
     """Give the source a new token; the old one stops working at once."""
 
     @extend_schema(request=None, responses={200: SourceWithTokenSerializer})

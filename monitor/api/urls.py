@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from monitor.api import conflict_views, export, sources, views
+from monitor.api import conflict_views, export, members, sources, views
 
 project = "projects/<slug:slug>/"
 urlpatterns = [
@@ -18,6 +18,14 @@ urlpatterns = [
         project + "sources/<int:pk>/rotate/",
         sources.SourceRotate.as_view(),
         name="api-source-rotate",
+    ),
+    path(project + "members/", members.MemberList.as_view(), name="api-members"),
+    path(project + "members/<int:pk>/", members.MemberDetail.as_view(), name="api-member"),
+    path(project + "invitations/", members.InvitationList.as_view(), name="api-invitations"),
+    path(
+        project + "invitations/<int:pk>/",
+        members.InvitationDetail.as_view(),
+        name="api-invitation",
     ),
     path(project, include("monitor.alerts.api_urls")),
     path(project + "summary/", views.Summary.as_view(), name="api-summary"),

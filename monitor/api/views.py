@@ -86,9 +86,9 @@ class ProjectDetail(ProjectScopedMixin, APIView):
                 "slug": serializers.CharField(),
                 "name": serializers.CharField(),
                 "role": serializers.ChoiceField(
-                    ["admin", "member", "readonly"],
-                    help_text="The caller's role: readonly reads; member also writes rules; "
-                    "admin also manages sources.",
+                    ["viewer", "admin"],
+                    help_text="The caller's role: a viewer reads; an admin also changes the "
+                    "project's settings, sources, members and rules.",
                 ),
             },
         )

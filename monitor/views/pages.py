@@ -6,8 +6,7 @@ from django.http import Http404, HttpResponseNotFound
 from django.shortcuts import render
 from django.utils.html import format_html
 
-from monitor.access import project_for_user, projects_for_user, role_in
-from monitor.models import Membership
+from monitor.access import is_admin, project_for_user, projects_for_user
 from monitor.reads import charts, conflicts, remedies, totals
 from monitor.reads.requests import (
     one_endpoint,
@@ -79,7 +78,7 @@ def overview(request, slug):
             offenders=conflicts.offenders(project, rng)[:OFFENDERS_SHOWN] if has_data else [],
             hotspots=conflicts.hotspots(project, rng, limit=HOTSPOTS_SHOWN) if has_data else [],
             incidents=incidents,
-            can_create_token=role_in(request.user, project) == Membership.Role.ADMIN,
+            can_create_token=is_admin(request.user, project),
             ingest_url=request.build_absolute_uri("/ingest/v1/logs"),
         ),
     )

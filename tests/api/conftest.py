@@ -26,7 +26,7 @@ def token_client(user) -> Client:
 
 @pytest.fixture
 def api_bob(bob) -> Client:
-    """bob (readonly in shop) through an API token."""
+    """bob (viewer in shop) through an API token."""
     return token_client(bob)
 
 

@@ -12,3 +12,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(autouse=True)
 def _committed_data(transactional_db):
     """The live server thread must see the test's data: use real commits."""
+
+
+# The SMTP server of tests/mail.py, for the walks that follow a mail.
+from tests.mail import mailbox, smtp_server  # noqa: E402, F401

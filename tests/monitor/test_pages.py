@@ -259,7 +259,7 @@ def test_a_project_admin_creates_an_ingest_token_once(client, alice, shop):
 def test_a_member_who_is_not_admin_gets_no_token_button(client, alice, shop):
     from monitor.models import Membership
 
-    Membership.objects.filter(user=alice, project=shop).update(role=Membership.Role.READONLY)
+    Membership.objects.filter(user=alice, project=shop).update(role=Membership.Role.VIEWER)
     client.force_login(alice)
     assert 'id="new-token"' not in client.get("/p/shop/").content.decode()
     assert client.post("/p/shop/sources/new/", {"name": "edge"}).status_code == 403
