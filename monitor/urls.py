@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from monitor import health
-from monitor.views import clients, explorer, pages, resources, sources
+from monitor.views import clients, explorer, pages, resources, sources, tail
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -21,6 +21,8 @@ urlpatterns = [
     path("p/<slug:slug>/client/", clients.client, name="client"),
     path("p/<slug:slug>/requests/", explorer.explorer, name="explorer"),
     path("p/<slug:slug>/sources/new/", sources.new_source, name="new-source"),
+    path("p/<slug:slug>/tail/", tail.tail, name="tail"),
+    path("p/<slug:slug>/tail/rows/", tail.tail_rows, name="tail-rows"),
 ]
 
 # JSON under /api/, the usual page elsewhere.
