@@ -105,7 +105,9 @@
       type: "matrix",
       data: { datasets: [{
         label: "requests",
-        data: data.cells.map(function (c) { return { x: c[0], y: c[1], v: c[2] }; }),
+        data: data.cells.map(function (c) {
+          return { x: data.labels[c[0]], y: data.bands[c[1]], v: c[2] };
+        }),
         backgroundColor: shade,
         borderWidth: 0,
         width: function (ctx) {
@@ -114,7 +116,7 @@
         },
         height: function (ctx) {
           var a = ctx.chart.chartArea;
-          return a ? Math.max(1, (a.bottom - a.top) / nbands - 1) : 0;
+          return a ? Math.max(1, (a.bottom - a.top) / Math.max(1, nbands) - 1) : 0;
         }
       }] },
       options: {
@@ -122,18 +124,18 @@
         responsive: true,
         maintainAspectRatio: false,
         scales: {
-          x: { type: "linear", offset: true, min: -0.5, max: data.labels.length - 0.5,
-               grid: { display: false },
-               ticks: { maxTicksLimit: 12, maxRotation: 0, stepSize: 1,
+          x: { type: "category", labels: data.labels, offset: true, grid: { display: false },
+               ticks: { maxTicksLimit: 12, maxRotation: 0, autoSkip: true,
                         callback: function (v) { return shortTime(data.labels[v], data.step_seconds); } } },
-          y: { type: "linear", offset: true, min: -0.5, max: nbands - 0.5, grid: { display: false },
-               ticks: { stepSize: 1, callback: function (v) { return data.bands[v] || ""; } } }
+          // Fastest band at the bottom.
+          y: { type: "category", labels: data.bands.slice().reverse(), offset: true,
+               grid: { display: false } }
         },
         plugins: {
           legend: { display: false },
           tooltip: { callbacks: {
-            title: function (items) { return items.length ? longTime(data.labels[items[0].raw.x]) : ""; },
-            label: function (item) { return data.bands[item.raw.y] + ": " + item.raw.v + " requests"; }
+            title: function (items) { return items.length ? longTime(items[0].raw.x) : ""; },
+            label: function (item) { return item.raw.y + ": " + item.raw.v + " requests"; }
           } }
         }
       }

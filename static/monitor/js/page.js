@@ -84,6 +84,9 @@
     refresh.title = on ? "Updates every 30 seconds; click to pause" : "Click to update every 30 seconds";
   }
 
+  // "cw:refresh" refreshes at once (whatever the timer), e.g. from another script.
+  document.addEventListener("cw:refresh", function () { swap().then(schedule, schedule); });
+
   if (refresh) {
     refresh.addEventListener("click", function () {
       store("cw-refresh", paused() ? "on" : "off");
