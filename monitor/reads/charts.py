@@ -17,7 +17,7 @@ from monitor.reads.timerange import TimeRange
 from monitor.reads.totals import Filters, previous
 from monitor.rules.causes import CAUSES
 from monitor.rules.latency import bucket_upper_ms
-from monitor.rules.timebuckets import floor, starts
+from monitor.rules.timebuckets import HOUR, floor, starts
 
 STEPS = [
     (timedelta(hours=2), timedelta(minutes=1)),
@@ -145,8 +145,14 @@ def latency_charts(
     if not chart["series"]:
         chart["series"] = [{"name": n, "data": [None] * len(chart["labels"])} for n in lines]
     if compare:
-        before = engine.histograms(project, previous(rng), step, f).get(None, {})
-        with_previous(chart, engine.quantiles(before, 0.95), rng, empty=None)
+        # The previous period's p95 per hour where the chart's buckets are shorter: a faint
+        # line for context, read from the hour rollups instead of a day of minute histograms.
+        coarse = HOUR if step < HOUR and rng.span >= timedelta(hours=6) else step
+        before = engine.histograms(project, previous(rng), coarse, f).get(None, {})
+        values = engine.quantiles(before, 0.95)
+        if coarse != step:
+            values = {t + k * step: v for t, v in values.items() for k in range(coarse // step)}
+        with_previous(chart, values, rng, empty=None)
         chart["series"][-1]["name"] = "p95 ms, " + PREVIOUS
     return chart, heatmap(per_bucket, rng)
 

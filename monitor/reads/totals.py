@@ -23,7 +23,7 @@ from monitor.reads.grains import pieces
 from monitor.reads.timerange import TimeRange
 from monitor.rules.latency import quantile
 from monitor.rules.statuses import status_bounds
-from monitor.rules.timebuckets import DAY, HOUR, MINUTE
+from monitor.rules.timebuckets import DAY, HOUR, MINUTE, floor
 
 STATUS_MODELS = {MINUTE: StatusRollup, HOUR: StatusHourRollup, DAY: StatusDayRollup}
 LATENCY_MODELS = {MINUTE: LatencyRollup, HOUR: LatencyHourRollup, DAY: LatencyDayRollup}
@@ -158,8 +158,11 @@ def count(
 
 
 def previous(rng: TimeRange) -> TimeRange:
-    """The period of the same length that ends where `rng` starts: what pages compare with."""
-    return TimeRange(rng.start - rng.span, rng.start)
+    """The period of the same length just before `rng`: what pages compare with. It ends
+    where the range's first rollup minute starts (rollups count whole minutes from
+    floor(start)), so that no minute is counted in both."""
+    end = floor(rng.start, MINUTE)
+    return TimeRange(end - rng.span, end)
 
 
 def endpoints(project: Project, rng: TimeRange, f: Filters = Filters()) -> list[dict]:
