@@ -328,3 +328,28 @@ def test_a_new_project_opens_on_the_last_hour(watched, sign_in, alice, live_serv
     )
     assert labels <= 61  # minutes of the last hour, not 96 quarter-hours of a day
     watched.shot("32-new-project-overview")
+
+
+def test_the_new_rule_form_lines_labels_up_with_their_fields(watched, sign_in, alice, live_server):
+    page = desktop(watched)
+    sign_in(watched, "alice", "pw-alice")
+    page.goto(live_server.url + "/p/shop/alerts/")
+    page.wait_for_selector("#new-rule form")
+    page.locator("#new-rule").screenshot(path=str(shot_path("33-new-rule-form")))
+    # Each label sits beside its field, fields line up in one column of one width.
+    rows = page.evaluate(
+        "() => [...document.querySelectorAll('#new-rule .rule-form > div')].map(d => {"
+        " const label = d.querySelector('label'), field = d.querySelector('input, select, textarea');"
+        " if (!label || !field || field.type === 'checkbox') return null;"
+        " const l = label.getBoundingClientRect(), f = field.getBoundingClientRect();"
+        " return [Math.round(l.top - f.top), Math.round(f.left), Math.round(f.width)]; })"
+        ".filter(Boolean)"
+    )
+    assert len(rows) >= 5
+    assert all(abs(dy) < 12 for dy, _, _ in rows)
+    assert len({left for _, left, _ in rows}) == 1
+    assert len({width for _, _, width in rows}) == 1
+    page.set_viewport_size(PHONE)
+    page.reload()
+    page.locator("#new-rule").screenshot(path=str(shot_path("34-new-rule-form-phone")))
+    assert fits_width(page, 400)
