@@ -1,7 +1,9 @@
-"""Indexed, bounded reads of raw requests for the pages (lists, never totals)."""
+"""Indexed, bounded reads of raw requests for the pages: lists, the live tail, and the
+explorer's match count (rollups for whole minutes, raw rows only at a range's ragged ends)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Q, QuerySet, Sum
@@ -143,7 +145,8 @@ def count_matching(
         n = rows[: COUNT_CAP + 1].count()
         return Count(min(n, COUNT_CAP), n <= COUNT_CAP)
     edges = rows.filter(Q(ts__lt=inner.start) | Q(ts__gte=inner.end)).count()
-    endpoint = int(chosen["endpoint"]) if chosen.get("endpoint") else None
+    # Validated by the FilterSet as a whole number, which may be written "5e0".
+    endpoint = int(Decimal(chosen["endpoint"])) if chosen.get("endpoint") else None
     method = chosen.get("method") or None
     if keys <= STATUS_ROLLUP_FILTERS:
         f = totals.Filters(

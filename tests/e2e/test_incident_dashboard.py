@@ -353,3 +353,32 @@ def test_the_new_rule_form_lines_labels_up_with_their_fields(watched, sign_in, a
     page.reload()
     page.locator("#new-rule").screenshot(path=str(shot_path("34-new-rule-form-phone")))
     assert fits_width(page, 400)
+
+
+def test_client_and_resource_pages_chart_their_traffic(
+    watched, sign_in, alice, live_server, incident
+):
+    _, during = incident
+    page = desktop(watched)
+    sign_in(watched, "alice", "pw-alice")
+    page.goto(live_server.url + "/p/shop/client/?c=acme-mobile&range=1h")
+    page.wait_for_selector("#activity")
+    watched.shot("35-client")
+    mine = [r for r in during if r.get("client") == "acme-mobile"]
+    totals = watched.chart_totals("activity")
+    assert totals["requests"] == len(mine)
+    assert totals["conflicts"] == sum(1 for r in mine if r["status"] in CONFLICT_STATUSES)
+    # The range links keep the client: another range shows the same client.
+    page.click("nav.ranges a:has-text('6h')")
+    page.wait_for_url("**range=6h*")
+    assert page.inner_text("#client-name") == "acme-mobile"
+
+    hot = max(
+        {r["path"] for r in during if r["status"] in CONFLICT_STATUSES and r["method"] != "POST"},
+        key=lambda p: sum(1 for r in during if r["path"] == p and r["status"] in CONFLICT_STATUSES),
+    )
+    page.goto(live_server.url + f"/p/shop/resource/?range=1h&r={hot}")
+    page.wait_for_selector("#resource-conflicts")
+    watched.shot("36-resource")
+    drawn = sum(watched.chart_totals("resource-conflicts").values())
+    assert drawn == sum(1 for r in during if r["path"] == hot and r["status"] in CONFLICT_STATUSES)

@@ -93,11 +93,16 @@ def test_the_project_cards_count_the_last_day_and_the_day_before(shop, two_hours
         {"client": "acme"},
         {"client": "acme", "conflicts": "true"},
         {"path": "/v1/items/"},
+        {"endpoint": "ENDPOINT"},
+        {"endpoint": "ENDPOINTe0", "status": "2xx"},
     ],
 )
 def test_the_match_count_is_the_number_of_raw_rows_the_filters_select(shop, two_hours, chosen):
     from monitor.api.filters import YES, RequestFilter
 
+    if "endpoint" in chosen:
+        put = shop.endpoints.get(method="PUT").id
+        chosen = {**chosen, "endpoint": chosen["endpoint"].replace("ENDPOINT", str(put))}
     # A range with ragged ends: seconds into its first and last minutes.
     rng = TimeRange(NOW - timedelta(minutes=70, seconds=13), NOW - timedelta(minutes=20, seconds=7))
     fs = RequestFilter(chosen, queryset=reads.in_range(shop, rng))
