@@ -85,11 +85,28 @@ def with_previous(chart: dict, values: dict[datetime, float | None], rng: TimeRa
     return chart
 
 
-def _status_counts(project, rng, f) -> tuple[dict, dict]:
+def previous_step(rng: TimeRange) -> timedelta:
+    """The bucket width the previous period's faint line is read at: an hour where the chart's
+    buckets are shorter and the range spans hours (the hour rollups instead of a day of minute
+    rows, for a line that only gives context), else the chart's own."""
+    step = step_for(rng)
+    return HOUR if step < HOUR and rng.span >= timedelta(hours=6) else step
+
+
+def spread(values: dict[datetime, float], coarse: timedelta, step: timedelta) -> dict:
+    """Counts of `coarse` buckets shared evenly among the `step` buckets they hold (the
+    total stays the same)."""
+    k = coarse // step
+    if k <= 1:
+        return values
+    return {t + i * step: n / k for t, n in values.items() for i in range(k)}
+
+
+def _status_counts(project, rng, f, step: timedelta | None = None) -> tuple[dict, dict]:
     """Requests per bucket by status class, and conflicts per bucket by cause."""
     by_class: dict[str, dict] = defaultdict(lambda: defaultdict(int))
     by_cause: dict[str, dict] = defaultdict(lambda: defaultdict(int))
-    for row in engine.count_rows(project, rng, step_for(rng), f, ("status", "cause")):
+    for row in engine.count_rows(project, rng, step or step_for(rng), f, ("status", "cause")):
         by_class[status_class(row["status"])][row["t"]] += row["n"]
         if row["cause"]:
             by_cause[row["cause"]][row["t"]] += row["n"]
@@ -114,15 +131,15 @@ def traffic_and_causes(
     """Two charts from one read per period: requests per bucket by status class, and conflicts
     per bucket by cause (their own chart and scale: a few conflicts beside a thousand requests
     a minute would be a flat line). With `compare`, each has the previous period's total as
-    a faint line."""
+    a faint line (per hour, shared among the hour's buckets, on ranges of 6 hours or more)."""
     by_class, by_cause = _status_counts(project, rng, f)
     traffic = bucketize(by_class, rng, STATUS_CLASSES)
     causes = bucketize(by_cause, rng, list(CAUSES))
     if compare:
-        before = previous(rng)
-        prev_class, prev_cause = _status_counts(project, before, f)
-        with_previous(traffic, _totals(prev_class), rng)
-        with_previous(causes, _totals(prev_cause), rng)
+        coarse, step = previous_step(rng), step_for(rng)
+        prev_class, prev_cause = _status_counts(project, previous(rng), f, coarse)
+        with_previous(traffic, spread(_totals(prev_class), coarse, step), rng)
+        with_previous(causes, spread(_totals(prev_cause), coarse, step), rng)
     return traffic, causes
 
 
@@ -147,7 +164,7 @@ def latency_charts(
     if compare:
         # The previous period's p95 per hour where the chart's buckets are shorter: a faint
         # line for context, read from the hour rollups instead of a day of minute histograms.
-        coarse = HOUR if step < HOUR and rng.span >= timedelta(hours=6) else step
+        coarse = previous_step(rng)
         before = engine.histograms(project, previous(rng), coarse, f).get(None, {})
         values = engine.quantiles(before, 0.95)
         if coarse != step:

@@ -201,3 +201,15 @@ def test_a_status_class_filters_alike_in_the_api_the_export_and_the_explorer(
     page = client.get(f"/p/shop/requests/?status=4xx&{window}")
     assert page.context["total"].n == len(fours)
     assert all(400 <= r.status < 500 for r in page.context["rows"])
+
+
+def test_a_previous_line_read_per_hour_is_shared_among_its_buckets_and_keeps_its_total():
+    from monitor.reads.charts import previous_step, spread
+    from monitor.rules.timebuckets import HOUR
+
+    day = TimeRange(NOW - timedelta(hours=24), NOW)
+    assert previous_step(day) == HOUR
+    assert previous_step(TimeRange(NOW - timedelta(hours=1), NOW)) == timedelta(minutes=1)
+    hour = NOW.replace(minute=0, second=0)
+    shared = spread({hour: 10}, HOUR, timedelta(minutes=15))
+    assert shared == {hour + timedelta(minutes=15 * i): 2.5 for i in range(4)}
