@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/conflictwatch
+# `make run PORT=8100` (and HOST=0.0.0.0 to listen beyond this machine).
+HOST ?= 127.0.0.1
+PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
@@ -29,9 +32,9 @@ install: $(BIN)/.installed node_modules/.installed ## Create the virtualenv and 
 
 install-dev: install $(BIN)/.installed-dev ## Also install the test and lint tools
 
-run: install ## Start ConflictWatch with a live demo on http://127.0.0.1:8000/
+run: install ## Start ConflictWatch with a live demo on http://127.0.0.1:8000/ (PORT=8100 for another port)
 	$(BIN)/python manage.py migrate --noinput -v 0
-	$(BIN)/python manage.py rundemo
+	$(BIN)/python manage.py rundemo --host $(HOST) --port $(PORT)
 
 test: install-dev lint test-postgres test-sqlite ## Lint, then the whole suite on Postgres, then on SQLite
 

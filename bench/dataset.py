@@ -1,6 +1,8 @@
-"""The synthetic dataset of the read benchmarks (bench/api.py, bench/scale.py): a project with
-eight endpoints, every conflict cause and five clients; raw rows loaded with COPY and their
-rollups added with the same upserts aggregation uses.
+"""The synthetic dataset of the read benchmarks (bench/api.py, bench/pages.py, bench/scale.py):
+a project with eight endpoints, every conflict cause and five clients; raw rows loaded with
+COPY and their rollups added with the same upserts aggregation uses: status and latency, and
+the conflict analysis's client, outcome, resource and race-pair rollups, so that offenders,
+hotspots and remedies read populated tables.
 """
 
 import random
@@ -13,6 +15,8 @@ import psycopg
 SERVER = "postgres://postgres@127.0.0.1:5432"
 CHUNK = 200_000
 
+# Retry outcomes of the synthetic conflicts, with their weights.
+OUTCOMES = {"resolved": 60, "retried": 15, "blind": 5, "abandoned": 20}
 # (method, route, path template, weight, status weights)
 ENDPOINTS = [
     ("GET", "/v1/orders/{id}", "/v1/orders/{n}", 45, {200: 97, 404: 3}),
@@ -57,7 +61,8 @@ def load(rows: int, days: int, chunk: int = CHUNK) -> None:
 
     from ingest import partitions
     from monitor.models import Endpoint, Project
-    from monitor.pipeline import rollups
+    from monitor.pipeline import counts, rollups
+    from monitor.rules.causes import RaceWinner
     from monitor.rules.latency import bucket_for
 
     project = Project.objects.create(slug="bench", name="Bench")
@@ -76,6 +81,9 @@ def load(rows: int, days: int, chunk: int = CHUNK) -> None:
         picks = rng.choices(range(len(ENDPOINTS)), weights, k=count)
         status_counts: dict = {}
         latency_counts: Counter = Counter()
+        # The conflict analysis's rollups, as aggregation would have filled them.
+        analysis = counts.Counts(project.id)
+        outcome_names, outcome_weights = list(OUTCOMES), list(OUTCOMES.values())
         with transaction.atomic(), connection.cursor() as cursor:
             with cursor.cursor.copy(f"COPY ingest_request ({COLUMNS}) FROM STDIN") as copy:
                 for offset, e in enumerate(picks):
@@ -115,10 +123,28 @@ def load(rows: int, days: int, chunk: int = CHUNK) -> None:
                     n, dsum, writes, cond = status_counts.get(key, (0, 0.0, 0, 0))
                     status_counts[key] = (n + 1, dsum + duration, writes + write, cond)
                     latency_counts[(project.id, minute, endpoints[e].id, bucket_for(duration))] += 1
+                    client = CLIENTS[i % len(CLIENTS)]
+                    ep_id = endpoints[e].id
+                    analysis.client(minute, ep_id, client, counts.REQUESTS)
+                    if write:
+                        analysis.client(minute, ep_id, client, counts.WRITES)
+                    if method == "POST":
+                        analysis.client(minute, ep_id, client, counts.CREATES)
+                        analysis.client(minute, ep_id, client, counts.CREATES_WITHOUT_KEY)
+                    if cause:
+                        analysis.client(minute, ep_id, client, counts.CONFLICTS)
+                        outcome = rng.choices(outcome_names, outcome_weights)[0]
+                        resolved = rng.uniform(50, 3000) if outcome == "resolved" else None
+                        row = {"ts": ts, "endpoint_id": ep_id, "client": client, "resource": path}
+                        analysis.conflict(row, cause, outcome, resolved, 1)
+                        if cause == "concurrent_write":
+                            winner = CLIENTS[(i + 1 + rng.randrange(4)) % len(CLIENTS)]
+                            analysis.race(row, RaceWinner(0, winner, "PATCH", ts))
             rollups.add("monitor_rollup_status_minute", status_counts)
             rollups.add(
                 "monitor_rollup_latency_minute", {k: (n,) for k, n in latency_counts.items()}
             )
+            analysis.write_rollups()
         done = first + count
         rate = done / (time.perf_counter() - started)
         print(f"  loaded {done:>11,} rows ({rate:,.0f} rows/s)", flush=True)

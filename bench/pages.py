@@ -5,9 +5,9 @@ number of SQL queries per page, against a dedicated Postgres database holding --
     .venv/bin/python bench/pages.py --rows 10000000  # the size (long load)
     .venv/bin/python bench/pages.py --reuse          # keep the loaded database, time again
 
-Rows and their status and latency rollups come from the shared loader in bench/dataset.py (COPY, then the
-upserts aggregation uses); it does not fill the client, outcome, resource and race-pair
-rollups, so offenders, hotspots and remedies read empty ranges of their indexes here.
+Rows and their rollups come from the shared loader in bench/dataset.py (COPY, then the upserts
+aggregation uses), the conflict analysis's client, outcome, resource and race-pair rollups
+included, so offenders, hotspots and remedies are measured populated.
 Pages go through the whole Django stack in-process with a signed-in superuser (sessions,
 middleware, templates). Figures are ms and a ratio to a baseline measured in the same run:
 the project list, the fixed cost of a signed-in page.
@@ -87,12 +87,22 @@ def main() -> None:
         ("request detail (a 409)", f"/p/bench/requests/{row.id}/"),
         ("explorer, first page", "/p/bench/requests/"),
         ("explorer ?status=409&method=PATCH", "/p/bench/requests/?status=409&method=PATCH"),
+        ("explorer ?status=4xx", "/p/bench/requests/?status=4xx"),
+        ("explorer ?conflicts=1", "/p/bench/requests/?conflicts=1"),
+        ("explorer ?client=…&conflicts=1", f"/p/bench/requests/?client={row.client}&conflicts=1"),
         ("client page", f"/p/bench/client/?c={row.client}"),
         ("resource page", f"/p/bench/resource/?r={row.resource}"),
     ]
+    # Pages without a time range, timed once. The loader stores no ingest batches, so a poll
+    # of the tail finds nothing new here: it times the lookup, not rendering new rows.
+    unranged = [
+        ("live tail, first load", "/p/bench/tail/"),
+        ("live tail, one poll", "/p/bench/tail/rows/?cursor=0&conflicts=1"),
+    ]
     print(f"\n{total:,} raw rows over {args.days} days; p95 of {args.calls} calls each:")
-    base, base_q = timed(client, "/", args.calls)
-    print(f"  {'baseline: project list':<40} {base:7.1f} ms  {base_q:3d} queries")
+    base, base_q = timed(client, "/accounts/login/", args.calls)
+    print(f"  {'baseline: sign-in page':<40} {base:7.1f} ms  {base_q:3d} queries")
+    unranged.insert(0, ("project list (cards of the last 24 h)", "/"))
     for label, url in pages:
         for rng in ("24h", "7d"):
             sep = "&" if "?" in url else "?"
@@ -102,6 +112,12 @@ def main() -> None:
                 f"  = {ms / base:5.1f} x baseline",
                 flush=True,
             )
+    for label, url in unranged:
+        ms, queries = timed(client, url, args.calls)
+        print(
+            f"  {label:<40} {ms:7.1f} ms  {queries:3d} queries  = {ms / base:5.1f} x baseline",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -277,6 +277,16 @@ class ClientRollup(models.Model):
                 name="rollup_client_minute_key",
             ),
         ]
+        indexes = [
+            # One client over a range (its page, its chart, the explorer's count), without
+            # reading every other client's minutes; covering what those read, so that
+            # Postgres answers from the index alone.
+            models.Index(
+                fields=["project", "client", "minute"],
+                include=["endpoint", "requests", "conflicts", "caused", "suffered"],
+                name="rollup_client_by_client",
+            ),
+        ]
 
 
 class OutcomeRollup(models.Model):
@@ -330,6 +340,12 @@ class ResourceRollup(models.Model):
             models.UniqueConstraint(
                 fields=["project", "minute", "endpoint", "resource", "cause"],
                 name="rollup_resource_minute_key",
+            ),
+        ]
+        indexes = [
+            # One resource's conflicts over a range (its page's chart).
+            models.Index(
+                fields=["project", "resource", "minute"], name="rollup_resource_by_resource"
             ),
         ]
 

@@ -12,6 +12,7 @@ from monitor.views import (
     projects,
     resources,
     sources,
+    tail,
 )
 
 urlpatterns = [
@@ -75,6 +76,8 @@ urlpatterns = [
         members.cancel_invitation,
         name="invitation-cancel",
     ),
+    path("p/<slug:slug>/tail/", tail.tail, name="tail"),
+    path("p/<slug:slug>/tail/rows/", tail.tail_rows, name="tail-rows"),
 ]
 
 # JSON under /api/, the usual page elsewhere.

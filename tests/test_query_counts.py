@@ -53,6 +53,10 @@ def test_dashboard_pages_make_as_many_queries_for_40_endpoints_as_for_4(
         "/p/shop/requests/?status=409&path=/v1/&cause=unknown",
         "/p/shop/client/?c=acme",
         "/p/shop/resource/?r=/v1/things0/0",
+        "/p/shop/requests/?status=4xx&conflicts=1&range=1h",
+        "/p/shop/requests/?client=acme&range=1h",
+        "/p/shop/tail/?conflicts=1",
+        "/p/shop/tail/rows/?cursor=0",
     ]
 
     def per_page() -> dict[str, int]:

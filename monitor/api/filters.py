@@ -4,17 +4,45 @@ this adds the column filters. A bad value is a 400 that names the parameter.
 """
 
 import django_filters
+from django import forms
 from rest_framework.exceptions import ValidationError
 
 from ingest.models import Request
 from monitor.api.params import MAX_ID, MAX_TEXT, time_range
 from monitor.reads.requests import in_range
-from monitor.rules.causes import CAUSES
+from monitor.rules.causes import CAUSES, CONFLICT_STATUSES
+from monitor.rules.statuses import status_bounds
+
+YES = ("1", "true", "yes", "on")
+NO = ("0", "false", "no", "off")
 
 
 def _text(**kwargs) -> django_filters.CharFilter:
     # forms.CharField refuses NUL characters, which Postgres cannot store or compare.
     return django_filters.CharFilter(max_length=MAX_TEXT, **kwargs)
+
+
+class StatusField(forms.CharField):
+    """A status code (409) or class (4xx), cleaned to the (lowest, highest) status it means."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None
+        try:
+            return status_bounds(value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class StatusFilter(django_filters.Filter):
+    field_class = StatusField
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        lo, hi = value
+        return qs.filter(status=lo) if lo == hi else qs.filter(status__gte=lo, status__lte=hi)
 
 
 class RequestFilter(django_filters.FilterSet):
@@ -24,8 +52,9 @@ class RequestFilter(django_filters.FilterSet):
     method = _text(method="filter_method")
     route = _text(field_name="route")
     client = _text(field_name="client")
-    status = django_filters.NumberFilter(
-        field_name="status", min_value=100, max_value=599, decimal_places=0
+    status = StatusFilter(max_length=8)
+    conflicts = django_filters.ChoiceFilter(
+        choices=[(v, v) for v in YES + NO], method="filter_conflicts"
     )
     cause = django_filters.ChoiceFilter(choices=[(c, c) for c in CAUSES])
     request_id = _text(field_name="request_id")
@@ -37,6 +66,12 @@ class RequestFilter(django_filters.FilterSet):
 
     def filter_method(self, queryset, name, value):
         return queryset.filter(method=value.upper())
+
+    def filter_conflicts(self, queryset, name, value):
+        """Conflicts only (409, 412, 423, 428) for a yes; a no is no filter."""
+        if value.lower() in YES:
+            return queryset.filter(status__in=CONFLICT_STATUSES)
+        return queryset
 
 
 def filtered_requests(request, project):

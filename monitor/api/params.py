@@ -10,6 +10,7 @@ from monitor.reads.series import Query
 from monitor.reads.timerange import RangeError, TimeRange, parse_range
 from monitor.reads.totals import Filters
 from monitor.rules.causes import CAUSES
+from monitor.rules.statuses import status_bounds
 
 MAX_TEXT = 2000
 # Ids are 64-bit in the database; a larger number cannot match and would overflow the query.
@@ -61,6 +62,18 @@ def choice_param(request, name: str, choices, default: str | None = None) -> str
     return raw
 
 
+def status_param(request) -> str | None:
+    """`status`: a code (409) or a class (4xx); anything else is a 400 saying which."""
+    raw = request.query_params.get("status")
+    if not raw:
+        return None
+    try:
+        status_bounds(raw)
+    except ValueError as exc:
+        raise bad("status", str(exc)) from None
+    return raw
+
+
 def cause_param(request) -> str | None:
     cause = request.query_params.get("cause") or None
     if cause is not None and cause not in CAUSES:
@@ -73,7 +86,7 @@ def filters(request) -> Filters:
         endpoint=int_param(request, "endpoint"),
         method=text_param(request, "method"),
         route=text_param(request, "route"),
-        status=int_param(request, "status", 100, 599),
+        status=status_param(request),
         cause=cause_param(request),
     )
 

@@ -46,7 +46,9 @@ ROLLUP_PARAMS = [
     OpenApiParameter("method", TEXT, description="HTTP method, e.g. PUT."),
     OpenApiParameter("route", TEXT, description="Route template, e.g. /orders/{id}."),
     OpenApiParameter(
-        "status", {"type": "integer", "minimum": 100, "maximum": 599}, description="HTTP status."
+        "status",
+        {"type": "string", "pattern": "^([1-5][0-9][0-9]|[1-5][xX][xX])$"},
+        description="HTTP status code (409) or class (4xx).",
     ),
     OpenApiParameter("cause", OpenApiTypes.STR, enum=list(CAUSES), description="Conflict cause."),
 ]
@@ -55,6 +57,12 @@ REQUEST_PARAMS = [
     OpenApiParameter("client", TEXT, description="Client identity, exact."),
     OpenApiParameter("request_id", TEXT, description="The gateway's request id."),
     OpenApiParameter("path", TEXT, description="Path prefix, e.g. /v1/orders/42."),
+    OpenApiParameter(
+        "conflicts",
+        OpenApiTypes.STR,
+        enum=["true", "false", "1", "0", "yes", "no", "on", "off"],
+        description="true: conflicts only (409, 412, 423, 428).",
+    ),
 ]
 COUNT_BY_STATUS = serializers.DictField(
     child=serializers.IntegerField(), help_text="Requests per HTTP status code (keys are codes)."
@@ -248,6 +256,19 @@ class NewestFirst(CursorPagination):
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 500
+
+    def get_page_size(self, request):
+        # DRF falls back to the default on a bad `limit` (0, -5, abc); say so instead.
+        size = params.int_param(request, self.page_size_query_param, 1, self.max_page_size)
+        return self.page_size if size is None else size
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for p in parameters:
+            if p["name"] == self.page_size_query_param:
+                p["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+                p["description"] = f"Rows per page, 1-{self.max_page_size}; default 50."
+        return parameters
 
     def get_paginated_response(self, data):
         # Successful reads may be a sample of the traffic (ingest/sampling.py): say so.

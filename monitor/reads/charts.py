@@ -1,6 +1,12 @@
 """Chart data for the pages, from the time-series engine (monitor/reads/series.py): evenly
 spaced, zero-filled buckets whose width fits the range (`step_for`), as Chart.js takes them
-({"step_seconds", "labels", "series": [{"name", "data"}]})."""
+({"step_seconds", "labels", "series": [{"name", "data"}], "markers": [...]}).
+
+A series may carry a `role`: "previous" is the same quantity over the period of the same
+length just before the range, shifted onto the range's buckets (drawn as a faint line), and
+`axis: "right"` puts a series on its own scale. Markers (incidents, and any other kind a page
+adds) are a list that static/monitor/js/charts.js draws on every chart that has them.
+"""
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -8,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 from monitor.models import Project
 from monitor.reads import series as engine
 from monitor.reads.timerange import TimeRange
-from monitor.reads.totals import Filters
+from monitor.reads.totals import Filters, previous
 from monitor.rules.causes import CAUSES
-from monitor.rules.timebuckets import floor, starts
+from monitor.rules.latency import bucket_upper_ms
+from monitor.rules.timebuckets import HOUR, floor, starts
 
 STEPS = [
     (timedelta(hours=2), timedelta(minutes=1)),
@@ -19,7 +26,12 @@ STEPS = [
     (timedelta(days=8), timedelta(hours=1)),
     (timedelta(days=60), timedelta(hours=6)),
 ]
-STATUS_CLASSES = ["2xx", "3xx", "4xx", "5xx", "1xx", "conflicts"]
+STATUS_CLASSES = ["2xx", "3xx", "4xx", "5xx", "1xx"]
+PREVIOUS = "previous period"
+# Display bands of the latency heatmap, in ms: a 1-2-5 scale. Each latency bucket of the rollups
+# goes to the first band whose upper edge is at or above the bucket's upper bound (read from
+# monitor/rules/latency.py, whatever width the buckets have).
+HEATMAP_EDGES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000]
 
 
 def step_for(rng: TimeRange) -> timedelta:
@@ -60,29 +72,88 @@ def bucketize(
     }
 
 
-def traffic(project: Project, rng: TimeRange, f: Filters = Filters()) -> dict:  # noqa: B008
-    """Requests per bucket by status class, plus conflicts (the overview and endpoint pages)."""
-    counts: dict[str, dict] = defaultdict(lambda: defaultdict(int))
-    for row in engine.count_rows(project, rng, step_for(rng), f, ("status", "cause")):
-        counts[status_class(row["status"])][row["t"]] += row["n"]
+def shifted(values: dict[datetime, float | None], rng: TimeRange) -> dict[datetime, float | None]:
+    """A previous period's values moved forward by the range's span onto its buckets."""
+    return {t + rng.span: v for t, v in values.items()}
+
+
+def with_previous(chart: dict, values: dict[datetime, float | None], rng: TimeRange, empty=0):
+    """Add the previous period's line (`values` over `previous(rng)`, keyed by bucket start)."""
+    line = bucketize({PREVIOUS: shifted(values, rng)}, rng, [PREVIOUS], empty=empty)
+    data = line["series"][0]["data"] if line["series"] else [empty] * len(chart["labels"])
+    chart["series"].append({"name": PREVIOUS, "data": data, "role": "previous"})
+    return chart
+
+
+def previous_step(rng: TimeRange) -> timedelta:
+    """The bucket width the previous period's faint line is read at: an hour where the chart's
+    buckets are shorter and the range spans hours (the hour rollups instead of a day of minute
+    rows, for a line that only gives context), else the chart's own."""
+    step = step_for(rng)
+    return HOUR if step < HOUR and rng.span >= timedelta(hours=6) else step
+
+
+def spread(values: dict[datetime, float], coarse: timedelta, step: timedelta) -> dict:
+    """Counts of `coarse` buckets shared evenly among the `step` buckets they hold (the
+    total stays the same)."""
+    k = coarse // step
+    if k <= 1:
+        return values
+    return {t + i * step: n / k for t, n in values.items() for i in range(k)}
+
+
+def _status_counts(project, rng, f, step: timedelta | None = None) -> tuple[dict, dict]:
+    """Requests per bucket by status class, and conflicts per bucket by cause."""
+    by_class: dict[str, dict] = defaultdict(lambda: defaultdict(int))
+    by_cause: dict[str, dict] = defaultdict(lambda: defaultdict(int))
+    for row in engine.count_rows(project, rng, step or step_for(rng), f, ("status", "cause")):
+        by_class[status_class(row["status"])][row["t"]] += row["n"]
         if row["cause"]:
-            counts["conflicts"][row["t"]] += row["n"]
-    return bucketize(counts, rng, STATUS_CLASSES)
+            by_cause[row["cause"]][row["t"]] += row["n"]
+    return by_class, by_cause
 
 
-def causes(project: Project, rng: TimeRange, f: Filters = Filters()) -> dict:  # noqa: B008
-    """Conflicts per bucket by cause (the endpoint page's timeline)."""
-    counts: dict[str, dict] = defaultdict(lambda: defaultdict(int))
-    rows = engine.count_rows(project, rng, step_for(rng), f, ("cause",), conflicts_only=True)
-    for row in rows:
-        counts[row["cause"]][row["t"]] += row["n"]
-    return bucketize(counts, rng, list(CAUSES))
+def _totals(per_name: dict[str, dict]) -> dict[datetime, int]:
+    out: dict[datetime, int] = defaultdict(int)
+    for values in per_name.values():
+        for t, n in values.items():
+            out[t] += n
+    return out
 
 
-def latency(project: Project, rng: TimeRange, f: Filters = Filters()) -> dict:  # noqa: B008
-    """p50 and p95 per bucket. A bucket without requests has no point (None), not zero:
-    latency is unknown there."""
-    per_bucket = engine.histograms(project, rng, step_for(rng), f).get(None, {})
+def traffic_and_causes(
+    project: Project,
+    rng: TimeRange,
+    f: Filters = Filters(),  # noqa: B008 - frozen dataclass, never mutated
+    *,
+    compare: bool = True,
+) -> tuple[dict, dict]:
+    """Two charts from one read per period: requests per bucket by status class, and conflicts
+    per bucket by cause (their own chart and scale: a few conflicts beside a thousand requests
+    a minute would be a flat line). With `compare`, each has the previous period's total as
+    a faint line (per hour, shared among the hour's buckets, on ranges of 6 hours or more)."""
+    by_class, by_cause = _status_counts(project, rng, f)
+    traffic = bucketize(by_class, rng, STATUS_CLASSES)
+    causes = bucketize(by_cause, rng, list(CAUSES))
+    if compare:
+        coarse, step = previous_step(rng), step_for(rng)
+        prev_class, prev_cause = _status_counts(project, previous(rng), f, coarse)
+        with_previous(traffic, spread(_totals(prev_class), coarse, step), rng)
+        with_previous(causes, spread(_totals(prev_cause), coarse, step), rng)
+    return traffic, causes
+
+
+def latency_charts(
+    project: Project,
+    rng: TimeRange,
+    f: Filters = Filters(),  # noqa: B008
+    *,
+    compare: bool = True,
+) -> tuple[dict, dict]:
+    """The latency lines (p50, p95, and the previous period's p95 with `compare`) and the
+    latency heatmap, from one read of the latency histograms per period."""
+    step = step_for(rng)
+    per_bucket = engine.histograms(project, rng, step, f).get(None, {})
     lines = {
         "p50 ms": engine.quantiles(per_bucket, 0.5),
         "p95 ms": engine.quantiles(per_bucket, 0.95),
@@ -90,7 +161,86 @@ def latency(project: Project, rng: TimeRange, f: Filters = Filters()) -> dict:  
     chart = bucketize(lines, rng, list(lines), empty=None)
     if not chart["series"]:
         chart["series"] = [{"name": n, "data": [None] * len(chart["labels"])} for n in lines]
+    if compare:
+        # The previous period's p95 per hour where the chart's buckets are shorter: a faint
+        # line for context, read from the hour rollups instead of a day of minute histograms.
+        coarse = previous_step(rng)
+        before = engine.histograms(project, previous(rng), coarse, f).get(None, {})
+        values = engine.quantiles(before, 0.95)
+        if coarse != step:
+            values = {t + k * step: v for t, v in values.items() for k in range(coarse // step)}
+        with_previous(chart, values, rng, empty=None)
+        chart["series"][-1]["name"] = "p95 ms, " + PREVIOUS
+    return chart, heatmap(per_bucket, rng)
+
+
+def _band_label(lo: float, hi: float | None) -> str:
+    def ms(v: float) -> str:
+        return f"{v / 1000:g} s" if v >= 1000 else f"{v:g} ms"
+
+    if hi is None:
+        return f"> {ms(lo)}"
+    return f"≤ {ms(hi)}" if lo == 0 else f"{ms(lo)} – {ms(hi)}"
+
+
+def heatmap(per_bucket: dict[datetime, dict[int, int]], rng: TimeRange) -> dict:
+    """Requests per time bucket × latency band: {"step_seconds", "labels", "bands": [label…]
+    (fastest first), "cells": [[time index, band index, n]…], "max"}. Only the bands from the
+    fastest to the slowest one with requests are kept."""
+    step = step_for(rng)
+    labels = starts(rng.start, rng.end, step)
+    index = {t: i for i, t in enumerate(labels)}
+    counts: dict[tuple[int, int], int] = defaultdict(int)
+    for t, hist in per_bucket.items():
+        i = index.get(floor(t, step))
+        if i is None:
+            continue
+        for bucket, n in hist.items():
+            if n:
+                counts[(i, band_of(bucket_upper_ms(bucket)))] += n
+    bands = [0, *HEATMAP_EDGES]
+    used = sorted({b for _, b in counts}) or [0]
+    low, high = used[0], used[-1]
+    return {
+        "step_seconds": int(step.total_seconds()),
+        "labels": [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in labels],
+        "bands": [
+            _band_label(bands[b], bands[b + 1] if b + 1 < len(bands) else None)
+            for b in range(low, high + 1)
+        ],
+        "cells": [[i, b - low, n] for (i, b), n in sorted(counts.items())],
+        "max": max(counts.values(), default=0),
+    }
+
+
+def band_of(upper_ms: float) -> int:
+    """The heatmap band of a latency bucket whose upper bound is `upper_ms`."""
+    for i, edge in enumerate(HEATMAP_EDGES):
+        if upper_ms <= edge:
+            return i
+    return len(HEATMAP_EDGES)
+
+
+def client_activity(project: Project, rng: TimeRange, client: str) -> dict:
+    """One client's requests per bucket, and its conflicts on a scale of their own."""
+    requests: dict[datetime, int] = defaultdict(int)
+    conflicts: dict[datetime, int] = defaultdict(int)
+    for row in engine.client_rows(project, rng, step_for(rng), client):
+        requests[row["t"]] += row["requests"]
+        conflicts[row["t"]] += row["conflicts"]
+    chart = bucketize({"requests": requests, "conflicts": conflicts}, rng, ["requests"])
+    if len(chart["series"]) == 1:
+        chart["series"].append({"name": "conflicts", "data": [0] * len(chart["labels"])})
+    chart["series"][1]["axis"] = "right"
     return chart
+
+
+def resource_conflicts(project: Project, rng: TimeRange, resource: str) -> dict:
+    """One resource's conflicts per bucket by cause."""
+    counts: dict[str, dict] = defaultdict(lambda: defaultdict(int))
+    for row in engine.resource_rows(project, rng, step_for(rng), resource):
+        counts[row["cause"]][row["t"]] += row["n"]
+    return bucketize(counts, rng, list(CAUSES))
 
 
 def with_markers(chart: dict, incidents) -> dict:

@@ -1,15 +1,20 @@
-"""Indexed, bounded reads of raw requests for the pages (lists, never totals)."""
+"""Indexed, bounded reads of raw requests for the pages: lists, the live tail, and the
+explorer's match count (rollups for whole minutes, raw rows only at a range's ragged ends)."""
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 
-from ingest.models import Request
+from ingest.models import IngestBatch, Request
 from monitor.alerts.models import Incident
-from monitor.models import Endpoint, Project
+from monitor.models import ClientRollup, Endpoint, Project
+from monitor.reads import totals
 from monitor.reads.timerange import TimeRange
 from monitor.rules.causes import CONFLICT_STATUSES
+from monitor.rules.timebuckets import MINUTE, ceil, floor
 
 PAGE_SIZE = 50
 RECENT_CONFLICTS = 20
@@ -87,6 +92,84 @@ def newest_first(qs, before: tuple[datetime, int] | None, limit: int = PAGE_SIZE
     return rows, ((rows[-1].ts, rows[-1].id) if more else None)
 
 
+def page(
+    qs,
+    before: tuple[datetime, int] | None = None,
+    after: tuple[datetime, int] | None = None,
+    limit: int = PAGE_SIZE,
+):
+    """One page of a request queryset, newest first: the newest rows, those older than the
+    keyset cursor `before`, or those just newer than `after` (ts, id). Returns (rows, cursor of
+    the older page or None, cursor of the newer page or None)."""
+    if after is None:
+        rows, older = newest_first(qs, before, limit)
+        newer = (rows[0].ts, rows[0].id) if before is not None and rows else None
+        return rows, older, newer
+    ts, row_id = after
+    qs = qs.filter(ts__gte=ts).exclude(ts=ts, id__lte=row_id)
+    rows = list(qs.order_by("ts", "id")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit][::-1]
+    if not rows:
+        return rows, None, None
+    return rows, (rows[-1].ts, rows[-1].id), ((rows[0].ts, rows[0].id) if more else None)
+
+
+@dataclass(frozen=True)
+class Count:
+    """How many requests a list's filters match: `n`, exact or (not `exact`) at least n."""
+
+    n: int
+    exact: bool = True
+
+
+COUNT_CAP = 1000
+# Filters the status rollup answers, and those the client rollup answers.
+STATUS_ROLLUP_FILTERS = frozenset({"status", "method", "endpoint", "cause", "conflicts"})
+CLIENT_ROLLUP_FILTERS = frozenset({"client", "method", "endpoint", "conflicts"})
+
+
+def count_matching(
+    project: Project, rng: TimeRange, chosen: dict, rows: QuerySet, *, conflicts_only: bool
+) -> Count:
+    """The number of requests in the range that the explorer's filters (`chosen`, already
+    validated; `rows` the raw rows they select) match. Whole minutes are counted from the
+    rollups when they can answer the filters, the ragged minutes at the range's ends from raw
+    rows, so the total is exact without counting raw rows over the range; other filters (a
+    path prefix, a request id) count raw rows up to COUNT_CAP."""
+    keys = {k for k, v in chosen.items() if v}
+    inner = TimeRange(ceil(rng.start, MINUTE), floor(rng.end, MINUTE))
+    if inner.start >= inner.end or not (
+        keys <= STATUS_ROLLUP_FILTERS or keys <= CLIENT_ROLLUP_FILTERS
+    ):
+        n = rows[: COUNT_CAP + 1].count()
+        return Count(min(n, COUNT_CAP), n <= COUNT_CAP)
+    edges = rows.filter(Q(ts__lt=inner.start) | Q(ts__gte=inner.end)).count()
+    # Validated by the FilterSet as a whole number, which may be written "5e0".
+    endpoint = int(Decimal(chosen["endpoint"])) if chosen.get("endpoint") else None
+    method = chosen.get("method") or None
+    if keys <= STATUS_ROLLUP_FILTERS:
+        f = totals.Filters(
+            endpoint=endpoint,
+            method=method,
+            status=chosen.get("status") or None,
+            cause=chosen.get("cause") or None,
+        )
+        return Count(edges + totals.count(project, inner, f, conflicts_only=conflicts_only))
+    qs = ClientRollup.objects.filter(
+        project=project,
+        client=chosen["client"],
+        minute__gte=inner.start,
+        minute__lt=inner.end,
+    )
+    if endpoint is not None:
+        qs = qs.filter(endpoint_id=endpoint)
+    if method:
+        qs = qs.filter(endpoint__method=method.upper())
+    field = "conflicts" if conflicts_only else "requests"
+    return Count(edges + (qs.aggregate(n=Sum(field))["n"] or 0))
+
+
 def resource_history(project: Project, resource: str, rng: TimeRange, before=None):
     """Requests that addressed one resource, newest first (index: project, resource, ts)."""
     qs = Request.objects.filter(
@@ -115,3 +198,47 @@ def recent_incidents(project: Project, rng: TimeRange, limit: int = 50) -> list:
         .select_related("rule")
         .order_by("-opened_at")[:limit]
     )[::-1]
+
+
+# -- the live tail -----------------------------------------------------------------------------
+# Batches are numbered when they start and become visible when they commit, so a batch with a
+# lower id can appear after a higher one. A tail's cursor therefore only moves past batches
+# received more than SETTLE ago (their transactions are over): every poll reads the batches
+# after the cursor again, and the page shows each row once (by id).
+SETTLE = timedelta(seconds=15)
+TAIL_FIRST = 50
+TAIL_LIMIT = 100
+
+
+def settled_batch(now: datetime) -> int:
+    """The highest batch id received more than SETTLE before `now` (0 when none): every batch
+    up to it has committed or failed. Reads the newest batches of the primary key only."""
+    found = (
+        IngestBatch.objects.filter(received_at__lt=now - SETTLE)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return found or 0
+
+
+def tail_start(rows: QuerySet, now: datetime, limit: int = TAIL_FIRST) -> tuple[list, int]:
+    """The newest rows of the last hour (`rows`: the project's requests, filtered) and the
+    cursor to poll from."""
+    recent = list(
+        rows.filter(ts__gte=now - timedelta(hours=1), ts__lt=now + timedelta(days=1))
+        .select_related("race_winner")
+        .order_by("-ts", "-id")[:limit]
+    )
+    return recent, settled_batch(now)
+
+
+def tail_since(
+    rows: QuerySet, cursor: int, now: datetime, limit: int = TAIL_LIMIT
+) -> tuple[list, int, bool]:
+    """Rows stored by batches after `cursor` (`rows`: the project's requests, filtered),
+    newest first, at most `limit`; the next cursor; whether more arrived than `limit`."""
+    new = list(
+        rows.filter(batch_id__gt=cursor).select_related("race_winner").order_by("-id")[: limit + 1]
+    )
+    return new[:limit], max(cursor, settled_batch(now)), len(new) > limit

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Sum
 
-from monitor.models import Endpoint, Project
+from monitor.models import ClientRollup, Endpoint, Project, ResourceRollup
 from monitor.reads.grains import FloorTo, grain_for
 from monitor.reads.timerange import TimeRange
 from monitor.reads.totals import Filters, latency_parts, status_parts
@@ -74,6 +74,32 @@ def histograms(
             key = row["endpoint_id"] if by_endpoint else None
             hists[key][floor(row["t"], step)][row["bucket"]] += row["n"]
     return hists
+
+
+def client_rows(project: Project, rng: TimeRange, step: timedelta, client: str) -> Iterator[dict]:
+    """One client's requests and conflicts per bucket (`t`, `requests`, `conflicts`), from the
+    client rollup (kept per minute)."""
+    start, end = rng.minute_bounds()
+    qs = ClientRollup.objects.filter(
+        project=project, client=client, minute__gte=start, minute__lt=end
+    )
+    yield from (
+        qs.annotate(t=FloorTo("minute", step))
+        .values("t")
+        .annotate(requests=Sum("requests"), conflicts=Sum("conflicts"))
+    )
+
+
+def resource_rows(
+    project: Project, rng: TimeRange, step: timedelta, resource: str
+) -> Iterator[dict]:
+    """One resource's conflicts per bucket and cause (`t`, `cause`, `n`), from the resource
+    rollup (kept per minute)."""
+    start, end = rng.minute_bounds()
+    qs = ResourceRollup.objects.filter(
+        project=project, resource=resource, minute__gte=start, minute__lt=end
+    )
+    yield from qs.annotate(t=FloorTo("minute", step)).values("t", "cause").annotate(n=Sum("n"))
 
 
 def quantiles(per_bucket: dict[datetime, dict[int, int]], q: float) -> dict[datetime, float]:

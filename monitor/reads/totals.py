@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from monitor.models import (
     Endpoint,
@@ -22,7 +22,8 @@ from monitor.models import (
 from monitor.reads.grains import pieces
 from monitor.reads.timerange import TimeRange
 from monitor.rules.latency import quantile
-from monitor.rules.timebuckets import DAY, HOUR, MINUTE
+from monitor.rules.statuses import status_bounds
+from monitor.rules.timebuckets import DAY, HOUR, MINUTE, floor
 
 STATUS_MODELS = {MINUTE: StatusRollup, HOUR: StatusHourRollup, DAY: StatusDayRollup}
 LATENCY_MODELS = {MINUTE: LatencyRollup, HOUR: LatencyHourRollup, DAY: LatencyDayRollup}
@@ -35,7 +36,7 @@ class Filters:
     endpoint: int | None = None
     method: str | None = None
     route: str | None = None
-    status: int | None = None
+    status: int | str | None = None  # a code (409) or a class ("4xx")
     cause: str | None = None
 
 
@@ -58,7 +59,8 @@ def _rollup_rows(
         qs = qs.filter(endpoint__route=f.route)
     if by_status:
         if f.status is not None:
-            qs = qs.filter(status=f.status)
+            lo, hi = status_bounds(f.status)
+            qs = qs.filter(status=lo) if lo == hi else qs.filter(status__gte=lo, status__lte=hi)
         if f.cause:
             qs = qs.filter(cause=f.cause)
     return qs
@@ -128,9 +130,56 @@ def summary(project: Project, rng: TimeRange, f: Filters = Filters()) -> dict:
     }
 
 
+def first_recent_minute(project: Project, now: datetime, within: timedelta) -> datetime | None:
+    """The first minute with traffic in the `within` before `now`, or None (one index probe):
+    how much recent history a project has, so that pages can pick a range that fits it."""
+    return (
+        StatusRollup.objects.filter(project=project, minute__gte=now - within, minute__lt=now)
+        .order_by("minute")
+        .values_list("minute", flat=True)
+        .first()
+    )
+
+
+def count(
+    project: Project,
+    rng: TimeRange,
+    f: Filters = Filters(),  # noqa: B008 - frozen dataclass, never mutated
+    *,
+    conflicts_only: bool = False,
+) -> int:
+    """Requests (or only conflicts) in the range's rollup minutes that the filters match."""
+    n = 0
+    for qs in status_parts(project, rng, f):
+        if conflicts_only:
+            qs = qs.exclude(cause="")
+        n += qs.aggregate(n=Sum("n"))["n"] or 0
+    return n
+
+
+def previous(rng: TimeRange) -> TimeRange:
+    """The period of the same length just before `rng`: what pages compare with. It ends
+    where the range's first rollup minute starts (rollups count whole minutes from
+    floor(start)), so that no minute is counted in both."""
+    end = floor(rng.start, MINUTE)
+    return TimeRange(end - rng.span, end)
+
+
 def endpoints(project: Project, rng: TimeRange, f: Filters = Filters()) -> list[dict]:
     """Per endpoint with traffic in the range, most requests first."""
+    return summary_and_endpoints(project, rng, f)[1]
+
+
+def summary_and_endpoints(
+    project: Project,
+    rng: TimeRange,
+    f: Filters = Filters(),  # noqa: B008 - frozen dataclass, never mutated
+) -> tuple[dict, list[dict]]:
+    """What `summary` and `endpoints` answer, from one read of each rollup (for a page that
+    shows both): the range's totals, and its endpoints with traffic, most requests first."""
     stats: dict[int, dict] = {}
+    by_status: dict[str, int] = defaultdict(int)
+    by_cause: dict[str, int] = defaultdict(int)
     for row in _grouped(
         status_parts(project, rng, f),
         ["endpoint_id", "status", "cause"],
@@ -148,15 +197,20 @@ def endpoints(project: Project, rng: TimeRange, f: Filters = Filters()) -> list[
                 "conditional": 0,
             },
         )
-        ep["requests"] += row["total"]
-        ep["by_status"][str(row["status"])] += row["total"]
+        n = row["total"]
+        ep["requests"] += n
+        ep["by_status"][str(row["status"])] += n
+        by_status[str(row["status"])] += n
         if row["cause"]:
-            ep["conflicts"] += row["total"]
+            ep["conflicts"] += n
+            by_cause[row["cause"]] += n
         ep["writes"] += row["writes"]
         ep["conditional"] += row["conditional"]
     hists: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    hist: dict[int, int] = defaultdict(int)
     for row in _grouped(latency_parts(project, rng, f), ["endpoint_id", "bucket"], total=Sum("n")):
         hists[row["endpoint_id"]][row["bucket"]] += row["total"]
+        hist[row["bucket"]] += row["total"]
     names = Endpoint.objects.filter(id__in=stats.keys()).values_list("id", "method", "route")
     result = []
     for ep_id, method, route in names:
@@ -178,4 +232,64 @@ def endpoints(project: Project, rng: TimeRange, f: Filters = Filters()) -> list[
             }
         )
     result.sort(key=lambda e: (-e["requests"], e["route"], e["method"]))
-    return result
+    requests = sum(by_status.values())
+    conflicts = sum(by_cause.values())
+    summary = {
+        "requests": requests,
+        "by_status": dict(sorted(by_status.items())),
+        "conflicts": conflicts,
+        "conflict_rate": _rate(conflicts, requests),
+        "by_cause": dict(sorted(by_cause.items(), key=lambda kv: -kv[1])),
+        "p50_ms": quantile(hist, 0.5),
+        "p95_ms": quantile(hist, 0.95),
+    }
+    return summary, result
+
+
+def compared(
+    project: Project,
+    rng: TimeRange,
+    f: Filters = Filters(),  # noqa: B008 - frozen dataclass, never mutated
+) -> tuple[dict, list[dict]]:
+    """`summary_and_endpoints` of the range with the previous period of the same length
+    (`previous`) beside each: the summary's "previous" holds that period's summary, each
+    endpoint's "previous" its figures then (None when it had no traffic)."""
+    summary, endpoints = summary_and_endpoints(project, rng, f)
+    before, before_endpoints = summary_and_endpoints(project, previous(rng), f)
+    summary["previous"] = before
+    by_id = {e["id"]: e for e in before_endpoints}
+    for e in endpoints:
+        e["previous"] = by_id.get(e["id"])
+    return summary, endpoints
+
+
+def by_project(projects: list[Project], rng: TimeRange) -> dict[int, dict]:
+    """Requests, conflicts and conflict rate of each project over the range and the period
+    before it ({project id: {..., "previous": {...}}}), one query per rollup piece for all of
+    them (the project list's cards)."""
+    ids = [p.id for p in projects]
+    out: dict[int, dict] = {}
+    for period in (rng, previous(rng)):
+        counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        for grain, lo, hi in pieces(period):
+            rows = (
+                STATUS_MODELS[grain]
+                .objects.filter(project_id__in=ids, minute__gte=lo, minute__lt=hi)
+                .values("project_id")
+                .annotate(requests=Sum("n"), conflicts=Sum("n", filter=~Q(cause="")))
+            )
+            for row in rows:
+                counts[row["project_id"]][0] += row["requests"] or 0
+                counts[row["project_id"]][1] += row["conflicts"] or 0
+        for pid in ids:
+            requests, conflicts = counts.get(pid, (0, 0))
+            figures = {
+                "requests": requests,
+                "conflicts": conflicts,
+                "conflict_rate": _rate(conflicts, requests),
+            }
+            if pid in out:
+                out[pid]["previous"] = figures
+            else:
+                out[pid] = figures
+    return out

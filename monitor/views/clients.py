@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from monitor.access import project_for_user
+from monitor.reads.charts import client_activity
 from monitor.reads.conflicts import offenders, retry_behaviour, rivals
 from monitor.reads.requests import client_history
 from monitor.views import cursors
@@ -22,7 +23,7 @@ def client(request, slug):
     name = request.GET.get("c", "")
     if not name or len(name) > MAX_CLIENT or "\x00" in name:
         raise Http404("no such client")
-    rng = range_of(request)
+    rng = range_of(request, project)
     stats = next(iter(offenders(project, rng, client=name)), None)
     rows, next_cursor = client_history(
         project, name, rng, cursors.decode(request.GET.get("before"))
@@ -36,6 +37,7 @@ def client(request, slug):
             project,
             client=name,
             stats=stats,
+            activity=client_activity(project, rng, name),
             rows=rows,
             conflicts=conflicts,
             outcomes=retry_behaviour(project, rng, name),

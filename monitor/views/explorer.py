@@ -1,5 +1,6 @@
-"""The request explorer: the project's raw requests filtered by status, method, endpoint,
-client, path prefix, cause and time, newest first with a keyset cursor. The form is a GET, so
+"""The request explorer: the project's raw requests filtered by status (a code or a class such
+as 4xx), method, endpoint, client, path prefix, cause, conflicts only and time, newest first
+with keyset cursors both ways, and how many requests the filters match. The form is a GET, so
 the URL is the shareable view, and the CSV link carries the same filters to the API export.
 
 Filters are validated by the API's FilterSet (monitor/api/filters.py): the same names, the same
@@ -11,28 +12,55 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.urls import reverse
 
+from ingest import sampling
 from monitor.access import project_for_user
-from monitor.api.filters import RequestFilter
-from monitor.reads.requests import in_range, newest_first
+from monitor.api.filters import YES, RequestFilter
+from monitor.reads.requests import count_matching, in_range, page
 from monitor.rules.causes import CAUSES
 from monitor.views import cursors
 from monitor.views.context import page_context, range_of
 
-FILTERS = ("status", "method", "endpoint", "client", "path", "cause")
+FILTERS = ("status", "method", "endpoint", "client", "path", "cause", "conflicts")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def chosen_filters(request) -> dict[str, str]:
+    """The explorer's filters present in the URL (the live tail takes the same)."""
+    return {k: request.GET[k] for k in FILTERS if request.GET.get(k)}
+
+
+def filter_errors(fs) -> list[str]:
+    return [f"{name}: {' '.join(str(m) for m in msgs)}" for name, msgs in fs.errors.items()]
+
+
+def filter_choices(project) -> dict:
+    """What the filter form offers: the project's endpoints, the causes and the methods."""
+    return {
+        "endpoints": list(
+            project.endpoints.order_by("route", "method").values("id", "method", "route")
+        ),
+        "causes": CAUSES,
+        "methods": METHODS,
+    }
 
 
 @login_required
 def explorer(request, slug):
     project = project_for_user(request.user, slug)
-    rng = range_of(request)
-    chosen = {k: request.GET[k] for k in FILTERS if request.GET.get(k)}
+    rng = range_of(request, project)
+    chosen = chosen_filters(request)
     fs = RequestFilter(chosen, queryset=in_range(project, rng))
-    rows, next_cursor, errors = [], None, []
+    conflicts_only = chosen.get("conflicts", "").lower() in YES
+    rows, older, newer, errors, total = [], None, None, [], None
     if fs.is_valid():
-        rows, next_cursor = newest_first(fs.qs, cursors.decode(request.GET.get("before")))
+        rows, older, newer = page(
+            fs.qs,
+            before=cursors.decode(request.GET.get("before")),
+            after=cursors.decode(request.GET.get("after")),
+        )
+        total = count_matching(project, rng, chosen, fs.qs, conflicts_only=conflicts_only)
     else:
-        errors = [f"{name}: {' '.join(str(m) for m in msgs)}" for name, msgs in fs.errors.items()]
+        errors = filter_errors(fs)
     window = {
         "from": rng.start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "to": rng.end.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -47,17 +75,18 @@ def explorer(request, slug):
             request,
             project,
             chosen=chosen,
+            conflicts_only=conflicts_only,
             raw_from=request.GET.get("from", ""),
             raw_to=request.GET.get("to", ""),
             filter_query=urlencode(chosen),
             rows=rows,
             errors=errors,
-            next_cursor=cursors.encode(next_cursor),
+            total=total,
+            paged=bool(request.GET.get("before") or request.GET.get("after")),
+            next_cursor=cursors.encode(older),
+            newer_cursor=cursors.encode(newer),
             csv_url=csv_url,
-            endpoints=list(
-                project.endpoints.order_by("route", "method").values("id", "method", "route")
-            ),
-            causes=CAUSES,
-            methods=METHODS,
+            sample_rate=sampling.rate(),
+            **filter_choices(project),
         ),
     )

@@ -15,7 +15,7 @@ from monitor.reads.requests import (
     recent_incidents,
     recent_on_endpoint,
 )
-from monitor.views.context import page_context, range_of
+from monitor.views.context import last_day, page_context, range_of
 from monitor.views.curl import as_curl
 
 ENDPOINT_SORTS = {
@@ -39,25 +39,28 @@ def status_classes(by_status: dict[str, int]) -> dict[str, int]:
 
 @login_required
 def project_list(request):
-    projects = projects_for_user(request.user).order_by("name")
+    projects = list(projects_for_user(request.user).order_by("name"))
+    figures = totals.by_project(projects, last_day())
+    for p in projects:
+        p.figures = figures.get(p.id)
     return render(request, "monitor/project_list.html", {"projects": projects})
 
 
 @login_required
 def overview(request, slug):
     project = project_for_user(request.user, slug)
-    rng = range_of(request)
-    summary = totals.summary(project, rng)
-    endpoints = totals.endpoints(project, rng)
+    rng = range_of(request, project)
+    summary, endpoints = totals.compared(project, rng)
     sort = request.GET.get("sort", "conflict_rate")
     if sort not in ENDPOINT_SORTS:
         sort = "conflict_rate"
     endpoints.sort(key=ENDPOINT_SORTS[sort])
     for e in endpoints:
         e["classes"] = status_classes(e["by_status"])
-    chart = charts.traffic(project, rng)
+    traffic, causes = charts.traffic_and_causes(project, rng)
     incidents = recent_incidents(project, rng)
-    charts.with_markers(chart, incidents)
+    charts.with_markers(traffic, incidents)
+    charts.with_markers(causes, incidents)
     has_data = project.endpoints.exists()
     busy = [e for e in endpoints if e["requests"]]
     by_rate = sorted((e for e in busy if e["conflicts"]), key=ENDPOINT_SORTS["conflict_rate"])
@@ -71,7 +74,8 @@ def overview(request, slug):
             summary=summary,
             endpoints=endpoints,
             sort=sort,
-            chart=chart,
+            traffic=traffic,
+            causes=causes,
             has_data=has_data,
             top_by_rate=by_rate[:TOP],
             top_by_count=by_count[:TOP],
@@ -90,13 +94,12 @@ def endpoint(request, slug, endpoint_id):
     ep = one_endpoint(project, endpoint_id)
     if ep is None:
         raise Http404("no such endpoint")
-    rng = range_of(request)
+    rng = range_of(request, project)
     f = totals.Filters(endpoint=ep.id)
-    summary = totals.summary(project, rng, f)
-    stats = next(iter(totals.endpoints(project, rng, f)), None)
-    timeline = charts.causes(project, rng, f)
-    traffic = charts.traffic(project, rng, f)
-    latency = charts.latency(project, rng, f)
+    summary, rows = totals.compared(project, rng, f)
+    stats = next(iter(rows), None)
+    traffic, timeline = charts.traffic_and_causes(project, rng, f)
+    latency, heatmap = charts.latency_charts(project, rng, f)
     by_status = sorted((stats or {}).get("by_status", {}).items())
     recent_conflicts = recent_on_endpoint(ep, rng, conflicts=True)
     recent = recent_on_endpoint(ep, rng)
@@ -114,6 +117,7 @@ def endpoint(request, slug, endpoint_id):
             recent_conflicts=recent_conflicts,
             recent=recent,
             latency=latency,
+            heatmap=heatmap,
             by_status=by_status,
             offenders=conflicts.offenders(project, rng, f)[:OFFENDERS_SHOWN],
             hotspots=conflicts.hotspots(project, rng, f, limit=HOTSPOTS_SHOWN),

@@ -1,7 +1,9 @@
 """The time range of a page: a preset (?range=24h) or custom (?from=…&to=…, RFC 3339 or relative).
 
 Links between pages carry the range along (`PageRange.query`), so a shared URL shows the same
-window to whoever opens it.
+window to whoever opens it. Without a range in the URL a page shows the preset that fits the
+project's recent history (`fitting_preset`): the last hour of a project that started sending
+30 minutes ago, not a day of empty buckets with every bar squeezed at the right edge.
 """
 
 from dataclasses import dataclass
@@ -19,6 +21,10 @@ PRESETS = {
     "30d": timedelta(days=30),
 }
 DEFAULT = "24h"
+# The presets a page may open on by itself, shortest first.
+DEFAULT_CHOICES = ("1h", "6h", "24h")
+# Parameters that make up the range (and the page's position in a list), not the view.
+RANGE_PARAMS = ("range", "from", "to", "before", "after")
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,29 @@ class PageRange:
         fmt = "%Y-%m-%d %H:%M"
         return f"{self.rng.start.strftime(fmt)} – {self.rng.end.strftime(fmt)} UTC"
 
+    @property
+    def live(self) -> bool:
+        """A preset moves with the clock, so reloading it shows new data."""
+        return self.key != "custom"
 
-def page_range(params, now: datetime | None = None) -> PageRange:
+
+def asks_for_range(params) -> bool:
+    return bool(params.get("range") or params.get("from") or params.get("to"))
+
+
+def fitting_preset(first_minute: datetime | None, now: datetime) -> str:
+    """The shortest default preset that holds the history since `first_minute` (the first
+    minute with traffic in the last day, None when there is none)."""
+    if first_minute is None:
+        return DEFAULT
+    held = now - first_minute
+    for key in DEFAULT_CHOICES:
+        if held <= PRESETS[key]:
+            return key
+    return DEFAULT
+
+
+def page_range(params, now: datetime | None = None, default: str = DEFAULT) -> PageRange:
     """The range asked for; a bad custom range falls back to the default with an error."""
     now = now or datetime.now(UTC)
     error = None
@@ -48,7 +75,7 @@ def page_range(params, now: datetime | None = None) -> PageRange:
         else:
             query = urlencode({k: params[k] for k in ("from", "to") if params.get(k)})
             return PageRange("custom", rng, query)
-    key = params.get("range", DEFAULT)
+    key = params.get("range", default)
     if key not in PRESETS:
-        key = DEFAULT
+        key = default
     return PageRange(key, TimeRange(now - PRESETS[key], now), f"range={key}", error)

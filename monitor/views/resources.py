@@ -5,6 +5,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from monitor.access import project_for_user
+from monitor.reads.charts import resource_conflicts
 from monitor.reads.requests import resource_history
 from monitor.rules.causes import is_successful_write
 from monitor.views import cursors
@@ -19,7 +20,7 @@ def resource(request, slug):
     key = request.GET.get("r", "")
     if not key or len(key) > MAX_RESOURCE:
         raise Http404("no such resource")
-    rng = range_of(request)
+    rng = range_of(request, project)
     rows, next_cursor = resource_history(
         project, key, rng, cursors.decode(request.GET.get("before"))
     )
@@ -32,6 +33,7 @@ def resource(request, slug):
             request,
             project,
             resource=key,
+            timeline=resource_conflicts(project, rng, key),
             rows=rows,
             writers=writers,
             losers=losers,

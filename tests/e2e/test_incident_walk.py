@@ -20,10 +20,11 @@ def test_on_call_walks_from_overview_to_the_race_partner(
     page.wait_for_selector("#traffic")
     watched.shot("01-overview")
     totals = watched.chart_totals("traffic")
-    status_classes = {k: v for k, v in totals.items() if k != "conflicts"}
+    status_classes = {k: v for k, v in totals.items() if k != "previous period"}
     assert sum(status_classes.values()) == len(records)
     conflicts = sum(1 for r in records if r["status"] in (409, 412, 423, 428))
-    assert totals["conflicts"] == conflicts
+    causes = watched.chart_totals("causes")
+    assert sum(v for k, v in causes.items() if k != "previous period") == conflicts
 
     # The endpoint where clients race: PATCH /v1/orders/{id}.
     page.click("#endpoints tr:has-text('PATCH /v1/orders/{id}') a")
@@ -35,18 +36,20 @@ def test_on_call_walks_from_overview_to_the_race_partner(
         for r in records
         if r["method"] == "PATCH" and r["path"].startswith("/v1/orders/") and r["status"] == 409
     )
+    timeline.pop("previous period")
     assert sum(timeline.values()) == patch_conflicts
     assert timeline.get("concurrent_write", 0) > 0
     patches = sum(
         1 for r in records if r["method"] == "PATCH" and r["path"].startswith("/v1/orders/")
     )
-    assert sum(watched.chart_totals("traffic").values()) - timeline_conflicts(watched) == patches
+    traffic = watched.chart_totals("traffic")
+    assert sum(v for k, v in traffic.items() if k != "previous period") == patches
     latency = watched.page.evaluate(
         "() => Chart.getChart(document.getElementById('latency')).data.datasets"
         ".map(d => [d.label, d.data.filter(v => v !== null).length])"
     )
-    assert [name for name, _ in latency] == ["p50 ms", "p95 ms"]
-    assert all(points > 0 for _, points in latency)
+    assert [name for name, _ in latency] == ["p50 ms", "p95 ms", "p95 ms, previous period"]
+    assert all(points > 0 for _, points in latency[:2])
 
     # A conflict that lost a race, then its race partner.
     page.click("#recent-conflicts tbody tr:has-text('concurrent_write') a >> nth=0")
@@ -65,7 +68,7 @@ def test_on_call_walks_from_overview_to_the_race_partner(
     page.wait_for_url("**range=1h*")
     assert "last 1h" in page.inner_text("h1")
     watched.shot("05-last-hour")
-    before = sum(watched.chart_totals("traffic").values())
+    before = current(watched.chart_totals("traffic"))
 
     # Drag across the middle of the chart: the page reloads with that window only.
     box = page.query_selector("#traffic").bounding_box()
@@ -77,7 +80,7 @@ def test_on_call_walks_from_overview_to_the_race_partner(
     page.wait_for_url("**from=*")
     page.wait_for_selector("#traffic")
     assert page.query_selector("details.custom-range.active") is not None
-    zoomed = sum(watched.chart_totals("traffic").values())
+    zoomed = current(watched.chart_totals("traffic"))
     assert 0 < zoomed < before
     watched.shot("06-zoomed")
 
@@ -93,6 +96,6 @@ def test_on_call_walks_from_overview_to_the_race_partner(
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 400
 
 
-def timeline_conflicts(watched) -> int:
-    """The conflicts line of the endpoint's traffic chart (drawn on top of the status bars)."""
-    return watched.chart_totals("traffic").get("conflicts", 0)
+def current(totals: dict) -> int:
+    """A chart's total over the range shown, without the previous period's line."""
+    return sum(v for k, v in totals.items() if k != "previous period")

@@ -100,7 +100,7 @@ def test_a_custom_range_is_kept_in_links(client, alice, raced):
 
 def test_the_overview_lists_top_causes_offenders_and_hottest_resources(client, alice, raced):
     client.force_login(alice)
-    response = client.get("/p/shop/")
+    response = client.get("/p/shop/?range=24h")
     assert response.status_code == 200
     html = response.content.decode()
     assert [o["client"] for o in response.context["offenders"]][:1] == ["acme"]
@@ -140,8 +140,9 @@ def test_the_endpoint_page_shows_status_mix_latency_offenders_and_remedies(clien
     assert response.status_code == 200
     assert dict(response.context["by_status"]) == {"200": 2, "409": 1}
     names = [s["name"] for s in response.context["latency"]["series"]]
-    assert names == ["p50 ms", "p95 ms"]
+    assert names == ["p50 ms", "p95 ms", "p95 ms, previous period"]
     assert any(v is not None for v in response.context["latency"]["series"][1]["data"])
+    assert response.context["latency"]["series"][2]["role"] == "previous"
     assert [r["cause"] for r in response.context["remedies"]] == ["concurrent_write"]
     assert response.context["hotspots"][0]["race_pairs"][0]["winner"] == "billing"
 

@@ -36,6 +36,8 @@ PAGES = {
     "resource": {"get": READ},
     "client": {"get": READ},
     "explorer": {"get": READ},
+    "tail": {"get": READ},
+    "tail-rows": {"get": READ},
     "alerts:rules": {"get": READ, "post": WRITE},
     "alerts:rule": {"get": READ, "post": WRITE},
     "alerts:toggle": {"post": WRITE},
@@ -54,7 +56,7 @@ PAGES = {
     "invitation-resend": {"post": WRITE},
     "invitation-cancel": {"post": WRITE},
 }
-QUERIES = {"resource": "?r=/v1/orders/1", "client": "?c=web"}
+QUERIES = {"resource": "?r=/v1/orders/1", "client": "?c=web", "tail-rows": "?cursor=0"}
 
 
 def routes() -> list[tuple[str, str, object]]:

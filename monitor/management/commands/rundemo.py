@@ -8,12 +8,26 @@ import sys
 import threading
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from ingest.models import Request
 from monitor.demo import embedded
+
+
+def last_record(slug: str, within: timedelta = timedelta(days=1)) -> datetime | None:
+    """The time of the project's newest record of the last day (None when there is none):
+    where a restarted demo's history resumes, so that it never sends a minute twice."""
+    now = datetime.now(UTC)
+    return (
+        Request.objects.filter(project__slug=slug, ts__gte=now - within)
+        .order_by("-ts")
+        .values_list("ts", flat=True)
+        .first()
+    )
 
 
 class Command(BaseCommand):
@@ -66,7 +80,16 @@ class Command(BaseCommand):
             if settings.CONFLICTWATCH_EMBEDDED_TASKS:
                 embedded.start(stop)
                 self.stdout.write("periodic tasks run in-process (no CELERY_BROKER_URL set)")
-            self.stdout.write(f"sending {opts['backfill']} minutes of simulated history…")
+            since = last_record("demo")
+            if since is None:
+                self.stdout.write(f"sending {opts['backfill']} minutes of simulated history…")
+            else:
+                self.stdout.write(
+                    f"the demo already has history up to {since:%H:%M:%S} UTC: sending only what "
+                    "is missing since then…"
+                )
+            # A new seed per run: the simulated request ids of two runs never collide.
+            seed = secrets.randbelow(2**31)
             simulate = [
                 sys.executable,
                 "manage.py",
@@ -78,14 +101,21 @@ class Command(BaseCommand):
                 "--rate",
                 str(opts["rate"]),
             ]
+            backfill = [*simulate, "--backfill", str(opts["backfill"]), "--batches", "1"]
+            if since is not None:
+                backfill += ["--since", since.isoformat()]
             subprocess.run(
-                [*simulate, "--backfill", str(opts["backfill"]), "--batches", "1"],
+                [*backfill, "--seed", str(seed)],
                 cwd=settings.BASE_DIR,
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
             children.append(
-                subprocess.Popen(simulate, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL)
+                subprocess.Popen(
+                    [*simulate, "--seed", str(seed + 1)],
+                    cwd=settings.BASE_DIR,
+                    stdout=subprocess.DEVNULL,
+                )
             )
             self.stdout.write("live simulated traffic is flowing; Ctrl-C stops everything")
             self.stdout.write(f"url: {base}/")

@@ -42,6 +42,13 @@ class Command(BaseCommand):
             metavar="MINUTES",
             help="first send this many minutes of past traffic",
         )
+        parser.add_argument(
+            "--since",
+            metavar="RFC3339",
+            help="with --backfill: start the past traffic here when that is later (the time of "
+            "the last record already sent, so that a restart fills the gap and sends nothing "
+            "twice)",
+        )
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument(
             "--scenario",
@@ -66,10 +73,24 @@ class Command(BaseCommand):
         now = datetime.now(UTC)
         if opts["backfill"]:
             start = now - timedelta(minutes=opts["backfill"])
-            for minute in range(opts["backfill"]):
-                t0 = start + timedelta(minutes=minute)
-                self._send(url, token, sim.traffic(t0, 60, opts["rate"]), totals)
-            self.stdout.write(f"backfilled {opts['backfill']} minutes: {totals}")
+            if opts["since"]:
+                try:
+                    since = datetime.fromisoformat(opts["since"].replace("Z", "+00:00"))
+                except ValueError:
+                    raise CommandError(
+                        f"--since: not an RFC 3339 time: {opts['since']!r}"
+                    ) from None
+                if since.tzinfo is None:
+                    since = since.replace(tzinfo=UTC)
+                start = max(start, since)
+            t0 = start
+            while t0 < now:
+                seconds = min(60.0, (now - t0).total_seconds())
+                self._send(url, token, sim.traffic(t0, seconds, opts["rate"]), totals)
+                t0 += timedelta(seconds=seconds)
+            self.stdout.write(
+                f"backfilled {(now - start).total_seconds() / 60:.1f} minutes: {totals}"
+            )
         sent = 0
         try:
             while not self._stop and (not opts["batches"] or sent < opts["batches"]):

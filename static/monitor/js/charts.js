@@ -1,44 +1,74 @@
-// Builds every chart on the page from its <canvas data-chart> and the JSON beside it.
-// Labels and series names are data, set through Chart.js options (never as HTML).
+// Builds every chart on the page from its <canvas data-chart> and the JSON beside it, and again
+// whenever page.js swaps in refreshed content ("cw:content"). Labels and series names are data,
+// set through Chart.js options and drawn on the canvas (never as HTML).
+//
+// Data: {"step_seconds", "labels", "series": [{"name", "data", "role"?, "axis"?}], "markers"?}.
+// A series with role "previous" is the period before, drawn as a faint dashed line; one with
+// axis "right" gets a scale of its own. Markers are a list of {"at", "until", "label", "kind"?}
+// drawn as a line (and a band until "until") on every chart that has them. Heatmaps (data-kind
+// "heatmap") are {"labels", "bands", "cells": [[x, y, n]], "max"}.
 (function () {
   "use strict";
   var COLORS = {
     "1xx": "#868e96", "2xx": "#2f9e44", "3xx": "#1c7ed6", "4xx": "#f08c00", "5xx": "#e03131",
-    conflicts: "#ae3ec9", duplicate: "#f76707", stale_version: "#1098ad", lock: "#5f3dc4",
-    idempotency: "#d6336c", concurrent_write: "#e8590c", missing_precondition: "#74b816",
-    unknown: "#868e96"
+    conflicts: "#ae3ec9", requests: "#4263eb", duplicate: "#f76707", stale_version: "#1098ad",
+    lock: "#5f3dc4", idempotency: "#d6336c", concurrent_write: "#e8590c",
+    missing_precondition: "#74b816", unknown: "#868e96"
   };
   var PALETTE = ["#4263eb", "#12b886", "#fab005", "#fa5252", "#7950f2", "#15aabf", "#82c91e"];
+  var MARKER_COLORS = { incident: "#e03131" };
 
   function colorFor(name, i) { return COLORS[name] || PALETTE[i % PALETTE.length]; }
 
   function shortTime(iso, stepSeconds) {
+    if (!iso) { return ""; }
     var d = new Date(iso);
     var hhmm = d.toISOString().slice(11, 16);
     return stepSeconds >= 3600 ? d.toISOString().slice(5, 10) + " " + hhmm : hhmm;
   }
 
+  function longTime(iso) {
+    return iso ? iso.replace("T", " ").replace("Z", " UTC") : "";
+  }
+
+  function dataset(s, i, kind) {
+    var previous = s.role === "previous";
+    var line = previous || kind === "lines" || s.axis === "right";
+    var color = previous ? "rgba(110, 118, 135, 0.75)" : colorFor(s.name, i);
+    return {
+      label: s.name,
+      data: s.data,
+      type: line ? "line" : "bar",
+      stack: previous ? "previous" : (line ? s.name : "main"),
+      yAxisID: s.axis === "right" ? "y1" : "y",
+      borderColor: color,
+      backgroundColor: color,
+      borderWidth: previous ? 1.5 : (line ? 2 : 0),
+      borderDash: previous ? [5, 4] : [],
+      pointRadius: 0,
+      spanGaps: true,
+      order: line ? 0 : 1
+    };
+  }
+
   function build(canvas) {
     var holder = document.getElementById(canvas.dataset.chart);
     if (!holder || typeof Chart === "undefined") { return; }
+    var old = Chart.getChart(canvas);
+    if (old) { old.destroy(); }
     var data = JSON.parse(holder.textContent);
+    if (canvas.dataset.kind === "heatmap") { buildHeatmap(canvas, data); return; }
     var stacked = canvas.dataset.kind === "stacked";
-    var lines = canvas.dataset.kind === "lines";
-    var datasets = data.series.map(function (s, i) {
-      var line = lines || s.name === "conflicts";
-      return {
-        label: s.name,
-        data: s.data,
-        type: line ? "line" : "bar",
-        stack: lines ? s.name : (line ? "conflicts" : "traffic"),
-        borderColor: colorFor(s.name, i),
-        backgroundColor: colorFor(s.name, i),
-        borderWidth: line ? 2 : 0,
-        pointRadius: 0,
-        spanGaps: true,
-        order: line ? 0 : 1
-      };
-    });
+    var datasets = data.series.map(function (s, i) { return dataset(s, i, canvas.dataset.kind); });
+    var right = data.series.some(function (s) { return s.axis === "right"; });
+    var scales = {
+      x: { stacked: stacked, ticks: { maxTicksLimit: 12, maxRotation: 0,
+           callback: function (v) { return shortTime(data.labels[v], data.step_seconds); } } },
+      y: { stacked: stacked, beginAtZero: true }
+    };
+    if (right) {
+      scales.y1 = { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } };
+    }
     var chart = new Chart(canvas, {
       type: "bar",
       plugins: [markerPlugin(data.markers || [])],
@@ -48,23 +78,73 @@
         responsive: true,
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
-        scales: {
-          x: { stacked: stacked, ticks: { maxTicksLimit: 12,
-               callback: function (v) { return shortTime(data.labels[v], data.step_seconds); } } },
-          y: { stacked: stacked, beginAtZero: true }
-        },
-        plugins: { legend: { position: "bottom" },
-                   tooltip: { callbacks: { title: function (items) {
-                     return items.length ? data.labels[items[0].dataIndex].replace("T", " ").replace("Z", " UTC") : "";
-                   } } } }
+        scales: scales,
+        plugins: {
+          legend: { position: "bottom", labels: { boxWidth: 12 } },
+          tooltip: { callbacks: { title: function (items) {
+            return items.length ? longTime(data.labels[items[0].dataIndex]) : "";
+          } } }
+        }
       }
     });
     canvas.chart = chart;
     enableZoom(canvas, chart, data);
   }
 
-  // Incident markers: a shaded band from opening to resolution (to the end while firing) and a
-  // line with the rule's name at the opening, drawn on the canvas (names are text, never HTML).
+  // Time × latency band, drawn by chartjs-chart-matrix: one cell per bucket and band, darker
+  // for more requests (on a log scale, so that a few slow requests still show).
+  function buildHeatmap(canvas, data) {
+    var max = Math.max(1, data.max || 1);
+    var nbands = data.bands.length;
+    function shade(ctx) {
+      var v = ctx.raw ? ctx.raw.v : 0;
+      var a = v > 0 ? 0.15 + 0.85 * Math.log(1 + v) / Math.log(1 + max) : 0;
+      return "rgba(66, 99, 235, " + a.toFixed(3) + ")";
+    }
+    var chart = new Chart(canvas, {
+      type: "matrix",
+      data: { datasets: [{
+        label: "requests",
+        data: data.cells.map(function (c) {
+          return { x: data.labels[c[0]], y: data.bands[c[1]], v: c[2] };
+        }),
+        backgroundColor: shade,
+        borderWidth: 0,
+        width: function (ctx) {
+          var a = ctx.chart.chartArea;
+          return a ? Math.max(1, (a.right - a.left) / Math.max(1, data.labels.length) - 1) : 0;
+        },
+        height: function (ctx) {
+          var a = ctx.chart.chartArea;
+          return a ? Math.max(1, (a.bottom - a.top) / Math.max(1, nbands) - 1) : 0;
+        }
+      }] },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        scales: {
+          x: { type: "category", labels: data.labels, offset: true, grid: { display: false },
+               ticks: { maxTicksLimit: 12, maxRotation: 0, autoSkip: true,
+                        callback: function (v) { return shortTime(data.labels[v], data.step_seconds); } } },
+          // Fastest band at the bottom.
+          y: { type: "category", labels: data.bands.slice().reverse(), offset: true,
+               grid: { display: false } }
+        },
+        plugins: {
+          legend: { display: false },
+          tooltip: { callbacks: {
+            title: function (items) { return items.length ? longTime(items[0].raw.x) : ""; },
+            label: function (item) { return item.raw.y + ": " + item.raw.v + " requests"; }
+          } }
+        }
+      }
+    });
+    canvas.chart = chart;
+  }
+
+  // Markers: a shaded band from `at` to `until` (to the end while open) and a line with the
+  // label at `at`, drawn on the canvas (labels are text, never HTML).
   function markerPlugin(markers) {
     return {
       id: "cwMarkers",
@@ -73,20 +153,25 @@
         var x = chart.scales.x, area = chart.chartArea, ctx = chart.ctx;
         var last = chart.data.labels.length - 1;
         ctx.save();
-        markers.forEach(function (m) {
+        markers.forEach(function (m, i) {
+          var color = MARKER_COLORS[m.kind || "incident"] || "#495057";
           var x0 = x.getPixelForValue(m.at);
-          var x1 = x.getPixelForValue(m.until === null ? last : m.until);
-          ctx.fillStyle = "rgba(224, 49, 49, 0.10)";
-          ctx.fillRect(x0, area.top, Math.max(2, x1 - x0), area.bottom - area.top);
-          ctx.strokeStyle = "#e03131";
+          if (m.until !== undefined) {
+            var x1 = x.getPixelForValue(m.until === null ? last : m.until);
+            ctx.globalAlpha = 0.10;
+            ctx.fillStyle = color;
+            ctx.fillRect(x0, area.top, Math.max(2, x1 - x0), area.bottom - area.top);
+            ctx.globalAlpha = 1;
+          }
+          ctx.strokeStyle = color;
           ctx.lineWidth = 1.5;
           ctx.beginPath();
           ctx.moveTo(x0, area.top);
           ctx.lineTo(x0, area.bottom);
           ctx.stroke();
-          ctx.fillStyle = "#e03131";
+          ctx.fillStyle = color;
           ctx.font = "11px sans-serif";
-          ctx.fillText(String(m.label).slice(0, 40), x0 + 3, area.top + 11);
+          ctx.fillText(String(m.label).slice(0, 40), x0 + 3, area.top + 11 + 12 * (i % 3));
         });
         ctx.restore();
       }
@@ -129,6 +214,8 @@
       var to = new Date(new Date(data.labels[b]).getTime() + data.step_seconds * 1000);
       var params = new URLSearchParams(window.location.search);
       params.delete("range");
+      params.delete("before");
+      params.delete("after");
       params.set("from", from.toISOString().slice(0, 19) + "Z");
       params.set("to", to.toISOString().slice(0, 19) + "Z");
       window.location.search = params.toString();
@@ -137,5 +224,9 @@
     canvas.addEventListener("mouseleave", function (ev) { if (startX !== null) { finish(ev); } });
   }
 
-  document.querySelectorAll("canvas[data-chart]").forEach(build);
+  function buildAll(root) {
+    (root || document).querySelectorAll("canvas[data-chart]").forEach(build);
+  }
+  document.addEventListener("cw:content", function (ev) { buildAll(ev.detail && ev.detail.root); });
+  buildAll(document);
 })();
