@@ -5,7 +5,9 @@ spaced, zero-filled buckets whose width fits the range (`step_for`), as Chart.js
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from monitor.models import Project
+from django.db.models import Sum
+
+from monitor.models import ClientRollup, Project
 from monitor.reads import series as engine
 from monitor.reads.timerange import TimeRange
 from monitor.reads.totals import Filters
@@ -93,27 +95,59 @@ def latency(project: Project, rng: TimeRange, f: Filters = Filters()) -> dict:  
     return chart
 
 
-def with_markers(chart: dict, incidents) -> dict:
-    """Add incident markers to a bucketized chart: [{"at": bucket index, "until": bucket index
-    or None while firing, "label"}]; incidents outside the chart are left out. Labels are data
-    (rule names are user text) and charts.js draws them on the canvas, never as HTML."""
+def client_traffic(project: Project, rng: TimeRange, client: str) -> dict:
+    """One client's requests and the conflicts it received per bucket (the client page), from
+    the client rollup (minute rows)."""
+    start, end = rng.minute_bounds()
+    rows = (
+        ClientRollup.objects.filter(project=project, client=client, minute__gte=start)
+        .filter(minute__lt=end)
+        .values("minute")
+        .annotate(requests=Sum("requests"), conflicts=Sum("conflicts"))
+    )
+    counts: dict[str, dict] = {"requests": defaultdict(int), "conflicts": defaultdict(int)}
+    for row in rows:
+        counts["requests"][row["minute"]] += row["requests"]
+        counts["conflicts"][row["minute"]] += row["conflicts"]
+    return bucketize(counts, rng, ["requests", "conflicts"])
+
+
+def with_markers(chart: dict, incidents=(), deploys=()) -> dict:
+    """Add markers to a bucketized chart: incidents as {"kind": "incident", "at": bucket index,
+    "until": bucket index or None while firing, "label", "id"}, deploys as {"kind": "deploy",
+    "at", "until": None, "label": the version, "id", "ts"}; markers outside the chart are left
+    out. Labels are data (rule names and versions are user text) and charts.js draws them on the
+    canvas, never as HTML."""
     step = timedelta(seconds=chart["step_seconds"])
     if not chart["labels"]:
         chart["markers"] = []
         return chart
     first = datetime.strptime(chart["labels"][0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     last = len(chart["labels"]) - 1
+    end = first + step * len(chart["labels"])
 
     def index(t: datetime) -> int:
         return max(0, min(last, (t - first) // step))
 
     chart["markers"] = [
         {
+            "kind": "incident",
             "at": index(i.opened_at),
             "until": index(i.resolved_at) if i.resolved_at else None,
             "label": i.rule.name,
             "id": i.id,
         }
         for i in incidents
+    ] + [
+        {
+            "kind": "deploy",
+            "at": index(d.ts),
+            "until": None,
+            "label": d.version,
+            "id": d.id,
+            "ts": d.ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        for d in deploys
+        if first <= d.ts < end
     ]
     return chart

@@ -42,6 +42,15 @@ def as_data(deploy: Deploy) -> dict:
     }
 
 
+ROWS = [
+    ("Requests", "requests", "count"),
+    ("Conflicts", "conflicts", "count"),
+    ("Conflict rate", "conflict_rate", "rate"),
+    ("5xx rate", "error_rate", "rate"),
+    ("p95 latency", "p95_ms", "ms"),
+]
+
+
 def _figures(summary: dict) -> dict:
     requests = summary["requests"]
     errors = sum(n for status, n in summary["by_status"].items() if status.startswith("5"))
@@ -55,14 +64,22 @@ def _figures(summary: dict) -> dict:
 
 
 def comparison(project: Project, deploy: Deploy, f: totals.Filters = totals.Filters()) -> dict:  # noqa: B008
-    """The hour after the deploy against the hour before: requests, conflicts, conflict rate,
-    5xx rate and p95 of each; `complete` is False while the hour after is still running."""
+    """The hour after the deploy against the hour before, from the rollups: rows of
+    {"name", "kind" (count, rate, ms), "before", "after", "delta"} for requests, conflicts,
+    conflict rate, 5xx rate and p95; `complete` is False while the hour after is running."""
     at = deploy.ts.replace(second=0, microsecond=0)
-    before = totals.summary(project, TimeRange(at - COMPARED, at), f)
-    after = totals.summary(project, TimeRange(at, at + COMPARED), f)
+    before = _figures(totals.summary(project, TimeRange(at - COMPARED, at), f))
+    after = _figures(totals.summary(project, TimeRange(at, at + COMPARED), f))
+    rows = []
+    for name, key, kind in ROWS:
+        b, a = before[key], after[key]
+        delta = None if a is None or b is None else round(a - b, 6)
+        rows.append({"name": name, "kind": kind, "before": b, "after": a, "delta": delta})
     return {
         "deploy": deploy,
-        "before": _figures(before),
-        "after": _figures(after),
+        "rows": rows,
+        "before": before,
+        "after": after,
+        "after_ends": at + COMPARED,
         "complete": at + COMPARED <= timezone.now(),
     }

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from monitor.access import project_for_user, projects_for_user, role_in
 from monitor.models import Membership
-from monitor.reads import charts, conflicts, remedies, totals
+from monitor.reads import charts, conflicts, deploys, remedies, totals
 from monitor.reads.requests import (
     one_endpoint,
     one_request,
@@ -58,7 +58,8 @@ def overview(request, slug):
         e["classes"] = status_classes(e["by_status"])
     chart = charts.traffic(project, rng)
     incidents = recent_incidents(project, rng)
-    charts.with_markers(chart, incidents)
+    deploy_list = deploys.in_range(project, rng)
+    charts.with_markers(chart, incidents, deploy_list)
     has_data = project.endpoints.exists()
     busy = [e for e in endpoints if e["requests"]]
     by_rate = sorted((e for e in busy if e["conflicts"]), key=ENDPOINT_SORTS["conflict_rate"])
@@ -79,6 +80,7 @@ def overview(request, slug):
             offenders=conflicts.offenders(project, rng)[:OFFENDERS_SHOWN] if has_data else [],
             hotspots=conflicts.hotspots(project, rng, limit=HOTSPOTS_SHOWN) if has_data else [],
             incidents=incidents,
+            deploys=deploy_list,
             can_create_token=role_in(request.user, project) == Membership.Role.ADMIN,
             ingest_url=request.build_absolute_uri("/ingest/v1/logs"),
         ),
@@ -95,9 +97,13 @@ def endpoint(request, slug, endpoint_id):
     f = totals.Filters(endpoint=ep.id)
     summary = totals.summary(project, rng, f)
     stats = next(iter(totals.endpoints(project, rng, f)), None)
-    timeline = charts.causes(project, rng, f)
-    traffic = charts.traffic(project, rng, f)
-    latency = charts.latency(project, rng, f)
+    deploy_list = deploys.in_range(project, rng)
+    timeline = charts.with_markers(charts.causes(project, rng, f), deploys=deploy_list)
+    traffic = charts.with_markers(charts.traffic(project, rng, f), deploys=deploy_list)
+    latency = charts.with_markers(charts.latency(project, rng, f), deploys=deploy_list)
+    # The chosen deploy (?deploy=id, default the latest in the range) against the hour before.
+    chosen = next((d for d in deploy_list if str(d.id) == request.GET.get("deploy")), None)
+    chosen = chosen or (deploy_list[-1] if deploy_list else None)
     by_status = sorted((stats or {}).get("by_status", {}).items())
     recent_conflicts = recent_on_endpoint(ep, rng, conflicts=True)
     recent = recent_on_endpoint(ep, rng)
@@ -119,6 +125,8 @@ def endpoint(request, slug, endpoint_id):
             offenders=conflicts.offenders(project, rng, f)[:OFFENDERS_SHOWN],
             hotspots=conflicts.hotspots(project, rng, f, limit=HOTSPOTS_SHOWN),
             remedies=remedies.remedies(project, rng, f),
+            deploys=deploy_list,
+            deploy_comparison=deploys.comparison(project, chosen, f) if chosen else None,
         ),
     )
 

@@ -41,7 +41,7 @@
     });
     var chart = new Chart(canvas, {
       type: "bar",
-      plugins: [markerPlugin(data.markers || [])],
+      plugins: [markerPlugin],
       data: { labels: data.labels, datasets: datasets },
       options: {
         animation: false,
@@ -53,7 +53,8 @@
                callback: function (v) { return shortTime(data.labels[v], data.step_seconds); } } },
           y: { stacked: stacked, beginAtZero: true }
         },
-        plugins: { legend: { position: "bottom" },
+        plugins: { cwMarkers: { markers: data.markers || [] },
+                   legend: { position: "bottom" },
                    tooltip: { callbacks: { title: function (items) {
                      return items.length ? data.labels[items[0].dataIndex].replace("T", " ").replace("Z", " UTC") : "";
                    } } } }
@@ -63,35 +64,48 @@
     enableZoom(canvas, chart, data);
   }
 
-  // Incident markers: a shaded band from opening to resolution (to the end while firing) and a
-  // line with the rule's name at the opening, drawn on the canvas (names are text, never HTML).
-  function markerPlugin(markers) {
-    return {
-      id: "cwMarkers",
-      afterDatasetsDraw: function (chart) {
-        if (!markers.length) { return; }
-        var x = chart.scales.x, area = chart.chartArea, ctx = chart.ctx;
-        var last = chart.data.labels.length - 1;
-        ctx.save();
-        markers.forEach(function (m) {
-          var x0 = x.getPixelForValue(m.at);
-          var x1 = x.getPixelForValue(m.until === null ? last : m.until);
-          ctx.fillStyle = "rgba(224, 49, 49, 0.10)";
-          ctx.fillRect(x0, area.top, Math.max(2, x1 - x0), area.bottom - area.top);
-          ctx.strokeStyle = "#e03131";
+  // Markers, from the chart's options (plugins.cwMarkers.markers, so they can be read back):
+  // an incident is a shaded band from opening to resolution (to the end while firing) and a
+  // line with the rule's name at the opening; a deploy is a dashed line with its version at the
+  // bottom. Names are drawn on the canvas as text, never as HTML.
+  var markerPlugin = {
+    id: "cwMarkers",
+    afterDatasetsDraw: function (chart) {
+      var markers = chart.config.options.plugins.cwMarkers.markers;
+      if (!markers.length) { return; }
+      var x = chart.scales.x, area = chart.chartArea, ctx = chart.ctx;
+      var last = chart.data.labels.length - 1;
+      ctx.save();
+      ctx.font = "11px sans-serif";
+      markers.forEach(function (m) {
+        var x0 = x.getPixelForValue(m.at);
+        if (m.kind === "deploy") {
+          ctx.strokeStyle = ctx.fillStyle = "#1c7ed6";
           ctx.lineWidth = 1.5;
+          ctx.setLineDash([4, 3]);
           ctx.beginPath();
           ctx.moveTo(x0, area.top);
           ctx.lineTo(x0, area.bottom);
           ctx.stroke();
-          ctx.fillStyle = "#e03131";
-          ctx.font = "11px sans-serif";
-          ctx.fillText(String(m.label).slice(0, 40), x0 + 3, area.top + 11);
-        });
-        ctx.restore();
-      }
-    };
-  }
+          ctx.setLineDash([]);
+          ctx.fillText("▲ " + String(m.label).slice(0, 30), x0 + 3, area.bottom - 4);
+          return;
+        }
+        var x1 = x.getPixelForValue(m.until === null ? last : m.until);
+        ctx.fillStyle = "rgba(224, 49, 49, 0.10)";
+        ctx.fillRect(x0, area.top, Math.max(2, x1 - x0), area.bottom - area.top);
+        ctx.strokeStyle = "#e03131";
+        ctx.lineWidth = 1.5;
+        ctx.beginPath();
+        ctx.moveTo(x0, area.top);
+        ctx.lineTo(x0, area.bottom);
+        ctx.stroke();
+        ctx.fillStyle = "#e03131";
+        ctx.fillText(String(m.label).slice(0, 40), x0 + 3, area.top + 11);
+      });
+      ctx.restore();
+    }
+  };
 
   // Drag across a chart to show that window: the page reloads with ?from=…&to=….
   function enableZoom(canvas, chart, data) {
