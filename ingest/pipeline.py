@@ -13,6 +13,7 @@ from ingest.normalize import ProjectRules, normalize
 from ingest.record import NativeRecord, RecordError
 from ingest.storage import store_records
 from monitor.models import Project
+from monitor.telemetry.counters import count_records
 
 MAX_ERRORS = 100
 
@@ -82,11 +83,11 @@ class Outcome:
 
 def store(project: Project, source: Source | None, records: list[NativeRecord], outcome: Outcome):
     """Store the records (a batch row even when all were rejected, so the count is kept)."""
-    if not records:
-        return outcome
-    result = store_records(project, source, records, outcome.rejected)
-    outcome.accepted += result.accepted
-    outcome.duplicates += result.duplicates
+    if records:
+        result = store_records(project, source, records, outcome.rejected)
+        outcome.accepted += result.accepted
+        outcome.duplicates += result.duplicates
+    count_records(outcome.accepted, outcome.duplicates, outcome.rejected)
     return outcome
 
 

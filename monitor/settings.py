@@ -43,6 +43,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "monitor.telemetry.middleware.IngestAnswersMiddleware",
     "monitor.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -229,6 +230,10 @@ if ALERTS_SEND_LEASE_SECONDS <= max(ALERTS_SMTP_TIMEOUT, 4 * ALERTS_WEBHOOK_TIME
     raise environ.ImproperlyConfigured(
         "ALERTS_SEND_LEASE_SECONDS must exceed ALERTS_SMTP_TIMEOUT and 4 x ALERTS_WEBHOOK_TIMEOUT"
     )
+
+# GET /metrics answers only with `Authorization: Bearer <this>` when set (empty: open; then
+# keep /metrics off the public network).
+CONFLICTWATCH_METRICS_TOKEN = env.str("CONFLICTWATCH_METRICS_TOKEN", default="")
 
 # Data upload limit for Django's form parsing; ingest reads the body itself with its own limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = CONFLICTWATCH_MAX_BODY_BYTES
