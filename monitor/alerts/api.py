@@ -11,6 +11,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from monitor.access import role_in
 from monitor.alerts import actions
 from monitor.alerts.models import AlertRule, Channel, Incident
 from monitor.alerts.serializers import (
@@ -32,7 +33,14 @@ class ProjectScoped(ProjectScopedMixin):
     def get_serializer_context(self):
         # The schema generator builds serializers without a request for a real project.
         project = None if getattr(self, "swagger_fake_view", False) else self.project
-        return {**super().get_serializer_context(), "project": project}
+        parent = getattr(super(), "get_serializer_context", None)
+        return {
+            **(parent() if parent else {"request": self.request, "view": self}),
+            "project": project,
+            # Channel URLs may carry a secret: in full only to those who may change them.
+            "reveal_targets": project is not None
+            and role_in(self.request.user, project) in ProjectRole.WRITERS,
+        }
 
 
 class RuleList(ProjectScoped, generics.ListCreateAPIView):
@@ -99,7 +107,11 @@ class ChannelList(ProjectScoped, APIView):
     def get(self, request, slug, pk):
         """The rule's webhook and Slack channels (its email recipients are in the rule)."""
         rule = _rule_of(self, pk)
-        return Response(ChannelSerializer(rule.channels.all(), many=True).data)
+        return Response(
+            ChannelSerializer(
+                rule.channels.all(), many=True, context=self.get_serializer_context()
+            ).data
+        )
 
     @extend_schema(request=ChannelEntrySerializer, responses={201: ChannelSerializer})
     def post(self, request, slug, pk):
@@ -116,7 +128,7 @@ class ChannelList(ProjectScoped, APIView):
             )
         except actions.ActionError as exc:
             raise ValidationError({"error": str(exc)}) from None
-        data = ChannelSerializer(channel).data
+        data = ChannelSerializer(channel, context=self.get_serializer_context()).data
         if secret:
             data["secret"] = secret
         return Response(data, status=status.HTTP_201_CREATED)
@@ -130,7 +142,8 @@ class ChannelDetail(ProjectScoped, APIView):
 
     @extend_schema(responses={200: ChannelSerializer})
     def get(self, request, slug, pk, channel_id):
-        return Response(ChannelSerializer(self._channel(pk, channel_id)).data)
+        channel = self._channel(pk, channel_id)
+        return Response(ChannelSerializer(channel, context=self.get_serializer_context()).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, slug, pk, channel_id):

@@ -16,6 +16,7 @@ from monitor.alerts.models import (
     Channel,
     Incident,
     Notification,
+    masked_target,
 )
 from monitor.models import Endpoint
 
@@ -49,8 +50,10 @@ class ChannelsField(serializers.Field):
     def to_representation(self, rule: AlertRule) -> list[dict]:
         new = getattr(rule, "new_secrets", {})
         out: list[dict] = [{"kind": EMAIL, "target": r} for r in rule.recipients]
+        reveal = self.context.get("reveal_targets", False)
         for channel in rule.channels.all():
-            entry = {"id": channel.id, "kind": channel.kind, "target": channel.target}
+            target = channel.target if reveal else masked_target(channel.target)
+            entry = {"id": channel.id, "kind": channel.kind, "target": target}
             if channel.id in new:
                 entry["secret"] = new[channel.id]
             out.append(entry)
@@ -203,10 +206,21 @@ class RuleSerializer(serializers.ModelSerializer):
 
 
 class ChannelSerializer(serializers.ModelSerializer):
+    target = serializers.CharField(
+        help_text="The URL; scheme, host and first path segment only for read-only members "
+        "(Slack's and many paging tools' URLs carry a secret)."
+    )
+
     class Meta:
         model = Channel
         fields = ["id", "kind", "target", "created_at"]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context.get("reveal_targets", False):
+            data["target"] = masked_target(instance.target)
+        return data
 
 
 class NotificationSerializer(serializers.ModelSerializer):

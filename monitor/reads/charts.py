@@ -9,6 +9,7 @@ from django.db.models import Sum
 
 from monitor.models import ClientRollup, Project
 from monitor.reads import series as engine
+from monitor.reads.grains import FloorTo
 from monitor.reads.timerange import TimeRange
 from monitor.reads.totals import Filters
 from monitor.rules.causes import CAUSES
@@ -97,18 +98,19 @@ def latency(project: Project, rng: TimeRange, f: Filters = Filters()) -> dict:  
 
 def client_traffic(project: Project, rng: TimeRange, client: str) -> dict:
     """One client's requests and the conflicts it received per bucket (the client page), from
-    the client rollup (minute rows)."""
+    the client rollup's minute rows, grouped into buckets in SQL."""
     start, end = rng.minute_bounds()
     rows = (
         ClientRollup.objects.filter(project=project, client=client, minute__gte=start)
         .filter(minute__lt=end)
-        .values("minute")
+        .annotate(t=FloorTo("minute", step_for(rng)))
+        .values("t")
         .annotate(requests=Sum("requests"), conflicts=Sum("conflicts"))
     )
     counts: dict[str, dict] = {"requests": defaultdict(int), "conflicts": defaultdict(int)}
     for row in rows:
-        counts["requests"][row["minute"]] += row["requests"]
-        counts["conflicts"][row["minute"]] += row["conflicts"]
+        counts["requests"][row["t"]] += row["requests"]
+        counts["conflicts"][row["t"]] += row["conflicts"]
     return bucketize(counts, rng, ["requests", "conflicts"])
 
 

@@ -264,3 +264,24 @@ def test_a_read_only_member_cannot_add_channels_and_an_outsider_sees_nothing(
     client.defaults["HTTP_AUTHORIZATION"] = f"Token {Token.objects.create(user=charlie).key}"
     assert client.get(url).status_code == 404
     assert client.post(url, body, content_type="application/json").status_code == 404
+
+
+def test_a_read_only_member_sees_channel_urls_without_their_secret_part(
+    client, make_rule, bob, api, receivers
+):
+    from rest_framework.authtoken.models import Token
+
+    rule = make_rule()
+    _channel(api, rule, receivers(), kind="slack", path="/services/T000/B000/XXXXSECRET")
+    mine = api.get(f"/api/v1/projects/shop/rules/{rule.id}/channels/").json()
+    assert mine[0]["target"].endswith("/services/T000/B000/XXXXSECRET")
+
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {Token.objects.create(user=bob).key}"
+    listed = client.get(f"/api/v1/projects/shop/rules/{rule.id}/channels/").json()
+    shown = client.get(f"/api/v1/projects/shop/rules/{rule.id}/").json()["channels"]
+    assert listed[0]["target"].endswith("/services/…")
+    assert shown[-1]["target"] == listed[0]["target"]
+    client.defaults.pop("HTTP_AUTHORIZATION")
+    client.force_login(bob)
+    page = client.get(f"/p/shop/alerts/{rule.id}/").content.decode()
+    assert "XXXXSECRET" not in page and "/services/…" in page
