@@ -21,9 +21,10 @@ from monitor.alerts.formatting import METRIC_NAMES, format_value, header_text, s
 from monitor.alerts.models import AlertRule, Metric, Notification
 
 SPARK_MINUTES = 60
-# RFC 5322's hard limit of a line. Python folds headers at 78 characters by default, which
-# spread a subject over three lines; a subject (at most 180 characters, header_text) stays on
-# one. Non-ASCII subjects are still split into encoded words as RFC 2047 asks.
+# RFC 5322's hard limit of a line. Django folds an ASCII subject at 76 characters and Python's
+# mail generator folds headers at 78, which spread a subject over three lines; a subject (at most
+# 180 characters, header_text) stays on one. Non-ASCII subjects are still split into encoded
+# words, as RFC 2047 asks.
 HEADER_LINE_MAX = 998
 
 
@@ -33,6 +34,8 @@ class AlertMessage(EmailMultiAlternatives):
     def message(self):
         msg = super().message()
         msg.policy = msg.policy.clone(max_line_length=HEADER_LINE_MAX)
+        if self.subject.isascii() and "\n" not in self.subject and "\r" not in self.subject:
+            msg.replace_header("Subject", self.subject)
         return msg
 
 
