@@ -1,6 +1,6 @@
 """GET /metrics: Prometheus text that prometheus_client's own parser reads, with ingest counts
 that match what was shipped, the aggregation backlog and lag, the alert message queue, and a
-bearer token when one is set. (tests/stack/test_metrics.py: gunicorn's workers summed.)"""
+bearer token when one is set. (tests/stack/test_gunicorn_metrics.py: gunicorn's workers summed.)"""
 
 from datetime import timedelta
 
