@@ -90,6 +90,9 @@ def measure(rule: AlertRule, minute: datetime) -> Reading:
         return Reading(quantile(hist, 0.95), requests)
     requests, hits = _counts(rule, rng)
     if rule.metric == Metric.CONFLICTS:
+        if not requests:
+            # Zero conflicts out of zero requests is no data, not a recovery.
+            return Reading(None, 0, {"reason": "no requests"})
         return Reading(float(hits), requests, {"conflicts": hits})
     if rule.metric == Metric.ANOMALY:
         return _anomaly(rule, minute, requests, hits)

@@ -173,3 +173,18 @@ def test_a_silence_rule_names_a_source_of_its_own_project_only(api, charlie, sho
     assert answer.json()["error"] == "source: only silence_min watches a source"
     negative = {**body, "threshold": 0}
     assert api.post(rules, negative, content_type="application/json").status_code == 400
+
+
+def test_a_conflict_count_without_requests_is_no_data_not_zero(
+    post_logs, make_rule, mailbox, evaluate
+):
+    rule = make_rule(metric="conflicts", threshold=5, window_minutes=1)
+    per_minute(post_logs, [SPIKE] * 3)
+
+    for m in range(1, 12):
+        evaluate(minute(m))
+
+    incident = Incident.objects.get(rule=rule)
+    assert incident.state == "firing"
+    assert incident.no_data_since == minute(3)
+    assert [s.split(":")[0] for s in mailbox.subjects()] == ["[Shop API] Firing"]
