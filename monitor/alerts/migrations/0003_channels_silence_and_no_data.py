@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('alerts', '0002_min_requests_bound'),
-        ('ingest', '0006_write_back_as_hot_updates'),
+        ('ingest', '0001_initial'),
     ]
 
     operations = [
