@@ -14,6 +14,7 @@ from ingest.normalize import ProjectRules, normalize
 from ingest.record import NativeRecord, RecordError
 from ingest.storage import store_records
 from monitor.models import Project
+from monitor.telemetry.counters import count_records
 
 MAX_ERRORS = 100
 
@@ -101,6 +102,7 @@ def store(
         problems.record(
             source, status, f"{outcome.rejected} rejected; first: {first}", outcome.rejected
         )
+    count_records(outcome.accepted, outcome.duplicates, outcome.rejected)
     return outcome
 
 

@@ -369,3 +369,26 @@ class RacePairRollup(models.Model):
                 name="rollup_race_minute_key",
             ),
         ]
+
+
+class Deploy(models.Model):
+    """A release of the project's API: charts mark it, the endpoint page compares the hour after
+    it with the hour before, and an alert that fires soon after names it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="deploys")
+    version = models.CharField(max_length=200)
+    ts = models.DateTimeField()
+    environment = models.CharField(max_length=64, blank=True, default="")
+    description = models.TextField(max_length=2000, blank=True, default="")
+    url = models.URLField(max_length=2000, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["-ts", "-id"]
+        indexes = [models.Index(fields=["project", "ts"], name="deploy_project_ts")]
+
+    def __str__(self) -> str:
+        return f"{self.version} at {self.ts:%Y-%m-%d %H:%M}"

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "monitor.telemetry.middleware.IngestAnswersMiddleware",
     "monitor.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -220,10 +221,19 @@ ALERTS_RETRY_MAX_SECONDS = env.float("ALERTS_RETRY_MAX_SECONDS", default=3600.0)
 ALERTS_MAX_ATTEMPTS = env.int("ALERTS_MAX_ATTEMPTS", default=12)
 ALERTS_SEND_LEASE_SECONDS = env.float("ALERTS_SEND_LEASE_SECONDS", default=300.0)
 ALERTS_SMTP_TIMEOUT = env.float("ALERTS_SMTP_TIMEOUT", default=30.0)
+# Seconds a webhook or Slack POST may take to connect, send, or wait for each read.
+ALERTS_WEBHOOK_TIMEOUT = env.float("ALERTS_WEBHOOK_TIMEOUT", default=10.0)
 if not 0.0 < ALERTS_RESOLVE_FACTOR <= 1.0:
     raise environ.ImproperlyConfigured("ALERTS_RESOLVE_FACTOR must be above 0 and at most 1")
-if ALERTS_SEND_LEASE_SECONDS <= ALERTS_SMTP_TIMEOUT:
-    raise environ.ImproperlyConfigured("ALERTS_SEND_LEASE_SECONDS must exceed ALERTS_SMTP_TIMEOUT")
+if ALERTS_SEND_LEASE_SECONDS <= max(ALERTS_SMTP_TIMEOUT, 4 * ALERTS_WEBHOOK_TIMEOUT):
+    # A POST may wait for connect, write and read in turn: the lease outlives all of them.
+    raise environ.ImproperlyConfigured(
+        "ALERTS_SEND_LEASE_SECONDS must exceed ALERTS_SMTP_TIMEOUT and 4 x ALERTS_WEBHOOK_TIMEOUT"
+    )
+
+# GET /metrics answers only with `Authorization: Bearer <this>` when set (empty: open; then
+# keep /metrics off the public network).
+CONFLICTWATCH_METRICS_TOKEN = env.str("CONFLICTWATCH_METRICS_TOKEN", default="")
 
 # Teams (monitor/team/): invitations, sign-up, and sign-in throttled per username and address
 # with django-axes (attempts kept in the database, so every web process counts them).

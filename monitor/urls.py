@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from monitor import health
+from monitor.telemetry import views as telemetry
 from monitor.views import (
     accounts,
     clients,
@@ -17,6 +18,7 @@ from monitor.views import (
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", telemetry.metrics, name="metrics"),
     path("ingest/", include("ingest.urls")),
     path("api/v1/", include("monitor.api.urls")),
     path("admin/", admin.site.urls),

@@ -1,5 +1,5 @@
-"""The alerts API under /api/v1/projects/{slug}/: rules (read-write, test-send) and incidents
-(acknowledge, mute). Every view gets its project through monitor/api/permissions.py (and so
+"""The alerts API under /api/v1/projects/{slug}/: rules (read-write, test-send), their webhook
+and Slack channels (add, remove, send a test) and incidents (acknowledge, mute). Every view gets its project through monitor/api/permissions.py (and so
 monitor/access.py): a foreign project or a foreign object id answers 404; a read-only member may
 read but not write (403)."""
 
@@ -11,9 +11,12 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from monitor.access import role_in
 from monitor.alerts import actions
-from monitor.alerts.models import AlertRule, Incident
+from monitor.alerts.models import AlertRule, Channel, Incident
 from monitor.alerts.serializers import (
+    ChannelEntrySerializer,
+    ChannelSerializer,
     IncidentSerializer,
     MuteSerializer,
     RuleSerializer,
@@ -30,7 +33,14 @@ class ProjectScoped(ProjectScopedMixin):
     def get_serializer_context(self):
         # The schema generator builds serializers without a request for a real project.
         project = None if getattr(self, "swagger_fake_view", False) else self.project
-        return {**super().get_serializer_context(), "project": project}
+        parent = getattr(super(), "get_serializer_context", None)
+        return {
+            **(parent() if parent else {"request": self.request, "view": self}),
+            "project": project,
+            # Channel URLs may carry a secret: in full only to those who may change them.
+            "reveal_targets": project is not None
+            and role_in(self.request.user, project) in ProjectRole.ADMINS,
+        }
 
 
 class RuleList(ProjectScoped, generics.ListCreateAPIView):
@@ -43,9 +53,12 @@ class RuleList(ProjectScoped, generics.ListCreateAPIView):
         return AlertRule.objects.filter(project=self.project).order_by("name", "id")
 
     def perform_create(self, serializer):
-        serializer.instance = actions.save_rule(
-            AlertRule(project=self.project, **serializer.validated_data)
-        )
+        data = dict(serializer.validated_data)
+        channels = data.pop("channels", None)
+        rule = actions.save_rule(AlertRule(project=self.project, **data))
+        if channels:
+            rule.new_secrets = actions.set_channels(rule, channels)
+        serializer.instance = rule
 
 
 class RuleDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
@@ -58,9 +71,13 @@ class RuleDetail(ProjectScoped, generics.RetrieveUpdateDestroyAPIView):
 
     def perform_update(self, serializer):
         rule = serializer.instance
-        for name, value in serializer.validated_data.items():
+        data = dict(serializer.validated_data)
+        channels = data.pop("channels", None)
+        for name, value in data.items():
             setattr(rule, name, value)
         actions.save_rule(rule)
+        if channels is not None:
+            rule.new_secrets = actions.set_channels(rule, channels)
 
 
 class RuleTest(ProjectScoped, APIView):
@@ -78,6 +95,73 @@ class RuleTest(ProjectScoped, APIView):
             notification = actions.send_test(rule)
         except actions.ActionError as exc:
             raise ValidationError({"error": str(exc)}) from None
+        return Response(TestSendSerializer({"notification": notification}).data)
+
+
+def _rule_of(view, pk: int) -> AlertRule:
+    return generics.get_object_or_404(AlertRule, project=view.project, pk=pk)
+
+
+class ChannelList(ProjectScoped, APIView):
+    @extend_schema(responses={200: ChannelSerializer(many=True)})
+    def get(self, request, slug, pk):
+        """The rule's webhook and Slack channels (its email recipients are in the rule)."""
+        rule = _rule_of(self, pk)
+        return Response(
+            ChannelSerializer(
+                rule.channels.all(), many=True, context=self.get_serializer_context()
+            ).data
+        )
+
+    @extend_schema(request=ChannelEntrySerializer, responses={201: ChannelSerializer})
+    def post(self, request, slug, pk):
+        """Add a webhook or Slack channel. A webhook's answer carries its signing secret, shown
+        this once."""
+        rule = _rule_of(self, pk)
+        body = ChannelEntrySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if body.validated_data["kind"] == "email":
+            raise ValidationError({"error": "kind: email recipients are the rule's recipients"})
+        try:
+            channel, secret = actions.add_channel(
+                rule, body.validated_data["kind"], body.validated_data["target"]
+            )
+        except actions.ActionError as exc:
+            raise ValidationError({"error": str(exc)}) from None
+        data = ChannelSerializer(channel, context=self.get_serializer_context()).data
+        if secret:
+            data["secret"] = secret
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class ChannelDetail(ProjectScoped, APIView):
+    def _channel(self, pk: int, channel_id: int) -> Channel:
+        return generics.get_object_or_404(
+            Channel, rule__project=self.project, rule_id=pk, pk=channel_id
+        )
+
+    @extend_schema(responses={200: ChannelSerializer})
+    def get(self, request, slug, pk, channel_id):
+        channel = self._channel(pk, channel_id)
+        return Response(ChannelSerializer(channel, context=self.get_serializer_context()).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, slug, pk, channel_id):
+        """Remove the channel; its deliveries stay in the incidents' logs."""
+        actions.remove_channel(self._channel(pk, channel_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChannelTest(ChannelDetail):
+    @extend_schema(
+        request=None,
+        responses={200: TestSendSerializer},
+        description="POST a test message to the channel now. Answers the stored notification "
+        "with its delivery state (sent, or failed with the receiver's answer and the next "
+        "attempt).",
+    )
+    def post(self, request, slug, pk, channel_id):
+        notification = actions.send_channel_test(self._channel(pk, channel_id))
         return Response(TestSendSerializer({"notification": notification}).data)
 
 

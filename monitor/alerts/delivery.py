@@ -1,7 +1,9 @@
-"""Storing and sending alert mail so that an unreachable SMTP server delays it but never loses it.
+"""Storing and sending alert messages so that an unreachable SMTP server or webhook receiver
+delays them but never loses them.
 
-A Notification row is written in the transaction that decided to mail (state pending, due now);
-after commit a task tries to send it. A sender claims a due notification with a conditional
+A Notification row is written in the transaction that decided to send (state pending, due now):
+one mail to the rule's recipients, one POST per channel (monitor/alerts/webhooks.py); after
+commit a task tries to send each. A sender claims a due notification with a conditional
 update that pushes `next_attempt_at` out by a lease (ALERTS_SEND_LEASE_SECONDS), so two senders
 (the task and the periodic sweep) never both send it; a sender that dies mid-send leaves the
 lease to expire and the sweep retries. A failed attempt is stored with its error and retried
@@ -17,10 +19,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from monitor.alerts.models import AlertRule, Incident, Notification
+from monitor.alerts.models import AlertRule, Channel, Incident, Notification
 
 log = logging.getLogger(__name__)
 DUE_BATCH = 100
+
+
+class GiveUp(Exception):
+    """A failure that no retry can fix (the receiver refused the message, the channel is gone)."""
 
 
 def store(
@@ -30,20 +36,44 @@ def store(
     *,
     incident: Incident | None = None,
     sequence: int = 0,
+    channel: Channel | None = None,
 ) -> Notification:
-    """Store a mail to send to the rule's recipients; it is sent after the transaction
-    commits (and retried by the sweep if that fails)."""
+    """Store a message to send: a mail to the rule's recipients, or a POST to `channel`. It is
+    sent after the transaction commits (and retried by the sweep if that fails)."""
     notification = Notification.objects.create(
         rule=rule,
         incident=incident,
         kind=kind,
         sequence=sequence,
         event_at=event_at,
-        recipients=list(rule.recipients),
+        via=channel.kind if channel else Notification.Via.EMAIL,
+        channel=channel,
+        target=channel.target if channel else "",
+        recipients=[] if channel else list(rule.recipients),
         next_attempt_at=timezone.now(),
     )
     transaction.on_commit(lambda: enqueue(notification.id))
     return notification
+
+
+def store_for_rule(
+    rule: AlertRule,
+    kind: str,
+    event_at: datetime,
+    *,
+    incident: Incident | None = None,
+    sequence: int = 0,
+) -> list[Notification]:
+    """Store one message per destination of the rule: its recipients (one mail) and each
+    channel."""
+    stored = []
+    if rule.recipients:
+        stored.append(store(rule, kind, event_at, incident=incident, sequence=sequence))
+    for channel in rule.channels.all():
+        stored.append(
+            store(rule, kind, event_at, incident=incident, sequence=sequence, channel=channel)
+        )
+    return stored
 
 
 def enqueue(notification_id: int) -> None:
@@ -62,10 +92,20 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.ALERTS_RETRY_MAX_SECONDS))
 
 
+def send(notification: Notification) -> None:
+    """Send one message the way it travels; raises on failure (GiveUp when retrying is vain)."""
+    from monitor.alerts import mail, webhooks
+
+    if notification.via == Notification.Via.EMAIL:
+        mail.send(notification)
+    elif notification.channel is None:
+        raise GiveUp("the channel was removed from the rule")
+    else:
+        webhooks.send(notification)
+
+
 def deliver(notification_id: int, now: datetime | None = None) -> bool:
     """Send one notification if it is due and nobody else is sending it. True when sent."""
-    from monitor.alerts import mail
-
     now = now or timezone.now()
     lease = now + timedelta(seconds=settings.ALERTS_SEND_LEASE_SECONDS)
     claimed = Notification.objects.filter(
@@ -76,20 +116,21 @@ def deliver(notification_id: int, now: datetime | None = None) -> bool:
     if not claimed:
         return False
     notification = Notification.objects.select_related(
-        "rule__project", "rule__endpoint", "incident"
+        "rule__project", "rule__endpoint", "rule__source", "incident", "channel"
     ).get(pk=notification_id)
     try:
-        mail.send(notification)
-    except Exception as exc:  # noqa: BLE001 - SMTP, DNS, TLS, rendering: all retried alike
-        gave_up = notification.attempts >= settings.ALERTS_MAX_ATTEMPTS
+        send(notification)
+    except Exception as exc:  # noqa: BLE001 - SMTP, HTTP, DNS, TLS, rendering: all retried alike
+        gave_up = isinstance(exc, GiveUp) or notification.attempts >= settings.ALERTS_MAX_ATTEMPTS
         Notification.objects.filter(pk=notification_id).update(
             state=Notification.State.FAILED,
             last_error=f"{type(exc).__name__}: {exc}"[:1000],
             next_attempt_at=None if gave_up else now + backoff(notification.attempts),
         )
         log.warning(
-            "sending %s mail %s failed (attempt %s)%s: %s",
+            "sending %s %s %s failed (attempt %s)%s: %s",
             notification.kind,
+            notification.via,
             notification_id,
             notification.attempts,
             ", giving up" if gave_up else "",

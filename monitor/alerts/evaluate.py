@@ -11,12 +11,16 @@ Per rule and minute:
 - **Open** when the value is above the threshold, the rule has no firing incident, and its last
   incident resolved more than `cooldown_minutes` ago. One "opened" mail.
 - **Resolve** (hysteresis) only when the value falls below threshold × ALERTS_RESOLVE_FACTOR
-  (0.8 by default), or there is no verdict any more (no traffic). A value hovering around the
-  threshold keeps the incident open and quiet. One "resolved" mail, unless muted.
+  (0.8 by default). A value hovering around the threshold keeps the incident open and quiet.
+  One "resolved" message, unless muted.
+- **No data is not recovery.** A window without a verdict (no requests, too little traffic, no
+  baseline) neither opens nor resolves: a firing incident stays firing and records since when
+  it has had no data (`no_data_since`), so that a broken shipper never reads as "all is well".
+  A quiet shipper is what the `silence_min` metric is for.
 - **Remind** a firing incident that nobody acknowledged or muted every `reminder_minutes`.
 
-Mail is only stored here (Notification rows, same transaction); monitor/alerts/delivery.py
-sends it after commit.
+Messages are only stored here (Notification rows, same transaction: one mail to the recipients,
+one POST per channel); monitor/alerts/delivery.py sends them after commit.
 """
 
 import logging
@@ -30,6 +34,7 @@ from django.utils import timezone
 
 from monitor.alerts import delivery, metrics
 from monitor.alerts.models import AlertRule, Incident, Notification
+from monitor.reads import deploys
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +63,8 @@ def evaluate_rules(at: datetime | None = None) -> dict[str, int]:
 
 
 def evaluate_rule(rule: AlertRule, minute: datetime) -> str:
-    """Evaluate one rule for one minute; answers opened, resolved, reminded, firing, quiet or
-    skipped."""
+    """Evaluate one rule for one minute; answers opened, resolved, reminded, firing, no_data
+    (firing, without a verdict), quiet, cooldown or skipped."""
     # Read the rollups before taking the claim, so that the claim's lock is held briefly.
     reading = metrics.measure(rule, minute)
     try:
@@ -89,6 +94,10 @@ def _transition(rule: AlertRule, minute: datetime, reading: metrics.Reading) -> 
             return "quiet"
         if _cooling_down(rule, minute):
             return "cooldown"
+        details = {"requests": reading.requests, **reading.details}
+        deploy = deploys.preceding(rule.project, minute, rule.window_minutes)
+        if deploy is not None:
+            details["deploy"] = deploys.as_data(deploy)
         incident = Incident.objects.create(
             rule=rule,
             opened_at=minute,
@@ -96,25 +105,31 @@ def _transition(rule: AlertRule, minute: datetime, reading: metrics.Reading) -> 
             peak_value=reading.value,
             last_value=reading.value,
             threshold=rule.threshold,
-            details={"requests": reading.requests, **reading.details},
+            details=details,
             last_notified_at=minute,
         )
         _notify(incident, Notification.Kind.OPENED, minute)
         return "opened"
 
     incident.last_value = reading.value
-    if reading.value is not None:
+    fields = ["last_value", "peak_value", "no_data_since", "details"]
+    if reading.value is None:
+        # No verdict: hold the incident as it is and say since when nothing was seen.
+        if incident.no_data_since is None:
+            incident.no_data_since = minute - timedelta(minutes=rule.window_minutes)
+        incident.details = {**incident.details, "no_data_reason": _no_data_reason(reading)}
+    else:
+        incident.no_data_since = None
+        incident.details.pop("no_data_reason", None)
         incident.peak_value = max(incident.peak_value, reading.value)
-    resolve_below = incident.threshold * settings.ALERTS_RESOLVE_FACTOR
-    if reading.value is None or reading.value < resolve_below:
-        incident.state = Incident.State.RESOLVED
-        incident.resolved_at = minute
-        incident.save(update_fields=["state", "resolved_at", "last_value", "peak_value"])
-        if not incident.is_muted(minute):
-            _notify(incident, Notification.Kind.RESOLVED, minute)
-        return "resolved"
-    outcome = "firing"
-    fields = ["last_value", "peak_value"]
+        if reading.value < incident.threshold * settings.ALERTS_RESOLVE_FACTOR:
+            incident.state = Incident.State.RESOLVED
+            incident.resolved_at = minute
+            incident.save(update_fields=[*fields, "state", "resolved_at"])
+            if not incident.is_muted(minute):
+                _notify(incident, Notification.Kind.RESOLVED, minute)
+            return "resolved"
+    outcome = "no_data" if reading.value is None else "firing"
     if _reminder_due(rule, incident, minute):
         incident.reminders += 1
         incident.last_notified_at = minute
@@ -123,6 +138,12 @@ def _transition(rule: AlertRule, minute: datetime, reading: metrics.Reading) -> 
         outcome = "reminded"
     incident.save(update_fields=fields)
     return outcome
+
+
+def _no_data_reason(reading: metrics.Reading) -> str:
+    if reading.no_data:
+        return "no requests in the window"
+    return reading.details.get("reason", "no verdict")
 
 
 def _cooling_down(rule: AlertRule, minute: datetime) -> bool:
@@ -142,7 +163,6 @@ def _reminder_due(rule: AlertRule, incident: Incident, minute: datetime) -> bool
 
 
 def _notify(incident: Incident, kind: str, minute: datetime, sequence: int = 0) -> None:
-    rule = incident.rule
-    if not rule.recipients:
-        return  # an incident without mail still shows on the incidents page
-    delivery.store(rule, kind, minute, incident=incident, sequence=sequence)
+    # A rule without recipients or channels stores nothing: its incidents still show on the
+    # incident pages.
+    delivery.store_for_rule(incident.rule, kind, minute, incident=incident, sequence=sequence)

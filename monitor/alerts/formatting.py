@@ -11,6 +11,7 @@ METRIC_NAMES = {
     Metric.STATUS_RATE: "status rate",
     Metric.P95_MS: "p95 latency",
     Metric.ANOMALY: "conflict rate vs usual",
+    Metric.SILENCE_MIN: "minutes without records",
 }
 BARS = "▁▂▃▄▅▆▇█"
 # Everything that could end or fold a mail header, and other invisible controls.
@@ -19,7 +20,8 @@ _SPACES = re.compile(r"\s+")
 
 
 def format_value(metric: str, value: float | None) -> str:
-    """0.34 as '34.0%' for rates, '1,234 ms' for p95, '2.10x' for anomaly; 'no data' for None."""
+    """0.34 as '34.0%' for rates, '1,234 ms' for p95, '2.10x' for anomaly, '42 min' for
+    silence; 'no data' for None."""
     if value is None:
         return "no data"
     if metric in (Metric.CONFLICT_RATE, Metric.STATUS_RATE):
@@ -28,15 +30,18 @@ def format_value(metric: str, value: float | None) -> str:
         return f"{value:,.0f} ms"
     if metric == Metric.ANOMALY:
         return f"{value:.2f}x"
+    if metric == Metric.SILENCE_MIN:
+        return f"{value:,.0f} min"
     return f"{value:,.0f}"
 
 
 def header_text(text: str, limit: int = 180) -> str:
     """One line safe for a mail header: line breaks and controls become spaces, runs of
-    whitespace collapse, and it is cut to `limit` characters."""
+    whitespace collapse, and it is cut to `limit` characters (with an ASCII '...', so that an
+    ASCII subject stays unencoded and on one line)."""
     text = _SPACES.sub(" ", _HEADER_UNSAFE.sub(" ", text)).strip()
     if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
+        text = text[: limit - 3].rstrip() + "..."
     return text
 
 

@@ -28,6 +28,7 @@ class RuleForm(forms.ModelForm):
             "endpoint",
             "cause",
             "status",
+            "source",
             "recipients",
             "cooldown_minutes",
             "reminder_minutes",
@@ -36,9 +37,11 @@ class RuleForm(forms.ModelForm):
         ]
         help_texts = {
             "threshold": "Rates as fractions (0.2 = 20%); conflicts a count; p95 in ms; anomaly a "
-            "factor over the usual rate at that hour (2 = double).",
+            "factor over the usual rate at that hour (2 = double); minutes without records in "
+            "minutes.",
             "window_minutes": "Minutes the metric is measured over.",
             "status": "A status such as 409, or a class such as 5xx (status rate needs one).",
+            "source": "Minutes without records only: watch this source rather than the project.",
             "cooldown_minutes": "After an incident resolves, no new one opens for this long.",
             "reminder_minutes": "Mail a firing, unacknowledged incident again after this long; "
             "empty: never.",
@@ -50,6 +53,8 @@ class RuleForm(forms.ModelForm):
         self.instance.project = project
         self.fields["endpoint"].queryset = project.endpoints.order_by("route", "method")
         self.fields["endpoint"].empty_label = "All endpoints"
+        self.fields["source"].queryset = project.sources.order_by("name")
+        self.fields["source"].empty_label = "All sources"
         if not self.is_bound:
             self.initial["recipients"] = "\n".join(self.instance.recipients or [])
 

@@ -10,36 +10,33 @@ retried an hour later still tells what happened then.
 """
 
 from datetime import datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
-from django.urls import reverse
 
-from monitor.alerts import forensics, metrics
+from monitor.alerts import content, forensics, metrics
 from monitor.alerts.formatting import METRIC_NAMES, format_value, header_text, sparkline
 from monitor.alerts.models import AlertRule, Metric, Notification
 
 SPARK_MINUTES = 60
+# RFC 5322's hard limit of a line. Django folds an ASCII subject at 76 characters and Python's
+# mail generator folds headers at 78, which spread a subject over three lines; a subject (at most
+# 180 characters, header_text) stays on one. Non-ASCII subjects are still split into encoded
+# words, as RFC 2047 asks.
+HEADER_LINE_MAX = 998
 
 
-def _url(name: str, *args, query: str = "") -> str:
-    return urljoin(settings.CONFLICTWATCH_BASE_URL.rstrip("/") + "/", reverse(name, args=args)) + (
-        query
-    )
+class AlertMessage(EmailMultiAlternatives):
+    """A multipart mail whose headers are folded only past RFC 5322's line limit."""
 
-
-def _links(rule: AlertRule) -> dict:
-    slug = rule.project.slug
-    links = {
-        "incidents": _url("alerts:incidents", slug, query=f"?rule={rule.id}"),
-        "rule": _url("alerts:rule", slug, rule.id),
-        "overview": _url("overview", slug),
-    }
-    if rule.endpoint_id:
-        links["endpoint"] = _url("endpoint", slug, rule.endpoint_id)
-    return links
+    def message(self):
+        msg = super().message()
+        msg.policy = msg.policy.clone(max_line_length=HEADER_LINE_MAX)
+        if self.subject.isascii() and "\n" not in self.subject and "\r" not in self.subject:
+            msg.replace_header("Subject", self.subject)
+        return msg
 
 
 def _context(notification: Notification) -> dict:
@@ -62,8 +59,10 @@ def _context(notification: Notification) -> dict:
             rule.metric, max((v for v in values if v is not None), default=None)
         ),
         "spark_minutes": SPARK_MINUTES,
-        "links": _links(rule),
+        "links": content.links(rule, incident),
     }
+    if rule.metric == Metric.SILENCE_MIN:
+        context["last_record_at"] = metrics.last_record_at(rule, at)
     if incident is not None:
         context.update(
             value_text=format_value(rule.metric, incident.value),
@@ -72,6 +71,7 @@ def _context(notification: Notification) -> dict:
             # The anomaly's conflict rate now and its usual rate at this hour.
             rate_text=_rate(incident.details.get("rate")),
             baseline_text=_rate(incident.details.get("baseline")),
+            deploy=content.incident_deploy(incident),
         )
     return context
 
@@ -81,6 +81,8 @@ def _rate(value: float | None) -> str | None:
 
 
 def _with_forensics(context: dict, rule: AlertRule, at: datetime) -> dict:
+    if rule.metric == Metric.SILENCE_MIN:
+        return context  # no requests to explain: the body says when the last record came
     context["causes"] = forensics.top_causes(rule, at)
     context["offenders"] = forensics.offenders(rule, at)
     context["resources"] = forensics.resources(rule, at)
@@ -102,7 +104,7 @@ def _message(name: str, notification: Notification, context: dict) -> EmailMulti
         opened = notification.incident.notifications.filter(kind=Notification.Kind.OPENED).first()
         if opened is not None:
             headers["In-Reply-To"] = headers["References"] = f"<cw.{opened.id}.opened@{host}>"
-    message = EmailMultiAlternatives(
+    message = AlertMessage(
         subject=subject,
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,

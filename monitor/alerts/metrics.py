@@ -2,6 +2,9 @@
 
 `measure(rule, minute)` answers the value over the `window_minutes` whole minutes before
 `minute`; `per_minute(rule, end)` the same metric minute by minute, for the mail's sparkline.
+`silence_min` is the exception: minutes since the project (or the rule's source) last shipped
+a record, from the arrival time of its ingest batches (`IngestBatch.received_at`), so that a
+backfill of old records or a gateway's clock does not hide a quiet shipper.
 """
 
 import statistics
@@ -9,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db.models import Max, Q, Sum
 
+from ingest.models import IngestBatch
 from monitor.alerts.models import AlertRule, Metric
 from monitor.reads import series
 from monitor.reads.timerange import TimeRange
@@ -26,6 +30,11 @@ class Reading:
     value: float | None
     requests: int
     details: dict = field(default_factory=dict)
+
+    @property
+    def no_data(self) -> bool:
+        """No request at all in the window: nothing to judge, so neither firing nor recovery."""
+        return self.value is None and self.requests == 0
 
 
 def window(rule: AlertRule, minute: datetime) -> TimeRange:
@@ -70,6 +79,8 @@ def _histogram(rule: AlertRule, rng: TimeRange) -> dict[int, int]:
 
 def measure(rule: AlertRule, minute: datetime) -> Reading:
     """The rule's metric over the window that ends at `minute` (exclusive)."""
+    if rule.metric == Metric.SILENCE_MIN:
+        return _silence(rule, minute)
     rng = window(rule, minute)
     if rule.metric == Metric.P95_MS:
         hist = _histogram(rule, rng)
@@ -79,6 +90,9 @@ def measure(rule: AlertRule, minute: datetime) -> Reading:
         return Reading(quantile(hist, 0.95), requests)
     requests, hits = _counts(rule, rng)
     if rule.metric == Metric.CONFLICTS:
+        if not requests:
+            # Zero conflicts out of zero requests is no data, not a recovery.
+            return Reading(None, 0, {"reason": "no requests"})
         return Reading(float(hits), requests, {"conflicts": hits})
     if rule.metric == Metric.ANOMALY:
         return _anomaly(rule, minute, requests, hits)
@@ -112,10 +126,51 @@ def _anomaly(rule: AlertRule, minute: datetime, requests: int, conflicts: int) -
     return Reading(round(value, 4), requests, details)
 
 
+def _batches(rule: AlertRule):
+    batches = IngestBatch.objects.filter(project_id=rule.project_id)
+    if rule.source_id is not None:
+        batches = batches.filter(source_id=rule.source_id)
+    return batches
+
+
+def last_record_at(rule: AlertRule, at: datetime) -> datetime | None:
+    """When the project (or the rule's source) last shipped records, as of `at`."""
+    return _batches(rule).filter(received_at__lte=at).aggregate(t=Max("received_at"))["t"]
+
+
+def _silence(rule: AlertRule, minute: datetime) -> Reading:
+    last = last_record_at(rule, minute)
+    if last is None:
+        # Never shipped: nothing went quiet (a new source is not an outage).
+        return Reading(None, 0, {"reason": "nothing shipped yet"})
+    minutes = round((minute - last).total_seconds() / 60, 1)
+    return Reading(minutes, 0, {"last_record_at": last.isoformat()})
+
+
+def _silence_per_minute(rule: AlertRule, slots: list[datetime]) -> list[float | None]:
+    end = slots[-1] + MINUTE
+    arrivals = sorted(
+        _batches(rule)
+        .filter(received_at__gte=slots[0], received_at__lt=end)
+        .values_list("received_at", flat=True)
+    )
+    last = last_record_at(rule, slots[0])
+    values: list[float | None] = []
+    i = 0
+    for m in slots:
+        while i < len(arrivals) and arrivals[i] <= m + MINUTE:
+            last = arrivals[i]
+            i += 1
+        values.append(None if last is None else (m + MINUTE - last).total_seconds() / 60)
+    return values
+
+
 def per_minute(rule: AlertRule, end: datetime, minutes: int = 60) -> list[float | None]:
     """The metric for each whole minute of the `minutes` before `end` (None: no traffic)."""
     rng = TimeRange(end - timedelta(minutes=minutes), end)
     slots = [rng.start + timedelta(minutes=i) for i in range(minutes)]
+    if rule.metric == Metric.SILENCE_MIN:
+        return _silence_per_minute(rule, slots)
     if rule.metric == Metric.P95_MS:
         hists = series.histograms(rule.project, rng, MINUTE, _filters(rule)).get(None, {})
         p95 = series.quantiles(hists, 0.95)

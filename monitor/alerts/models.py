@@ -1,18 +1,23 @@
-"""Alert rules, the incidents they open, and the mail each incident sends.
+"""Alert rules, their channels, the incidents they open, and the messages each incident sends.
 
 A rule is evaluated every minute from the rollups (monitor/alerts/evaluate.py). At most one
 incident per rule is firing at a time (a partial unique constraint, so that two evaluators can
-never open two). Every mail is stored as a Notification first and sent afterwards
-(monitor/alerts/delivery.py), so that an unreachable SMTP server delays mail but never loses it.
+never open two). A rule sends to its `recipients` (one mail to all of them) and to each of its
+channels (a signed webhook, a Slack incoming webhook). Every message is stored as a Notification
+first and sent afterwards (monitor/alerts/delivery.py), so that an unreachable SMTP server or
+receiver delays it but never loses it.
 """
 
 import re
+import secrets
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, validate_email
 from django.db import models
 
+from ingest.models import Source
 from monitor.models import Endpoint, Project
 from monitor.rules.causes import CAUSES
 
@@ -31,6 +36,7 @@ class Metric(models.TextChoices):
     STATUS_RATE = "status_rate", "Status rate (fraction of requests)"
     P95_MS = "p95_ms", "p95 latency (ms)"
     ANOMALY = "anomaly", "Conflict rate vs the same hour on past days (factor)"
+    SILENCE_MIN = "silence_min", "Minutes since the last record (project or one source)"
 
 
 RATE_METRICS = frozenset({Metric.CONFLICT_RATE, Metric.STATUS_RATE})
@@ -40,7 +46,8 @@ class AlertRule(models.Model):
     """Fires when `metric` over the last `window_minutes` goes above `threshold`.
 
     Rates are fractions (0.2 = 20%); `p95_ms` is milliseconds; `anomaly` is a factor over the
-    usual conflict rate at that hour of day (2.0 = twice as many conflicts as usual).
+    usual conflict rate at that hour of day (2.0 = twice as many conflicts as usual);
+    `silence_min` is minutes since the project (or `source`) last shipped a record.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="alert_rules")
@@ -54,6 +61,8 @@ class AlertRule(models.Model):
     )
     # An exact status ("409") or a class ("5xx"); required by status_rate.
     status = models.CharField(max_length=3, blank=True, default="")
+    # silence_min only: watch this source rather than the whole project.
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, null=True, blank=True)
     recipients = models.JSONField(default=list, blank=True)
     # After an incident resolves, no new incident opens for this long (no mail storm).
     cooldown_minutes = models.PositiveIntegerField(default=10)
@@ -98,6 +107,7 @@ class AlertRule(models.Model):
             )
         if self.metric == Metric.STATUS_RATE and self.cause:
             errors["cause"] = "status_rate counts statuses; use conflict_rate for a cause"
+        errors.update(self._silence_errors())
         if (
             self.endpoint_id is not None
             and self.project_id is not None
@@ -113,6 +123,22 @@ class AlertRule(models.Model):
             raise ValidationError(errors)
         self.recipients = normalize_recipients(self.recipients)
 
+    def _silence_errors(self) -> dict[str, str]:
+        if self.metric != Metric.SILENCE_MIN:
+            if self.source_id is not None:
+                return {"source": "only silence_min watches a source"}
+            return {}
+        for name in ("endpoint", "cause", "status"):
+            if getattr(self, f"{name}_id" if name == "endpoint" else name):
+                return {name: "silence_min watches the project or one source, not " + name}
+        if (
+            self.source_id is not None
+            and self.project_id is not None
+            and not Source.objects.filter(pk=self.source_id, project_id=self.project_id).exists()
+        ):
+            return {"source": f"no source {self.source_id} in this project"}
+        return {}
+
     def _threshold_errors(self) -> dict[str, str]:
         t = self.threshold
         if t is None:
@@ -123,12 +149,14 @@ class AlertRule(models.Model):
             }
         if self.metric == Metric.ANOMALY and not t > 1:
             return {"threshold": f"anomaly is a factor over the usual rate, above 1, got {t:g}"}
-        if self.metric in (Metric.CONFLICTS, Metric.P95_MS) and not t > 0:
+        if self.metric in (Metric.CONFLICTS, Metric.P95_MS, Metric.SILENCE_MIN) and not t > 0:
             return {"threshold": f"must be above 0, got {t:g}"}
         return {}
 
     def scope(self) -> str:
         """The rule's filters in words, e.g. 'POST /orders, cause duplicate'."""
+        if self.metric == Metric.SILENCE_MIN:
+            return f"source {self.source.name}" if self.source_id else "all sources"
         parts = [str(self.endpoint) if self.endpoint_id else "all endpoints"]
         if self.cause:
             parts.append(f"cause {self.cause}")
@@ -161,6 +189,51 @@ def _recipients_error(recipients) -> str | None:
     return None
 
 
+MAX_CHANNELS = 10
+MAX_TARGET_LENGTH = 2000
+
+
+class Channel(models.Model):
+    """Where a rule's messages go besides mail: a webhook (a JSON POST signed with the channel's
+    secret) or a Slack incoming webhook. Messages are POSTed to `target` and nowhere else."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook"
+        SLACK = "slack"
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="channels")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    target = models.URLField(max_length=MAX_TARGET_LENGTH)
+    # The HMAC-SHA256 key of webhook signatures: the receiver needs the same key to check them,
+    # so it is kept as it is; it is shown once, when the channel is made.
+    secret = models.CharField(max_length=64, blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "kind", "target"], name="alerts_channel_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {masked_target(self.target)}"
+
+    def issue_secret(self) -> str:
+        """Give a webhook channel a fresh signing secret and return it (Slack needs none)."""
+        self.secret = secrets.token_hex(32) if self.kind == self.Kind.WEBHOOK else ""
+        return self.secret
+
+
+def masked_target(url: str) -> str:
+    """A URL without what may be a credential in it: scheme, host and the first path segment.
+    Slack's incoming-webhook URLs are secrets; so are many paging tools'."""
+    parts = urlsplit(url)
+    first = parts.path.lstrip("/").split("/", 1)[0]
+    shown = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+    rest = parts.path.lstrip("/")[len(first) :] or parts.query
+    return f"{shown}/{first}" + ("/…" if rest else "")
+
+
 class Incident(models.Model):
     """One stretch of time a rule was firing: opened, then resolved."""
 
@@ -186,6 +259,9 @@ class Incident(models.Model):
     muted_until = models.DateTimeField(null=True, blank=True)
     reminders = models.PositiveIntegerField(default=0)
     last_notified_at = models.DateTimeField(null=True, blank=True)
+    # Set while the rule's window holds no verdict (no requests, too little traffic): an
+    # incident without data is not recovered, it waits. The start of the first such window.
+    no_data_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-opened_at", "-id"]
@@ -206,7 +282,8 @@ class Incident(models.Model):
 
 
 class Notification(models.Model):
-    """One mail to send: stored in the evaluation's transaction, then delivered with retries."""
+    """One message to send: a mail to the rule's recipients or a POST to one channel. Stored in
+    the evaluation's transaction, then delivered with retries; its row is the delivery log."""
 
     class Kind(models.TextChoices):
         OPENED = "opened"
@@ -220,16 +297,28 @@ class Notification(models.Model):
         # The last attempt failed: retried at next_attempt_at, or given up when that is empty.
         FAILED = "failed"
 
+    class Via(models.TextChoices):
+        EMAIL = "email"
+        WEBHOOK = "webhook"
+        SLACK = "slack"
+
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="notifications")
     incident = models.ForeignKey(
         Incident, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
+    # How it travels: mail to `recipients`, or a POST to `channel` (its target kept as it was
+    # when stored, so that the log still says where it went once the channel is removed).
+    via = models.CharField(max_length=16, choices=Via.choices, default=Via.EMAIL)
+    channel = models.ForeignKey(
+        Channel, on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+    )
+    target = models.URLField(max_length=MAX_TARGET_LENGTH, blank=True, default="")
     # 0 for opened/resolved; the reminder's number for reminders.
     sequence = models.PositiveIntegerField(default=0)
     # The instant the mail describes (the evaluation that opened, resolved or reminded).
     event_at = models.DateTimeField()
-    recipients = models.JSONField(default=list)
+    recipients = models.JSONField(default=list, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -240,9 +329,17 @@ class Notification(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            # One opened and one resolved mail per incident, one per reminder number.
+            # One opened and one resolved message per incident and channel, one per reminder
+            # number.
             models.UniqueConstraint(
-                fields=["incident", "kind", "sequence"], name="alerts_notification_once"
+                fields=["incident", "kind", "sequence"],
+                condition=models.Q(via="email"),
+                name="alerts_notification_once",
+            ),
+            models.UniqueConstraint(
+                fields=["incident", "kind", "sequence", "channel"],
+                condition=models.Q(channel__isnull=False),
+                name="alerts_notification_once_per_channel",
             ),
         ]
         indexes = [
@@ -254,7 +351,14 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} mail for {self.rule} ({self.state})"
+        return f"{self.kind} {self.via} for {self.rule} ({self.state})"
+
+    @property
+    def shown_target(self) -> str:
+        """Where it went, fit to show to any member: addresses, or the masked URL."""
+        if self.via == self.Via.EMAIL:
+            return ", ".join(self.recipients)
+        return masked_target(self.target)
 
     @property
     def gave_up(self) -> bool:

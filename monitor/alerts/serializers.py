@@ -1,16 +1,91 @@
 """API shapes of rules, incidents and their mail (field names are a contract: DESIGN.md)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ingest.models import Source
+from monitor.alerts.actions import channel_target_error
 from monitor.alerts.models import (
+    MAX_CHANNELS,
     MAX_MIN_REQUESTS,
     MAX_RECIPIENTS,
+    MAX_TARGET_LENGTH,
     AlertRule,
+    Channel,
     Incident,
     Notification,
+    masked_target,
 )
 from monitor.models import Endpoint
+
+EMAIL = "email"
+
+
+class ChannelEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField(
+        read_only=True, help_text="The channel's id (webhook and slack channels)."
+    )
+    kind = serializers.ChoiceField(choices=[EMAIL, "webhook", "slack"])
+    target = serializers.CharField(
+        max_length=MAX_TARGET_LENGTH, help_text="An email address, or the URL to POST to."
+    )
+    secret = serializers.CharField(
+        read_only=True,
+        help_text="A new webhook channel's signing secret (HMAC-SHA256 of the body, sent as "
+        "X-ConflictWatch-Signature: sha256=<hex>): in the answer that created the channel, "
+        "never again.",
+    )
+
+
+@extend_schema_field(ChannelEntrySerializer(many=True))
+class ChannelsField(serializers.Field):
+    """`channels`: the rule's email recipients and its webhook and Slack channels as one list
+    of {"kind", "target"}. Writing it replaces them all; a channel kept keeps its secret."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", required=False, **kwargs)
+
+    def to_representation(self, rule: AlertRule) -> list[dict]:
+        new = getattr(rule, "new_secrets", {})
+        out: list[dict] = [{"kind": EMAIL, "target": r} for r in rule.recipients]
+        reveal = self.context.get("reveal_targets", False)
+        for channel in rule.channels.all():
+            target = channel.target if reveal else masked_target(channel.target)
+            entry = {"id": channel.id, "kind": channel.kind, "target": target}
+            if channel.id in new:
+                entry["secret"] = new[channel.id]
+            out.append(entry)
+        return out
+
+    def to_internal_value(self, data) -> dict:
+        if not isinstance(data, list) or not all(isinstance(c, dict) for c in data):
+            raise serializers.ValidationError('expected a list of {"kind", "target"}')
+        emails: list[str] = []
+        hooks: list[dict] = []
+        for i, entry in enumerate(data):
+            kind, target = entry.get("kind"), entry.get("target")
+            if not isinstance(kind, str) or not isinstance(target, str):
+                raise serializers.ValidationError(f"[{i}]: kind and target are strings")
+            target = target.strip()
+            if kind == EMAIL:
+                try:
+                    validate_email(target)
+                except DjangoValidationError:
+                    raise serializers.ValidationError(
+                        f"[{i}]: {target[:80]!r} is not a valid email address"
+                    ) from None
+                emails.append(target)
+                continue
+            error = channel_target_error(kind, target)
+            if error:
+                raise serializers.ValidationError(f"[{i}]: {error}")
+            if {"kind": kind, "target": target} not in hooks:
+                hooks.append({"kind": kind, "target": target})
+        if len(hooks) > MAX_CHANNELS:
+            raise serializers.ValidationError(f"at most {MAX_CHANNELS} webhook and slack channels")
+        return {"recipients": emails, "channels": hooks}
 
 
 class RuleSerializer(serializers.ModelSerializer):
@@ -40,8 +115,15 @@ class RuleSerializer(serializers.ModelSerializer):
         child=serializers.EmailField(max_length=254),
         max_length=MAX_RECIPIENTS,
         required=False,
-        default=list,
-        help_text="Email addresses.",
+        help_text="Email addresses (the email entries of `channels`).",
+    )
+    channels = ChannelsField()
+    source = serializers.PrimaryKeyRelatedField(
+        queryset=Source.objects.none(),
+        allow_null=True,
+        required=False,
+        help_text="silence_min only: the source to watch (id from sources/); null for the "
+        "whole project.",
     )
     cooldown_minutes = serializers.IntegerField(
         default=10,
@@ -80,7 +162,9 @@ class RuleSerializer(serializers.ModelSerializer):
             "endpoint",
             "cause",
             "status",
+            "source",
             "recipients",
+            "channels",
             "cooldown_minutes",
             "reminder_minutes",
             "min_requests",
@@ -98,8 +182,16 @@ class RuleSerializer(serializers.ModelSerializer):
         if project is not None:
             # A foreign endpoint id is "does not exist", as a foreign project is.
             self.fields["endpoint"].queryset = Endpoint.objects.filter(project=project)
+            self.fields["source"].queryset = Source.objects.filter(project=project)
 
     def validate(self, attrs):
+        if "channels" in attrs and "recipients" in self.initial_data:
+            raise serializers.ValidationError(
+                {"channels": "give channels or recipients, not both (channels hold the emails)"}
+            )
+        channels = attrs.pop("channels", None)
+        if not self.instance:
+            attrs.setdefault("recipients", [])
         rule = self.instance or AlertRule(project=self.context["project"])
         for name, value in attrs.items():
             setattr(rule, name, value)
@@ -108,12 +200,39 @@ class RuleSerializer(serializers.ModelSerializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
         attrs["recipients"] = rule.recipients
+        if channels is not None:
+            attrs["channels"] = channels
         return attrs
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    target = serializers.CharField(
+        help_text="The URL; scheme, host and first path segment only for read-only members "
+        "(Slack's and many paging tools' URLs carry a secret)."
+    )
+
+    class Meta:
+        model = Channel
+        fields = ["id", "kind", "target", "created_at"]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context.get("reveal_targets", False):
+            data["target"] = masked_target(instance.target)
+        return data
 
 
 class NotificationSerializer(serializers.ModelSerializer):
     next_attempt_at = serializers.DateTimeField(
         allow_null=True, help_text="When it is tried (again); null once sent or given up."
+    )
+    channel = serializers.IntegerField(
+        source="channel_id", allow_null=True, help_text="The channel's id; null for mail."
+    )
+    target = serializers.CharField(
+        source="shown_target",
+        help_text="Where it went: the addresses, or the channel's URL without its path.",
     )
 
     class Meta:
@@ -121,6 +240,9 @@ class NotificationSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "kind",
+            "via",
+            "channel",
+            "target",
             "state",
             "attempts",
             "created_at",
@@ -161,6 +283,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "acknowledged_at",
             "acknowledged_by",
             "muted_until",
+            "no_data_since",
             "notifications",
         ]
         read_only_fields = fields

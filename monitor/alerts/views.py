@@ -1,6 +1,7 @@
-"""Alert pages: the rules of a project (create, edit, enable/disable, test-send, delete) and its
-incidents (history per rule, acknowledge, mute, delivery state of every mail). Each view gets
-its project through monitor/access.py; changes need an admin's role (403 for a viewer)."""
+"""Alert pages: the rules of a project (create, edit, enable/disable, test-send, delete, their
+webhook and Slack channels) and its incidents (history per rule; one incident's page with its
+delivery log; acknowledge, mute). Each view gets its project through monitor/access.py;
+changes need an admin's role (403 for a viewer)."""
 
 from datetime import timedelta
 
@@ -14,8 +15,9 @@ from django.views.decorators.http import require_POST
 
 from monitor.access import is_admin, project_for_admin, project_for_user, projects_for_user
 from monitor.alerts import actions
+from monitor.alerts.content import incident_deploy
 from monitor.alerts.forms import MuteForm, RuleForm
-from monitor.alerts.models import AlertRule, Incident
+from monitor.alerts.models import AlertRule, Channel, Incident
 
 MUTE_SPANS = {
     "1h": timedelta(hours=1),
@@ -24,6 +26,7 @@ MUTE_SPANS = {
     "7d": timedelta(days=7),
 }
 INCIDENTS_SHOWN = 100
+NEW_SECRET_KEY = "alerts-new-channel-secret"
 
 
 def _project(request, slug, *, write: bool = False):
@@ -43,7 +46,11 @@ def _context(request, project, can_write: bool, **extra) -> dict:
 
 
 def _rule(project, rule_id: int) -> AlertRule:
-    rule = AlertRule.objects.filter(project=project, pk=rule_id).select_related("endpoint").first()
+    rule = (
+        AlertRule.objects.filter(project=project, pk=rule_id)
+        .select_related("endpoint", "source")
+        .first()
+    )
     if rule is None:
         raise Http404("no such rule")
     return rule
@@ -65,7 +72,10 @@ def rules(request, slug):
         messages.success(request, f"Rule “{rule.name}” created.")
         return redirect("alerts:rules", slug=project.slug)
     rule_list = (
-        AlertRule.objects.filter(project=project).select_related("endpoint").order_by("name", "id")
+        AlertRule.objects.filter(project=project)
+        .select_related("endpoint", "source")
+        .prefetch_related("channels")
+        .order_by("name", "id")
     )
     firing = set(
         Incident.objects.filter(rule__project=project, state=Incident.State.FIRING).values_list(
@@ -99,6 +109,8 @@ def rule(request, slug, rule_id):
         return redirect("alerts:rule", slug=project.slug, rule_id=alert_rule.id)
     tests = alert_rule.notifications.filter(kind="test").order_by("-created_at", "-id")[:5]
     history = alert_rule.incidents.prefetch_related("notifications")[:20]
+    # A new webhook's secret, put in the session by add_channel, is shown on this one page.
+    new_secret = request.session.pop(NEW_SECRET_KEY, None) if can_write else None
     return render(
         request,
         "alerts/rule.html",
@@ -110,6 +122,9 @@ def rule(request, slug, rule_id):
             form=form,
             tests=tests,
             incidents=history,
+            channels=alert_rule.channels.all(),
+            channel_kinds=Channel.Kind.choices,
+            new_secret=new_secret,
             mute_form=MuteForm(),
             now=timezone.now(),
         ),
@@ -148,6 +163,58 @@ def test_rule(request, slug, rule_id):
                 "automatically — see its delivery state below.",
             )
     return redirect("alerts:rule", slug=project.slug, rule_id=alert_rule.id)
+
+
+def _channel(rule: AlertRule, channel_id: int) -> Channel:
+    channel = rule.channels.filter(pk=channel_id).first()
+    if channel is None:
+        raise Http404("no such channel")
+    return channel
+
+
+@login_required
+@require_POST
+def add_channel(request, slug, rule_id):
+    project, _ = _project(request, slug, write=True)
+    alert_rule = _rule(project, rule_id)
+    try:
+        channel, secret = actions.add_channel(
+            alert_rule, request.POST.get("kind", ""), request.POST.get("target", "")
+        )
+    except actions.ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{channel.kind.capitalize()} channel added.")
+        if secret:
+            request.session[NEW_SECRET_KEY] = {"channel": channel.id, "secret": secret}
+    return redirect("alerts:rule", slug=project.slug, rule_id=alert_rule.id)
+
+
+@login_required
+@require_POST
+def remove_channel(request, slug, rule_id, channel_id):
+    project, _ = _project(request, slug, write=True)
+    channel = _channel(_rule(project, rule_id), channel_id)
+    actions.remove_channel(channel)
+    messages.success(request, f"Channel {channel} removed.")
+    return redirect("alerts:rule", slug=project.slug, rule_id=rule_id)
+
+
+@login_required
+@require_POST
+def test_channel(request, slug, rule_id, channel_id):
+    project, _ = _project(request, slug, write=True)
+    channel = _channel(_rule(project, rule_id), channel_id)
+    notification = actions.send_channel_test(channel)
+    if notification.state == notification.State.SENT:
+        messages.success(request, f"Test message delivered to {channel}.")
+    else:
+        messages.error(
+            request,
+            f"Test message to {channel} not delivered ({notification.last_error})"
+            + ("." if notification.gave_up else "; it is retried automatically."),
+        )
+    return redirect("alerts:rule", slug=project.slug, rule_id=rule_id)
 
 
 @login_required
@@ -191,9 +258,41 @@ def incidents(request, slug):
     )
 
 
+@login_required
+def incident(request, slug, incident_id):
+    project, can_write = _project(request, slug)
+    found = (
+        Incident.objects.filter(rule__project=project, pk=incident_id)
+        .select_related("rule", "rule__endpoint", "rule__source", "acknowledged_by")
+        .first()
+    )
+    if found is None:
+        raise Http404("no such incident")
+    log = found.notifications.order_by("created_at", "id")
+    now = timezone.now()
+    return render(
+        request,
+        "alerts/incident.html",
+        _context(
+            request,
+            project,
+            can_write,
+            incident=found,
+            rule=found.rule,
+            deliveries=log,
+            deploy=incident_deploy(found),
+            duration=(found.resolved_at or now) - found.opened_at,
+            mute_form=MuteForm(),
+            now=now,
+        ),
+    )
+
+
 def _back_to_incidents(request, project, incident: Incident):
     if request.POST.get("next") == "rule":
         return redirect("alerts:rule", slug=project.slug, rule_id=incident.rule_id)
+    if request.POST.get("next") == "incident":
+        return redirect("alerts:incident", slug=project.slug, incident_id=incident.id)
     return redirect("alerts:incidents", slug=project.slug)
 
 

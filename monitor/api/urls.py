@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from monitor.api import conflict_views, export, members, sources, views
+from monitor.api import conflict_views, deploys, export, members, sources, views
 
 project = "projects/<slug:slug>/"
 urlpatterns = [
@@ -27,6 +27,7 @@ urlpatterns = [
         members.InvitationDetail.as_view(),
         name="api-invitation",
     ),
+    path(project + "deploys/", deploys.DeployList.as_view(), name="api-deploys"),
     path(project, include("monitor.alerts.api_urls")),
     path(project + "summary/", views.Summary.as_view(), name="api-summary"),
     path(project + "endpoints/", views.Endpoints.as_view(), name="api-endpoints"),

@@ -243,27 +243,42 @@ def resource_conflicts(project: Project, rng: TimeRange, resource: str) -> dict:
     return bucketize(counts, rng, list(CAUSES))
 
 
-def with_markers(chart: dict, incidents) -> dict:
-    """Add incident markers to a bucketized chart: [{"at": bucket index, "until": bucket index
-    or None while firing, "label"}]; incidents outside the chart are left out. Labels are data
-    (rule names are user text) and charts.js draws them on the canvas, never as HTML."""
+def with_markers(chart: dict, incidents=(), deploys=()) -> dict:
+    """Add markers to a bucketized chart: incidents as {"kind": "incident", "at": bucket index,
+    "until": bucket index or None while firing, "label", "id"}, deploys as {"kind": "deploy",
+    "at", "until": None, "label": the version, "id", "ts"}; markers outside the chart are left
+    out. Labels are data (rule names and versions are user text) and charts.js draws them on the
+    canvas, never as HTML."""
     step = timedelta(seconds=chart["step_seconds"])
     if not chart["labels"]:
         chart["markers"] = []
         return chart
     first = datetime.strptime(chart["labels"][0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     last = len(chart["labels"]) - 1
+    end = first + step * len(chart["labels"])
 
     def index(t: datetime) -> int:
         return max(0, min(last, (t - first) // step))
 
     chart["markers"] = [
         {
+            "kind": "incident",
             "at": index(i.opened_at),
             "until": index(i.resolved_at) if i.resolved_at else None,
             "label": i.rule.name,
             "id": i.id,
         }
         for i in incidents
+    ] + [
+        {
+            "kind": "deploy",
+            "at": index(d.ts),
+            "until": None,
+            "label": d.version,
+            "id": d.id,
+            "ts": d.ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        for d in deploys
+        if first <= d.ts < end
     ]
     return chart

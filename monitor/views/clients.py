@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from monitor.access import project_for_user
-from monitor.reads.charts import client_activity
+from monitor.reads import charts, deploys
 from monitor.reads.conflicts import offenders, retry_behaviour, rivals
 from monitor.reads.requests import client_history
 from monitor.views import cursors
@@ -29,6 +29,9 @@ def client(request, slug):
         project, name, rng, cursors.decode(request.GET.get("before"))
     )
     conflicts, _ = client_history(project, name, rng, conflicts=True)
+    activity = charts.with_markers(
+        charts.client_activity(project, rng, name), deploys=deploys.in_range(project, rng)
+    )
     return render(
         request,
         "monitor/client.html",
@@ -37,12 +40,12 @@ def client(request, slug):
             project,
             client=name,
             stats=stats,
-            activity=client_activity(project, rng, name),
             rows=rows,
             conflicts=conflicts,
             outcomes=retry_behaviour(project, rng, name),
             beat=rivals(project, rng, name, "winner"),
             lost_to=rivals(project, rng, name, "loser"),
             next_cursor=cursors.encode(next_cursor),
+            activity=activity,
         ),
     )

@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.utils.html import format_html
 
 from monitor.access import is_admin, project_for_user, projects_for_user
-from monitor.reads import charts, conflicts, remedies, totals
+from monitor.reads import charts, conflicts, deploys, remedies, totals
 from monitor.reads.requests import (
     one_endpoint,
     one_request,
@@ -59,8 +59,9 @@ def overview(request, slug):
         e["classes"] = status_classes(e["by_status"])
     traffic, causes = charts.traffic_and_causes(project, rng)
     incidents = recent_incidents(project, rng)
-    charts.with_markers(traffic, incidents)
-    charts.with_markers(causes, incidents)
+    deploy_list = deploys.in_range(project, rng)
+    charts.with_markers(traffic, incidents, deploy_list)
+    charts.with_markers(causes, incidents, deploy_list)
     has_data = project.endpoints.exists()
     busy = [e for e in endpoints if e["requests"]]
     by_rate = sorted((e for e in busy if e["conflicts"]), key=ENDPOINT_SORTS["conflict_rate"])
@@ -82,6 +83,7 @@ def overview(request, slug):
             offenders=conflicts.offenders(project, rng)[:OFFENDERS_SHOWN] if has_data else [],
             hotspots=conflicts.hotspots(project, rng, limit=HOTSPOTS_SHOWN) if has_data else [],
             incidents=incidents,
+            deploys=deploy_list,
             can_create_token=is_admin(request.user, project),
             ingest_url=request.build_absolute_uri("/ingest/v1/logs"),
         ),
@@ -98,8 +100,14 @@ def endpoint(request, slug, endpoint_id):
     f = totals.Filters(endpoint=ep.id)
     summary, rows = totals.compared(project, rng, f)
     stats = next(iter(rows), None)
+    deploy_list = deploys.in_range(project, rng)
     traffic, timeline = charts.traffic_and_causes(project, rng, f)
     latency, heatmap = charts.latency_charts(project, rng, f)
+    for chart in (traffic, timeline, latency):
+        charts.with_markers(chart, deploys=deploy_list)
+    # The chosen deploy (?deploy=id, default the latest in the range) against the hour before.
+    chosen = next((d for d in deploy_list if str(d.id) == request.GET.get("deploy")), None)
+    chosen = chosen or (deploy_list[-1] if deploy_list else None)
     by_status = sorted((stats or {}).get("by_status", {}).items())
     recent_conflicts = recent_on_endpoint(ep, rng, conflicts=True)
     recent = recent_on_endpoint(ep, rng)
@@ -122,6 +130,8 @@ def endpoint(request, slug, endpoint_id):
             offenders=conflicts.offenders(project, rng, f)[:OFFENDERS_SHOWN],
             hotspots=conflicts.hotspots(project, rng, f, limit=HOTSPOTS_SHOWN),
             remedies=remedies.remedies(project, rng, f),
+            deploys=deploy_list,
+            deploy_comparison=deploys.comparison(project, chosen, f) if chosen else None,
         ),
     )
 

@@ -91,3 +91,22 @@ def make_rule(shop):
         return rule
 
     return make
+
+
+@pytest.fixture
+def receivers(settings):
+    """Start real HTTP receivers on free local ports: receivers(secret=..., status=...)."""
+    from tests.alerts.receivers import Receiver
+
+    settings.CONFLICTWATCH_BASE_URL = "https://cw.example.com"
+    settings.ALERTS_WEBHOOK_TIMEOUT = 5
+    started: list[Receiver] = []
+
+    def make(*, start: bool = True, **options) -> Receiver:
+        receiver = Receiver(free_port(), **options)
+        started.append(receiver)
+        return receiver.start() if start else receiver
+
+    yield make
+    for receiver in started:
+        receiver.stop()

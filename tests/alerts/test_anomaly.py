@@ -39,7 +39,7 @@ def post_days(post_logs, *, deploy_factor: float = 1.0, today_requests: int = RE
 
 
 def test_it_fires_on_a_deploy_that_doubles_the_conflict_rate_and_not_on_daily_variation(
-    post_logs, make_rule, mailbox, evaluate
+    post_logs, make_rule, mailbox, evaluate, api
 ):
     anomaly = make_rule(
         name="Conflicts 1.5x usual", metric="anomaly", threshold=1.5, window_minutes=60
@@ -57,7 +57,14 @@ def test_it_fires_on_a_deploy_that_doubles_the_conflict_rate_and_not_on_daily_va
     assert Incident.objects.filter(rule=static).exists()
     assert mailbox.messages == []
 
-    # The deploy: twice the usual rate for that hour.
+    # The deploy, posted through the API as CI would: twice the usual rate for that hour.
+    deployed_at = window_end(-1, 0) - timedelta(minutes=58)
+    posted = api.post(
+        "/api/v1/projects/shop/deploys/",
+        {"version": "v2.4.0", "ts": deployed_at.isoformat(), "environment": "production"},
+        content_type="application/json",
+    )
+    assert posted.status_code == 201, posted.content
     evaluate(window_end(-1, 0))
     incident = Incident.objects.get(rule=anomaly)
     assert incident.value == 2.0
@@ -69,6 +76,13 @@ def test_it_fires_on_a_deploy_that_doubles_the_conflict_rate_and_not_on_daily_va
     )
     text = message.get_body(preferencelist=("plain",)).get_content()
     assert "conflict rate 12.0%, usually 6.0% at this hour" in text
+    assert (
+        f"Deploy:    v2.4.0 (production) at {deployed_at:%Y-%m-%d %H:%M} UTC preceded this "
+        "incident" in text
+    )
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert "v2.4.0 (production) at" in html
+    assert incident.details["deploy"]["version"] == "v2.4.0"
 
 
 def test_it_stays_quiet_on_a_tiny_volume_however_high_its_rate(

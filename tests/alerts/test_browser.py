@@ -60,3 +60,28 @@ def test_on_call_creates_a_rule_tests_it_and_acknowledges_its_incident(
     incident.refresh_from_db()
     assert incident.acknowledged_by == alice
     assert len(mailbox.messages) == 2
+
+
+def test_on_call_adds_a_webhook_sees_its_secret_once_and_sends_a_test(
+    watched, sign_in, alice, live_server, make_rule, receivers
+):
+    rule = make_rule(recipients=[])
+    sink = receivers()
+    page = watched.page
+    sign_in(watched, "alice", "pw-alice")
+    page.goto(live_server.url + f"/p/shop/alerts/{rule.id}/")
+    page.select_option("#channel-kind", "webhook")
+    page.fill("#channel-target", sink.url("/cw"))
+    page.click("#add-channel button[type=submit]")
+    page.wait_for_selector("#new-secret-value")
+    sink.secret = page.inner_text("#new-secret-value").strip()
+    assert len(sink.secret) == 64
+    watched.shot("alerts-03-channel-added")
+
+    page.click(".send-channel-test")
+    page.wait_for_selector("#messages >> text=Test message delivered")
+    assert [(p.path, p.signature_ok, p.json["event"]) for p in sink.posts] == [
+        ("/cw", True, "test")
+    ]
+    # Shown once: the page after the test no longer holds the secret.
+    assert sink.secret not in page.content()

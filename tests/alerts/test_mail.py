@@ -95,3 +95,50 @@ def test_the_test_mail_names_the_rule_and_the_current_value(post_logs, make_rule
     assert str(message["Subject"]) == "[Shop API] Test: Conflict rate above 20%"
     assert "Mail from ConflictWatch reaches you" in _parts(message)[0]
     assert Incident.objects.count() == 0
+
+
+def _raw_header_lines(envelope, name: bytes) -> list[bytes]:
+    """The raw lines of a header as sent: its first line and any folded continuation."""
+    lines = (
+        envelope.content.split(b"\r\n")
+        if b"\r\n" in envelope.content
+        else (envelope.content.split(b"\n"))
+    )
+    start = next(i for i, line in enumerate(lines) if line.lower().startswith(name.lower() + b":"))
+    end = start + 1
+    while lines[end][:1] in (b" ", b"\t"):
+        end += 1
+    return lines[start:end]
+
+
+def test_the_subject_is_one_line_and_the_mail_links_to_the_incident(
+    post_logs, make_rule, mailbox, evaluate, shop
+):
+    endpoint_rule = make_rule(
+        name="Checkout conflict rate above twenty percent for the mobile apps", window_minutes=1
+    )
+    per_minute(post_logs, [(20, 10)])
+    endpoint_rule.endpoint = shop.endpoints.get(method="PUT")
+    endpoint_rule.save()
+    evaluate(minute(1))
+
+    [envelope] = mailbox.envelopes
+    [subject] = _raw_header_lines(envelope, b"Subject")
+    assert subject == (
+        b"Subject: [Shop API] Firing: Checkout conflict rate above twenty percent for the mobile "
+        b"apps - conflict rate 100.0% > 20.0% (PUT /v1/orders/{id})"
+    )
+    incident = Incident.objects.get()
+    text, html = _parts(mailbox.messages[0])
+    link = f"https://cw.example.com/p/shop/incidents/{incident.id}/"
+    assert f"Incident:  {link}" in text
+    assert f'<a href="{link}">This incident</a>' in html
+
+
+def test_a_long_subject_is_cut_on_one_line(post_logs, make_rule, mailbox, evaluate):
+    make_rule(name="x" * 200, window_minutes=1)
+    per_minute(post_logs, [(20, 10)])
+    evaluate(minute(1))
+
+    [subject] = _raw_header_lines(mailbox.envelopes[0], b"Subject")
+    assert subject.endswith(b"...") and len(subject) == len("Subject: ") + 180

@@ -140,3 +140,73 @@ def test_a_number_beyond_the_column_is_a_form_error_not_a_500(signed_in):
     assert response.status_code == 400
     assert "less than or equal to" in response.content.decode()
     assert not AlertRule.objects.filter(name="Checkout conflicts").exists()
+
+
+def test_a_webhook_channel_is_added_on_the_rule_page_its_secret_shown_once(
+    signed_in, make_rule, receivers
+):
+    rule = make_rule(recipients=[])
+    sink = receivers()
+    added = signed_in.post(
+        f"/p/shop/alerts/{rule.id}/channels/", {"kind": "webhook", "target": sink.url()}
+    )
+    assert added.status_code == 302
+    channel = rule.channels.get()
+    first = signed_in.get(f"/p/shop/alerts/{rule.id}/").content.decode()
+    assert f'<pre class="body" id="new-secret-value">{channel.secret}</pre>' in first
+    assert channel.secret not in signed_in.get(f"/p/shop/alerts/{rule.id}/").content.decode()
+
+    sink.secret = channel.secret
+    tested = signed_in.post(f"/p/shop/alerts/{rule.id}/channels/{channel.id}/test/", follow=True)
+    assert "Test message delivered to webhook" in tested.content.decode()
+    assert [p.signature_ok for p in sink.posts] == [True]
+    assert 'data-state="sent" data-via="webhook"' in tested.content.decode()
+
+    refused = signed_in.post(
+        f"/p/shop/alerts/{rule.id}/channels/", {"kind": "webhook", "target": "ftp://x"}, follow=True
+    )
+    assert "expected an http(s) URL" in refused.content.decode()
+    signed_in.post(f"/p/shop/alerts/{rule.id}/channels/{channel.id}/delete/")
+    assert not rule.channels.exists()
+
+
+def test_a_failing_channel_test_says_why(signed_in, make_rule, receivers):
+    rule = make_rule(recipients=[])
+    down = receivers(start=False)
+    signed_in.post(f"/p/shop/alerts/{rule.id}/channels/", {"kind": "slack", "target": down.url()})
+    channel = rule.channels.get()
+    tested = signed_in.post(f"/p/shop/alerts/{rule.id}/channels/{channel.id}/test/", follow=True)
+    page = tested.content.decode()
+    assert "not delivered (ConnectError" in page and "retried automatically" in page
+
+
+def test_the_incident_page_shows_values_deploy_and_delivery_log_to_members_only(
+    post_logs, make_rule, mailbox, evaluate, client, alice, bob, charlie, shop
+):
+    from monitor.models import Deploy
+
+    Deploy.objects.create(project=shop, version="v9 <b>", ts=minute(0), url="https://ci/9")
+    rule = make_rule(window_minutes=1)
+    per_minute(post_logs, [(20, 10)])
+    evaluate(minute(1))
+    incident = Incident.objects.get()
+    url = f"/p/shop/incidents/{incident.id}/"
+
+    client.force_login(alice)
+    page = client.get(url).content.decode()
+    assert f"Incident #{incident.id}: {rule.name}" in page
+    assert 'id="incident-deploy"' in page and "v9 &lt;b&gt;" in page
+    assert 'data-kind="opened" data-state="sent" data-via="email"' in page
+    assert "ops@example.com" in page
+    assert "Acknowledge" in page
+    acked = client.post(
+        f"/p/shop/incidents/{incident.id}/acknowledge/", {"next": "incident"}, follow=True
+    )
+    assert acked.redirect_chain[-1][0] == url
+
+    client.force_login(bob)
+    page = client.get(url)
+    assert page.status_code == 200 and "Acknowledge</button>" not in page.content.decode()
+    client.force_login(charlie)
+    assert client.get(url).status_code == 404
+    assert client.get("/p/shop/incidents/999999/").status_code == 404

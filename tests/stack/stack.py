@@ -56,6 +56,10 @@ class Stack:
             CONFLICTWATCH_SWEEP_AFTER_SECONDS="1",
             PYTHONUNBUFFERED="1",
         )
+        # /metrics under gunicorn: prometheus_client's multi-process files (gunicorn.conf.py).
+        self.metrics_dir = tmp / "prometheus"
+        self.metrics_dir.mkdir()
+        self.env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
         if mode == "postgres":
             self.dbname = f"cw_stack_{uuid.uuid4().hex[:10]}"
             base = PG_ADMIN_URL.rsplit("/", 1)[0]

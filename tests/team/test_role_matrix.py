@@ -19,7 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from ingest.models import Request
-from monitor.alerts.models import AlertRule, Incident
+from monitor.alerts.models import AlertRule, Channel, Incident
 from monitor.models import Invitation, Membership
 from monitor.team.invitations import create_invitation
 from tests.api.conftest import token_client
@@ -43,6 +43,10 @@ PAGES = {
     "alerts:toggle": {"post": WRITE},
     "alerts:test": {"post": WRITE},
     "alerts:delete": {"post": WRITE},
+    "alerts:add-channel": {"post": WRITE},
+    "alerts:remove-channel": {"post": WRITE},
+    "alerts:test-channel": {"post": WRITE},
+    "alerts:incident": {"get": READ},
     "alerts:incidents": {"get": READ},
     "alerts:acknowledge": {"post": WRITE},
     "alerts:mute": {"post": WRITE},
@@ -100,6 +104,8 @@ def objects(alice, bob, charlie, post_logs, shop):
         rule=rule, opened_at=now - timedelta(minutes=5), value=1, peak_value=1, threshold=0.5
     )
     invitation = create_invitation(shop, "dora@example.com", "viewer", alice)
+    # A closed local port: a test send fails fast and goes nowhere.
+    channel = Channel.objects.create(rule=rule, kind="webhook", target="http://127.0.0.1:9/hook")
     conflict = Request.objects.get(project=shop, status=409)
     return {
         "endpoint_id": conflict.endpoint_id,
@@ -109,6 +115,7 @@ def objects(alice, bob, charlie, post_logs, shop):
         "source_id": shop.sources.first().id,
         "member_id": Membership.objects.get(user=bob, project=shop).id,
         "invitation_id": invitation.id,
+        "channel_id": channel.id,
         # API detail routes: the collection named before <int:pk>.
         "requests": conflict.id,
         "conflicts": conflict.id,
@@ -166,6 +173,7 @@ def snapshot() -> list:
         ),
         sorted(AlertRule.objects.values_list("id", "enabled", "updated_at")),
         sorted(Incident.objects.values_list("id", "acknowledged_at", "muted_until")),
+        sorted(Channel.objects.values_list("id", "target")),
     ]
 
 

@@ -16,7 +16,6 @@
     missing_precondition: "#74b816", unknown: "#868e96"
   };
   var PALETTE = ["#4263eb", "#12b886", "#fab005", "#fa5252", "#7950f2", "#15aabf", "#82c91e"];
-  var MARKER_COLORS = { incident: "#e03131" };
 
   function colorFor(name, i) { return COLORS[name] || PALETTE[i % PALETTE.length]; }
 
@@ -71,7 +70,7 @@
     }
     var chart = new Chart(canvas, {
       type: "bar",
-      plugins: [markerPlugin(data.markers || [])],
+      plugins: [markerPlugin],
       data: { labels: data.labels, datasets: datasets },
       options: {
         animation: false,
@@ -80,6 +79,7 @@
         interaction: { mode: "index", intersect: false },
         scales: scales,
         plugins: {
+          cwMarkers: { markers: data.markers || [] },
           legend: { position: "bottom", labels: { boxWidth: 12 } },
           tooltip: { callbacks: { title: function (items) {
             return items.length ? longTime(data.labels[items[0].dataIndex]) : "";
@@ -143,40 +143,48 @@
     canvas.chart = chart;
   }
 
-  // Markers: a shaded band from `at` to `until` (to the end while open) and a line with the
-  // label at `at`, drawn on the canvas (labels are text, never HTML).
-  function markerPlugin(markers) {
-    return {
-      id: "cwMarkers",
-      afterDatasetsDraw: function (chart) {
-        if (!markers.length) { return; }
-        var x = chart.scales.x, area = chart.chartArea, ctx = chart.ctx;
-        var last = chart.data.labels.length - 1;
-        ctx.save();
-        markers.forEach(function (m, i) {
-          var color = MARKER_COLORS[m.kind || "incident"] || "#495057";
-          var x0 = x.getPixelForValue(m.at);
-          if (m.until !== undefined) {
-            var x1 = x.getPixelForValue(m.until === null ? last : m.until);
-            ctx.globalAlpha = 0.10;
-            ctx.fillStyle = color;
-            ctx.fillRect(x0, area.top, Math.max(2, x1 - x0), area.bottom - area.top);
-            ctx.globalAlpha = 1;
-          }
-          ctx.strokeStyle = color;
+  // Markers, from the chart's options (plugins.cwMarkers.markers, so they can be read back):
+  // an incident is a shaded band from opening to resolution (to the end while firing) and a
+  // line with the rule's name at the opening; a deploy is a dashed line with its version at the
+  // bottom. Names are drawn on the canvas as text, never as HTML.
+  var markerPlugin = {
+    id: "cwMarkers",
+    afterDatasetsDraw: function (chart) {
+      var markers = chart.config.options.plugins.cwMarkers.markers;
+      if (!markers.length) { return; }
+      var x = chart.scales.x, area = chart.chartArea, ctx = chart.ctx;
+      var last = chart.data.labels.length - 1;
+      ctx.save();
+      ctx.font = "11px sans-serif";
+      markers.forEach(function (m) {
+        var x0 = x.getPixelForValue(m.at);
+        if (m.kind === "deploy") {
+          ctx.strokeStyle = ctx.fillStyle = "#1c7ed6";
           ctx.lineWidth = 1.5;
+          ctx.setLineDash([4, 3]);
           ctx.beginPath();
           ctx.moveTo(x0, area.top);
           ctx.lineTo(x0, area.bottom);
           ctx.stroke();
-          ctx.fillStyle = color;
-          ctx.font = "11px sans-serif";
-          ctx.fillText(String(m.label).slice(0, 40), x0 + 3, area.top + 11 + 12 * (i % 3));
-        });
-        ctx.restore();
-      }
-    };
-  }
+          ctx.setLineDash([]);
+          ctx.fillText("▲ " + String(m.label).slice(0, 30), x0 + 3, area.bottom - 4);
+          return;
+        }
+        var x1 = x.getPixelForValue(m.until === null ? last : m.until);
+        ctx.fillStyle = "rgba(224, 49, 49, 0.10)";
+        ctx.fillRect(x0, area.top, Math.max(2, x1 - x0), area.bottom - area.top);
+        ctx.strokeStyle = "#e03131";
+        ctx.lineWidth = 1.5;
+        ctx.beginPath();
+        ctx.moveTo(x0, area.top);
+        ctx.lineTo(x0, area.bottom);
+        ctx.stroke();
+        ctx.fillStyle = "#e03131";
+        ctx.fillText(String(m.label).slice(0, 40), x0 + 3, area.top + 11);
+      });
+      ctx.restore();
+    }
+  };
 
   // Drag across a chart to show that window: the page reloads with ?from=…&to=….
   function enableZoom(canvas, chart, data) {
