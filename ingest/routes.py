@@ -306,3 +306,42 @@ EMPTY_TABLE = RouteTable()
 def route_for(path: str, patterns: list[str] | tuple[str, ...] = ()) -> str:
     """The first of the declared patterns that matches the path, else the derived route."""
     return RouteTable(declared=patterns).route(path)[0]
+
+
+# Route tables per project, rebuilt when the project's routing changes: ingest reads the
+# project row for every request anyway, so the check costs nothing and a change made by any
+# process (the API, learning) is seen by the next request of every process.
+_TABLES: dict[int, tuple[tuple, RouteTable]] = {}
+_MAX_TABLES = 1000
+
+
+def project_table(project) -> RouteTable:
+    """The project's route table (declared patterns, imported templates, learned rules)."""
+    declared = tuple(p for p in project.route_patterns or () if isinstance(p, str))
+    key = (project.routes_version, declared)
+    cached = _TABLES.get(project.id)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    table = build_table(project, declared)
+    if len(_TABLES) >= _MAX_TABLES:
+        _TABLES.clear()
+    _TABLES[project.id] = (key, table)
+    return table
+
+
+def build_table(project, declared: tuple[str, ...] | None = None) -> RouteTable:
+    """A fresh route table from the project's settings and its route rules."""
+    from monitor.models import RouteRule
+
+    if declared is None:
+        declared = tuple(p for p in project.route_patterns or () if isinstance(p, str))
+    imported, learned = [], []
+    rules = RouteRule.objects.filter(project_id=project.id, removed_at__isnull=True)
+    for source, template, parent in rules.order_by("id").values_list(
+        "source", "template", "parent"
+    ):
+        if source == RouteRule.Source.OPENAPI:
+            imported.append(template)
+        else:
+            learned.append(LearnedParam(parent, template.rsplit("/", 1)[1]))
+    return RouteTable(declared=declared, imported=imported, learned=learned)
