@@ -175,7 +175,12 @@ def test_a_removed_rule_is_not_learned_again(learning_shop, post_logs):
 
 
 def test_the_first_segment_is_never_learned(learning_shop, post_logs):
-    post_logs([record(i, path=f"/{w}-{x}") for i, (w, x) in enumerate(zip(WORDS, WORDS[::-1]))])
+    post_logs(
+        [
+            record(i, path=f"/{w}-{x}")
+            for i, (w, x) in enumerate(zip(WORDS, WORDS[::-1], strict=True))
+        ]
+    )
     assert learning.learn(learning_shop) == []
 
 
