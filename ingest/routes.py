@@ -318,7 +318,8 @@ _MAX_TABLES = 1000
 def project_table(project) -> RouteTable:
     """The project's route table (declared patterns, imported templates, learned rules)."""
     declared = tuple(p for p in project.route_patterns or () if isinstance(p, str))
-    key = (project.routes_version, declared)
+    # created_at: a project made anew under a reused id (SQLite rolls ids back) is not the same.
+    key = (project.created_at, project.routes_version, declared)
     cached = _TABLES.get(project.id)
     if cached is not None and cached[0] == key:
         return cached[1]
