@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from monitor import health
-from monitor.views import clients, explorer, pages, resources, sources
+from monitor.views import clients, explorer, pages, project_settings, resources, routes, sources
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -21,6 +21,12 @@ urlpatterns = [
     path("p/<slug:slug>/client/", clients.client, name="client"),
     path("p/<slug:slug>/requests/", explorer.explorer, name="explorer"),
     path("p/<slug:slug>/sources/new/", sources.new_source, name="new-source"),
+    path("p/<slug:slug>/settings/", project_settings.settings_page, name="project-settings"),
+    path("p/<slug:slug>/routes/", routes.routes_page, name="routes"),
+    path("p/<slug:slug>/routes/import/", routes.import_openapi, name="routes-import"),
+    path("p/<slug:slug>/routes/declare/", routes.declare, name="routes-declare"),
+    path("p/<slug:slug>/routes/undeclare/", routes.undeclare, name="routes-undeclare"),
+    path("p/<slug:slug>/routes/<int:rule_id>/remove/", routes.remove_rule, name="routes-remove"),
 ]
 
 # JSON under /api/, the usual page elsewhere.

@@ -14,7 +14,8 @@ from rest_framework.views import APIView
 from ingest.routes import SOURCES
 from monitor.api.permissions import ProjectRole, ProjectScopedMixin
 from monitor.models import RouteRule
-from monitor.routing import catalog
+from monitor.reads import routes as route_reads
+from monitor.routing import changes
 from monitor.routing.openapi import MAX_DOCUMENT_BYTES, DocumentError, read_document
 from monitor.tasks import after_routing_change
 
@@ -109,7 +110,7 @@ class RouteList(ProjectScopedMixin, APIView):
         source = request.query_params.get("source")
         if source is not None and source not in SOURCES:
             raise ValidationError({"error": f"source: one of {', '.join(SOURCES)}"})
-        return Response(RouteSerializer(catalog.routes(self.project, source), many=True).data)
+        return Response(RouteSerializer(route_reads.routes(self.project, source), many=True).data)
 
 
 class RouteImport(ProjectScopedMixin, APIView):
@@ -144,7 +145,7 @@ class RouteImport(ProjectScopedMixin, APIView):
             document = read_document(data, base_path)
         except DocumentError as exc:
             raise ValidationError({"error": str(exc)}) from None
-        added = catalog.import_document(self.project, document)
+        added = changes.import_document(self.project, document)
         after_routing_change(self.project)
         return Response(
             {
@@ -168,7 +169,7 @@ class RouteDetail(ProjectScopedMixin, APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, slug, pk):
         rule = get_object_or_404(RouteRule.objects.filter(project=self.project), pk=pk)
-        catalog.remove_rule(self.project, rule)
+        changes.remove_rule(self.project, rule)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -193,5 +194,5 @@ class RouteTest(ProjectScopedMixin, APIView):
         if not path.startswith("/") or len(path) > 8192 or "\x00" in path:
             raise ValidationError({"error": "path: a request path starting with '/'"})
         path = path.split("?", 1)[0]
-        template, source = catalog.route_of_path(self.project, path)
+        template, source = route_reads.route_of_path(self.project, path)
         return Response({"path": path, "template": template, "source": source})

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from monitor import project_settings
 from monitor.access import role_in
 from monitor.api.permissions import ProjectRole, ProjectScopedMixin
-from monitor.routing.catalog import endpoint_limit
+from monitor.reads.routes import endpoint_limit
 
 NAMES = serializers.ListField(child=serializers.CharField())
 

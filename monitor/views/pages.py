@@ -3,7 +3,7 @@ monitor/reads/, and renders a template; chart data goes out through json_script.
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseNotFound
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.html import format_html
 
 from monitor.access import project_for_user, projects_for_user, role_in
@@ -16,6 +16,7 @@ from monitor.reads.requests import (
     recent_incidents,
     recent_on_endpoint,
 )
+from monitor.reads.routes import endpoint_limit
 from monitor.views.context import page_context, range_of
 from monitor.views.curl import as_curl
 
@@ -60,6 +61,7 @@ def overview(request, slug):
     incidents = recent_incidents(project, rng)
     charts.with_markers(chart, incidents)
     has_data = project.endpoints.exists()
+    is_admin = role_in(request.user, project) == Membership.Role.ADMIN
     busy = [e for e in endpoints if e["requests"]]
     by_rate = sorted((e for e in busy if e["conflicts"]), key=ENDPOINT_SORTS["conflict_rate"])
     by_count = sorted((e for e in busy if e["conflicts"]), key=ENDPOINT_SORTS["conflicts"])
@@ -79,7 +81,9 @@ def overview(request, slug):
             offenders=conflicts.offenders(project, rng)[:OFFENDERS_SHOWN] if has_data else [],
             hotspots=conflicts.hotspots(project, rng, limit=HOTSPOTS_SHOWN) if has_data else [],
             incidents=incidents,
-            can_create_token=role_in(request.user, project) == Membership.Role.ADMIN,
+            can_create_token=is_admin,
+            is_admin=is_admin,
+            limit=endpoint_limit(project) if has_data else None,
             ingest_url=request.build_absolute_uri("/ingest/v1/logs"),
         ),
     )
@@ -91,6 +95,9 @@ def endpoint(request, slug, endpoint_id):
     ep = one_endpoint(project, endpoint_id)
     if ep is None:
         raise Http404("no such endpoint")
+    if ep.merged_into_id:
+        # A routing change merged it: its counts and requests are on the new endpoint.
+        return redirect("endpoint", slug=project.slug, endpoint_id=ep.merged_into_id)
     rng = range_of(request)
     f = totals.Filters(endpoint=ep.id)
     summary = totals.summary(project, rng, f)

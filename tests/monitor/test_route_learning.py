@@ -166,7 +166,7 @@ def test_a_removed_rule_is_not_learned_again(learning_shop, post_logs):
     post_logs(family_records())
     learn_routes()
     rule = RouteRule.objects.get(template="/docs/{doc}")
-    from monitor.routing.catalog import remove_rule
+    from monitor.routing.changes import remove_rule
 
     remove_rule(learning_shop, rule)
     post_logs([record(9000 + i, path=f"/docs/{w}-faq") for i, w in enumerate(WORDS)])

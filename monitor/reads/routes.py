@@ -1,11 +1,11 @@
-"""What the routes page and GET routes/ show: every template of a project with its source, and
-whether the project ran out of endpoints (and what to do about it)."""
+"""A project's routes as the routes page and GET routes/ show them: every template with its
+source, how a path would be routed, and whether the project ran out of endpoints (and what to
+do about it)."""
 
 from collections import defaultdict
 from datetime import timedelta
 
-from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from ingest.routes import (
@@ -17,7 +17,6 @@ from ingest.routes import (
     build_table,
 )
 from monitor.models import Endpoint, Project, RouteRule, StatusHourRollup
-from monitor.routing.openapi import Document
 
 OVERFLOW = Endpoint.Source.OVERFLOW
 
@@ -111,50 +110,3 @@ def endpoint_limit(project: Project) -> dict:
             "there."
         )
     return out
-
-
-def import_document(project: Project, document: Document) -> list[str]:
-    """Store the document's templates as the project's imported routes; returns those that
-    were new. A template removed earlier comes back."""
-    existing = set(
-        RouteRule.objects.filter(
-            project=project, source=OPENAPI, removed_at__isnull=True
-        ).values_list("template", flat=True)
-    )
-    added = [r.template for r in document.routes if r.template not in existing]
-    with transaction.atomic():
-        RouteRule.objects.filter(
-            project=project, source=OPENAPI, template__in=[r.template for r in document.routes]
-        ).delete()
-        RouteRule.objects.bulk_create(
-            [
-                RouteRule(
-                    project=project,
-                    source=OPENAPI,
-                    template=r.template,
-                    methods=r.methods,
-                    evidence={"document": document.title, "spec": document.spec},
-                )
-                for r in document.routes
-            ]
-        )
-        bump_routes_version(project)
-    return added
-
-
-def remove_rule(project: Project, rule: RouteRule) -> None:
-    """Remove an imported template, or a learned rule (kept as removed, so that learning
-    does not make it again). Later records are routed without it; merged counts stay merged."""
-    with transaction.atomic():
-        if rule.source == LEARNED:
-            rule.removed_at = rule.removed_at or timezone.now()
-            rule.save(update_fields=["removed_at"])
-        else:
-            rule.delete()
-        bump_routes_version(project)
-
-
-def bump_routes_version(project: Project) -> None:
-    """Tell every ingest process that the project's routing changed."""
-    Project.objects.filter(pk=project.pk).update(routes_version=F("routes_version") + 1)
-    project.refresh_from_db(fields=["routes_version"])
