@@ -83,8 +83,7 @@ def settings_page(request, slug):
     return render(
         request,
         "monitor/project_settings.html",
-        page_context(request, project, values=values, errors=errors),
-        status=400 if errors else 200,
+        page_context(request, project, values=values, errors=errors, ranges=[]),
     )
 
 

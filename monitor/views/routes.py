@@ -54,6 +54,7 @@ def routes_page(request, slug):
             tested=tested,
             limit=route_reads.endpoint_limit(project),
             is_admin=role_in(request.user, project) == Membership.Role.ADMIN,
+            ranges=[],  # no time range on this page
         ),
     )
 
