@@ -75,11 +75,13 @@ def route_of_path(project: Project, path: str) -> tuple[str, str]:
     return build_table(project).route(path)
 
 
-def endpoint_limit(project: Project) -> dict:
-    """How many endpoints the project has against its limit, and whether routes overflowed."""
+def endpoint_limit(project: Project, *, always_count: bool = True) -> dict:
+    """How many endpoints the project has against its limit, and whether routes overflowed.
+    With always_count False the count is left at None unless they did (one query less for a
+    page that only speaks up when they did)."""
     active = Endpoint.objects.filter(project=project, merged_into__isnull=True)
-    count = active.count()
     overflow = dict(active.filter(source=OVERFLOW).values_list("id", "method"))
+    count = active.count() if overflow or always_count else None
     since = timezone.now() - timedelta(hours=24)
     counted = 0
     if overflow:

@@ -83,7 +83,7 @@ def overview(request, slug):
             incidents=incidents,
             can_create_token=is_admin,
             is_admin=is_admin,
-            limit=endpoint_limit(project) if has_data else None,
+            limit=endpoint_limit(project, always_count=False) if has_data else None,
             ingest_url=request.build_absolute_uri("/ingest/v1/logs"),
         ),
     )
