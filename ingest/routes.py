@@ -289,7 +289,8 @@ class RouteTable:
         self.learned = Learned(learned)
 
     def route(self, path: str) -> tuple[str, str]:
-        """(template, source) for a path without a gateway route."""
+        """(template, source) for a path without a gateway route; a derived route longer than
+        a template may be is cut (an endpoint's route is at most MAX_TEMPLATE characters)."""
         found = self.declared.match(path)
         if found is not None:
             return found, DECLARED
@@ -297,6 +298,8 @@ class RouteTable:
         if found is not None:
             return found, OPENAPI
         route, changed = self.learned.apply(derive_route(path))
+        if len(route) > MAX_TEMPLATE:
+            route = route[: MAX_TEMPLATE - 1] + "…"
         return route, (LEARNED if changed else DERIVED)
 
 

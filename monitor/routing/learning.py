@@ -31,6 +31,8 @@ WINDOW = timedelta(hours=24)
 MAX_OVERFLOW_ROWS = 50_000
 MAX_EXAMPLES = 10
 MAX_ROUNDS = 8
+MAX_EXAMPLE = 100  # characters of one example kept in the evidence
+MAX_PARENT = 400  # a longer parent route is not learned (a template has at most 512)
 
 
 def candidate_routes(project: Project, now: datetime) -> set[str]:
@@ -86,7 +88,7 @@ def param_name(parent: str) -> str:
     if PARAM.fullmatch(last):
         base = "name"
     else:
-        base = _singular(re.sub(r"[^a-z0-9]+", "_", last.lower()).strip("_"))
+        base = _singular(re.sub(r"[^a-z0-9]+", "_", last.lower()).strip("_"))[:40]
         if not base or not base[0].isalpha() or any(c.isdigit() for c in base):
             base = "param"
     name, n = base, 2
@@ -129,7 +131,11 @@ def learn(project: Project, now: datetime | None = None) -> list[RouteRule]:
     for _ in range(MAX_ROUNDS):
         counted = distinct_values(routes, learned, cap)
         passed = sorted(
-            (p for p, v in counted.items() if len(v) >= threshold and p not in known),
+            (
+                p
+                for p, v in counted.items()
+                if len(v) >= threshold and p not in known and len(p) <= MAX_PARENT
+            ),
             key=lambda p: (p.count("/"), p),
         )
         taken: list[str] = []
@@ -157,7 +163,7 @@ def learn(project: Project, now: datetime | None = None) -> list[RouteRule]:
                 "at_least": len(values) >= cap,
                 "threshold": threshold,
                 "window_hours": int(WINDOW.total_seconds() // 3600),
-                "examples": sorted(values)[:MAX_EXAMPLES],
+                "examples": [v[:MAX_EXAMPLE] for v in sorted(values)[:MAX_EXAMPLES]],
                 "learned_at": now.isoformat(),
             },
         )

@@ -101,3 +101,14 @@ def test_a_document_over_the_limit_is_refused(monkeypatch):
     monkeypatch.setattr("monitor.routing.openapi.MAX_DOCUMENT_BYTES", 10)
     with pytest.raises(DocumentError, match="over"):
         read_document(b'{"openapi": "3.0.0", "paths": {}}')
+
+
+def test_a_route_longer_than_a_template_may_be_is_cut(shop, post_logs):
+    from ingest.models import Request
+    from tests.records import record
+
+    long_path = "/scan/" + "a" * 3000 + "/x"
+    answer = post_logs([record(1, path=long_path)])
+    assert answer.json()["accepted"] == 1
+    route = Request.objects.get().route
+    assert len(route) == 512 and route.endswith("…")
