@@ -4,6 +4,7 @@ caller's role, and how many endpoints it has against its limit."""
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -103,6 +104,8 @@ class ProjectDetail(ProjectScopedMixin, APIView):
 
     permission_classes = [ProjectRole]
     write_roles = ProjectRole.ADMINS
+    # Settings are JSON; a form or multipart body is a 415, not a guess at its lists.
+    parser_classes = [JSONParser]
 
     def _answer(self, request) -> Response:
         project = self.project
