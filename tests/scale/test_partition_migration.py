@@ -44,8 +44,9 @@ def test_the_migration_partitions_an_existing_table_without_losing_rows(scratch_
     with psycopg.connect(url, autocommit=True) as conn:
         project = conn.execute(
             "INSERT INTO monitor_project (slug, name, created_at, race_window_seconds, "
-            "extra_headers, secret_headers, route_patterns, conflict_phrases) "
-            "VALUES ('m', 'm', now(), 5, '[]', '[]', '[]', '{}') RETURNING id"
+            "extra_headers, secret_headers, route_patterns, conflict_phrases, version_params, "
+            "version_headers, max_endpoints) "
+            "VALUES ('m', 'm', now(), 5, '[]', '[]', '[]', '{}', '[]', '[]', 2000) RETURNING id"
         ).fetchone()[0]
         endpoint = conn.execute(
             "INSERT INTO monitor_endpoint (project_id, method, route, first_seen) "
