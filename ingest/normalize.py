@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, unquote_plus, unquote_to_bytes, urlsplit
 
 from ingest.record import NativeRecord, RecordError
-from ingest.routes import route_for
+from ingest.routes import EMPTY_TABLE, GATEWAY, RouteTable, project_table
 
 ALLOWED_HEADERS = frozenset(
     {
@@ -68,11 +68,12 @@ _BODY_CONTROLS = {0: "\ufffd"}
 
 @dataclass(frozen=True)
 class ProjectRules:
-    """What a project adds to normalization: its own headers, secrets and route patterns."""
+    """What a project adds to normalization: its own headers, secrets and routes (declared,
+    imported, learned: ingest/routes.py)."""
 
     extra_headers: frozenset[str] = frozenset()
     secret_headers: frozenset[str] = frozenset()
-    route_patterns: tuple[str, ...] = ()
+    routes: RouteTable = EMPTY_TABLE
     allowed: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -84,7 +85,7 @@ class ProjectRules:
         return cls(
             extra_headers=frozenset(h.lower() for h in project.extra_headers or ()),
             secret_headers=frozenset(h.lower() for h in project.secret_headers or ()),
-            route_patterns=tuple(project.route_patterns or ()),
+            routes=project_table(project),
         )
 
 
@@ -348,7 +349,11 @@ def normalize(rec, rules: ProjectRules = DEFAULT_RULES) -> NativeRecord:
     if upstream is not None and not 100 <= upstream <= 599:
         upstream = None
 
-    route = _optional_text(rec, "route") or route_for(path, rules.route_patterns)
+    route = _optional_text(rec, "route")
+    if route is not None:
+        route_source = GATEWAY
+    else:
+        route, route_source = rules.routes.route(path)
 
     out = NativeRecord(
         ts=parse_ts(rec.get("ts")),
@@ -358,6 +363,7 @@ def normalize(rec, rules: ProjectRules = DEFAULT_RULES) -> NativeRecord:
         status=status,
         host=_optional_text(rec, "host"),
         route=route,
+        route_source=route_source,
         service=_optional_text(rec, "service"),
         duration_ms=_number(rec, "duration_ms"),
         request_bytes=_int(rec, "request_bytes"),

@@ -15,6 +15,8 @@ class NativeRecord(msgspec.Struct, kw_only=True):
     query: str | None = None
     host: str | None = None
     route: str = ""
+    # Where the route came from: gateway, declared, openapi, learned or derived.
+    route_source: str = ""
     service: str | None = None
     duration_ms: float | None = None
     request_bytes: int | None = None

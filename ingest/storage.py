@@ -15,7 +15,7 @@ from django.utils import timezone
 from ingest import partitions, sampling
 from ingest.models import IngestBatch, Request, SampledKey, Source
 from ingest.record import NativeRecord
-from monitor.models import Endpoint, Project
+from monitor.models import OVERFLOW_ROUTE, Endpoint, Project
 
 COLUMNS = (
     "project_id",
@@ -55,24 +55,62 @@ class StoreResult:
     duplicates: int
 
 
-def endpoints_for(project: Project, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Endpoint ids for (method, route) pairs, creating the missing ones."""
+# Once a project has max_endpoints, new routes are counted under one overflow endpoint per
+# method; other methods (a scanner may send any token) share the OTHER one. Room for these is
+# kept below the limit, so a project never has more than max_endpoints endpoints.
+OVERFLOW_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+OVERFLOW_OTHER = "OTHER"
+OVERFLOW_ROOM = len(OVERFLOW_METHODS) + 1
+
+
+def endpoints_for(project: Project, keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], int]:
+    """Endpoint ids for (method, route) pairs ({pair: route source}), creating the missing
+    ones while the project has room for them; past max_endpoints a new pair is counted under
+    its method's overflow endpoint. A pair whose endpoint was merged into another (a routing
+    change) gets that other endpoint."""
+    found = _known(project, keys)
+    missing = [key for key in keys if key not in found]
+    if not missing:
+        return found
+    # One batch at a time decides which new routes still get an endpoint of their own (FOR NO
+    # KEY UPDATE: rows that merely reference the project are not held up).
+    Project.objects.select_for_update(no_key=True).filter(pk=project.pk).values_list("pk").first()
+    found.update(_known(project, {key: "" for key in missing}))
+    missing = [key for key in missing if key not in found]
+    if not missing:
+        return found
+    active = Endpoint.objects.filter(project=project, merged_into__isnull=True)
+    overflow_made = active.filter(route=OVERFLOW_ROUTE).count()
+    room = project.max_endpoints - (OVERFLOW_ROOM - overflow_made) - active.count()
+    own, overflowed = missing[: max(room, 0)], missing[max(room, 0) :]
+    new = [Endpoint(project=project, method=m, route=r, source=keys[(m, r)]) for m, r in own]
+    over = {(overflow_method(m), OVERFLOW_ROUTE) for m, _ in overflowed}
+    new += [
+        Endpoint(project=project, method=m, route=r, source=Endpoint.Source.OVERFLOW)
+        for m, r in sorted(over)
+    ]
+    if new:
+        Endpoint.objects.bulk_create(new, ignore_conflicts=True)
+        found.update(_known(project, {key: "" for key in [*own, *over]}))
+    for method, route in overflowed:
+        found[(method, route)] = found[(overflow_method(method), OVERFLOW_ROUTE)]
+    return found
+
+
+def overflow_method(method: str) -> str:
+    """The method of the overflow endpoint a request of this method is counted under."""
+    return method if method in OVERFLOW_METHODS else OVERFLOW_OTHER
+
+
+def _known(project: Project, keys) -> dict[tuple[str, str], int]:
     found: dict[tuple[str, str], int] = {}
     routes = {route for _, route in keys}
-    for ep_id, method, route in Endpoint.objects.filter(
-        project=project, route__in=routes
-    ).values_list("id", "method", "route"):
-        found[(method, route)] = ep_id
-    missing = keys - found.keys()
-    if missing:
-        Endpoint.objects.bulk_create(
-            [Endpoint(project=project, method=m, route=r) for m, r in sorted(missing)],
-            ignore_conflicts=True,
-        )
-        for ep_id, method, route in Endpoint.objects.filter(
-            project=project, route__in={r for _, r in missing}
-        ).values_list("id", "method", "route"):
-            found[(method, route)] = ep_id
+    rows = Endpoint.objects.filter(project=project, route__in=routes).values_list(
+        "id", "method", "route", "merged_into_id"
+    )
+    for ep_id, method, route, merged_into in rows:
+        if (method, route) in keys:
+            found[(method, route)] = merged_into or ep_id
     return found
 
 
@@ -206,7 +244,9 @@ def store_records(
         batch = IngestBatch.objects.create(project=project, source=source, rejected=rejected)
         inserted = 0
         if fresh:
-            endpoints = endpoints_for(project, {(r.method, r.route) for r in fresh})
+            endpoints = endpoints_for(
+                project, {(r.method, r.route): r.route_source or "derived" for r in fresh}
+            )
             with connection.cursor() as cursor:
                 if kept:
                     rows = _rows(project.id, batch.id, kept, endpoints)

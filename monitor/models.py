@@ -13,6 +13,10 @@ MAX_RACE_WINDOW_SECONDS = 3600.0
 DEFAULT_VERSION_PARAMS = ["rev", "_rev", "version", "if_match"]
 DEFAULT_VERSION_HEADERS = ["if-match", "x-if-match", "x-expected-version", "if-unmodified-since"]
 DEFAULT_MAX_ENDPOINTS = 2000
+# Distinct values within a day under one parent route that make a segment a parameter.
+DEFAULT_ROUTE_LEARNING_THRESHOLD = 100
+# The endpoint new routes are counted under once a project has max_endpoints (per method).
+OVERFLOW_ROUTE = "/{overflow}"
 
 
 def default_version_params() -> list[str]:
@@ -56,6 +60,13 @@ class Project(models.Model):
         db_default=DEFAULT_MAX_ENDPOINTS,
         validators=[MinValueValidator(1)],
     )
+    # Distinct values within a day that make a segment a learned parameter; 0 turns it off.
+    route_learning_threshold = models.PositiveIntegerField(
+        default=DEFAULT_ROUTE_LEARNING_THRESHOLD, db_default=DEFAULT_ROUTE_LEARNING_THRESHOLD
+    )
+    # Bumped whenever the project's routing changes (declared patterns, imported or learned
+    # routes), so that ingest processes rebuild their route table (ingest/normalize.py).
+    routes_version = models.PositiveIntegerField(default=0, db_default=0)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )
@@ -126,10 +137,29 @@ class Invitation(models.Model):
 class Endpoint(models.Model):
     """One method + route template of a project, created on first sight by ingest."""
 
+    class Source(models.TextChoices):
+        """Where the route template came from (ingest/routes.py)."""
+
+        GATEWAY = "gateway"
+        DECLARED = "declared"
+        OPENAPI = "openapi"
+        LEARNED = "learned"
+        DERIVED = "derived"
+        OVERFLOW = "overflow"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="endpoints")
     method = models.CharField(max_length=16)
     route = models.CharField(max_length=512)
     first_seen = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(
+        max_length=16, choices=Source.choices, default=Source.DERIVED, db_default=Source.DERIVED
+    )
+    # Set when a routing change (a learned, declared or imported template) merged this
+    # endpoint into another: its counts and raw rows were moved there (monitor/routing/merge.py)
+    # and records that still name it are counted there.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="merged"
+    )
 
     class Meta:
         constraints = [
@@ -139,6 +169,41 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.route}"
+
+
+class RouteRule(models.Model):
+    """A route template a project got from its OpenAPI document, or a learned parameter.
+
+    A learned rule says that under `parent` the next segment is a parameter (`template` is
+    `parent` + `/{name}`); `evidence` keeps what it was learned from. Removing a learned rule
+    keeps it with `removed_at` set, so that learning does not make it again.
+    """
+
+    class Source(models.TextChoices):
+        OPENAPI = "openapi"
+        LEARNED = "learned"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="route_rules")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    template = models.CharField(max_length=512)
+    # Learned rules: the template of the segments above the parameter.
+    parent = models.CharField(max_length=512, blank=True, default="")
+    # Imported templates: the document's methods for this path, upper case.
+    methods = models.JSONField(default=list, blank=True)
+    evidence = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "source", "template"], name="route_rule_unique"
+            ),
+        ]
+        ordering = ["template"]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.template}"
 
 
 class StatusCounts(models.Model):

@@ -6,6 +6,7 @@ PERIODIC = {
     "monitor.tasks.finalize_retry_outcomes": 60.0,
     "monitor.alerts.tasks.evaluate_alert_rules": 60.0,
     "monitor.alerts.tasks.deliver_due_notifications": 30.0,
+    "monitor.tasks.learn_routes": 600.0,
     "monitor.tasks.create_partitions": 3600.0,
     "monitor.tasks.prune_retention": 86400.0,
 }

@@ -10,8 +10,10 @@ from monitor.views import (
     explorer,
     members,
     pages,
+    project_settings,
     projects,
     resources,
+    routes,
     sources,
     tail,
 )
@@ -80,6 +82,12 @@ urlpatterns = [
     ),
     path("p/<slug:slug>/tail/", tail.tail, name="tail"),
     path("p/<slug:slug>/tail/rows/", tail.tail_rows, name="tail-rows"),
+    path("p/<slug:slug>/settings/", project_settings.settings_page, name="project-settings"),
+    path("p/<slug:slug>/routes/", routes.routes_page, name="routes"),
+    path("p/<slug:slug>/routes/import/", routes.import_openapi, name="routes-import"),
+    path("p/<slug:slug>/routes/declare/", routes.declare, name="routes-declare"),
+    path("p/<slug:slug>/routes/undeclare/", routes.undeclare, name="routes-undeclare"),
+    path("p/<slug:slug>/routes/<int:rule_id>/remove/", routes.remove_rule, name="routes-remove"),
 ]
 
 # JSON under /api/, the usual page elsewhere.

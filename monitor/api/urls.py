@@ -1,7 +1,16 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from monitor.api import conflict_views, deploys, export, members, sources, views
+from monitor.api import (
+    conflict_views,
+    deploys,
+    export,
+    members,
+    routes,
+    settings_views,
+    sources,
+    views,
+)
 
 project = "projects/<slug:slug>/"
 urlpatterns = [
@@ -9,7 +18,11 @@ urlpatterns = [
     path("docs/", views.SwaggerUI.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", views.ReDoc.as_view(url_name="api-schema"), name="api-redoc"),
     path("projects/", views.ProjectList.as_view(), name="api-projects"),
-    path(project, views.ProjectDetail.as_view(), name="api-project"),
+    path(project, settings_views.ProjectDetail.as_view(), name="api-project"),
+    path(project + "routes/", routes.RouteList.as_view(), name="api-routes"),
+    path(project + "routes/import/", routes.RouteImport.as_view(), name="api-routes-import"),
+    path(project + "routes/test/", routes.RouteTest.as_view(), name="api-routes-test"),
+    path(project + "routes/<int:pk>/", routes.RouteDetail.as_view(), name="api-route"),
     path(project + "timeseries/", views.Timeseries.as_view(), name="api-timeseries"),
     path(project + "export/requests.csv", export.RequestsCSV.as_view(), name="api-export-requests"),
     path(project + "sources/", sources.SourceList.as_view(), name="api-sources"),

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest import sampling
-from monitor.access import projects_for_user, role_in
+from monitor.access import projects_for_user
 from monitor.api import params
 from monitor.api.filters import filtered_requests
 from monitor.api.permissions import ProjectRole, ProjectScopedMixin
@@ -80,32 +80,6 @@ class ProjectList(generics.ListAPIView):
 
     def get_queryset(self):
         return projects_for_user(self.request.user).order_by("slug")
-
-
-class ProjectDetail(ProjectScopedMixin, APIView):
-    """One project and the caller's role in it."""
-
-    permission_classes = [ProjectRole]
-
-    @extend_schema(
-        responses=inline_serializer(
-            "ProjectDetail",
-            {
-                "slug": serializers.CharField(),
-                "name": serializers.CharField(),
-                "role": serializers.ChoiceField(
-                    ["viewer", "admin"],
-                    help_text="The caller's role: a viewer reads; an admin also changes the "
-                    "project's settings, sources, members and rules.",
-                ),
-            },
-        )
-    )
-    def get(self, request, slug):
-        project = self.project
-        return Response(
-            {"slug": project.slug, "name": project.name, "role": role_in(request.user, project)}
-        )
 
 
 class Summary(ProjectScopedMixin, APIView):

@@ -3,7 +3,7 @@ monitor/reads/, and renders a template; chart data goes out through json_script.
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseNotFound
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.html import format_html
 
 from monitor.access import is_admin, project_for_user, projects_for_user
@@ -15,6 +15,7 @@ from monitor.reads.requests import (
     recent_incidents,
     recent_on_endpoint,
 )
+from monitor.reads.routes import endpoint_limit
 from monitor.views.context import last_day, page_context, range_of
 from monitor.views.curl import as_curl
 
@@ -63,6 +64,7 @@ def overview(request, slug):
     charts.with_markers(traffic, incidents, deploy_list)
     charts.with_markers(causes, incidents, deploy_list)
     has_data = project.endpoints.exists()
+    admin = is_admin(request.user, project)
     busy = [e for e in endpoints if e["requests"]]
     by_rate = sorted((e for e in busy if e["conflicts"]), key=ENDPOINT_SORTS["conflict_rate"])
     by_count = sorted((e for e in busy if e["conflicts"]), key=ENDPOINT_SORTS["conflicts"])
@@ -84,7 +86,9 @@ def overview(request, slug):
             hotspots=conflicts.hotspots(project, rng, limit=HOTSPOTS_SHOWN) if has_data else [],
             incidents=incidents,
             deploys=deploy_list,
-            can_create_token=is_admin(request.user, project),
+            can_create_token=admin,
+            is_admin=admin,
+            limit=endpoint_limit(project, always_count=False) if has_data else None,
             ingest_url=request.build_absolute_uri("/ingest/v1/logs"),
         ),
     )
@@ -96,6 +100,9 @@ def endpoint(request, slug, endpoint_id):
     ep = one_endpoint(project, endpoint_id)
     if ep is None:
         raise Http404("no such endpoint")
+    if ep.merged_into_id:
+        # A routing change merged it: its counts and requests are on the new endpoint.
+        return redirect("endpoint", slug=project.slug, endpoint_id=ep.merged_into_id)
     rng = range_of(request, project)
     f = totals.Filters(endpoint=ep.id)
     summary, rows = totals.compared(project, rng, f)

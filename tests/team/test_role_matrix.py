@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from ingest.models import Request
 from monitor.alerts.models import AlertRule, Channel, Incident
-from monitor.models import Invitation, Membership
+from monitor.models import Invitation, Membership, RouteRule
 from monitor.team.invitations import create_invitation
 from tests.api.conftest import token_client
 from tests.records import record
@@ -59,8 +59,22 @@ PAGES = {
     "member-remove": {"post": WRITE},
     "invitation-resend": {"post": WRITE},
     "invitation-cancel": {"post": WRITE},
+    # The settings page is for admins only, to read too.
+    "project-settings": {"get": WRITE, "post": WRITE},
+    "routes": {"get": READ},
+    "routes-import": {"post": WRITE},
+    "routes-declare": {"post": WRITE},
+    "routes-undeclare": {"post": WRITE},
+    "routes-remove": {"post": WRITE},
 }
-QUERIES = {"resource": "?r=/v1/orders/1", "client": "?c=web", "tail-rows": "?cursor=0"}
+# URL arguments whose name means another object on some routes.
+ARGUMENTS = {"routes-remove": {"rule_id": "route_rule_id"}}
+QUERIES = {
+    "resource": "?r=/v1/orders/1",
+    "client": "?c=web",
+    "tail-rows": "?cursor=0",
+    "api-routes-test": "?path=/v1/orders/1",
+}
 
 
 def routes() -> list[tuple[str, str, object]]:
@@ -106,6 +120,9 @@ def objects(alice, bob, charlie, post_logs, shop):
     invitation = create_invitation(shop, "dora@example.com", "viewer", alice)
     # A closed local port: a test send fails fast and goes nowhere.
     channel = Channel.objects.create(rule=rule, kind="webhook", target="http://127.0.0.1:9/hook")
+    route_rule = RouteRule.objects.create(
+        project=shop, source=RouteRule.Source.OPENAPI, template="/v1/orders/{id}"
+    )
     conflict = Request.objects.get(project=shop, status=409)
     return {
         "endpoint_id": conflict.endpoint_id,
@@ -116,6 +133,8 @@ def objects(alice, bob, charlie, post_logs, shop):
         "member_id": Membership.objects.get(user=bob, project=shop).id,
         "invitation_id": invitation.id,
         "channel_id": channel.id,
+        "route_rule_id": route_rule.id,
+        "routes": route_rule.id,
         # API detail routes: the collection named before <int:pk>.
         "requests": conflict.id,
         "conflicts": conflict.id,
@@ -135,7 +154,7 @@ def url_for(route: str, name: str, objects: dict) -> str:
         if param == "pk":
             collection = route[: match.start()].rstrip("/").rsplit("/", 1)[-1]
             return str(objects[collection])
-        return str(objects[param])
+        return str(objects[ARGUMENTS.get(name, {}).get(param, param)])
 
     return "/" + re.sub(r"<(?:\w+:)?(\w+)>", value, route) + QUERIES.get(name, "")
 
