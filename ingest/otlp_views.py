@@ -27,6 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from ingest.decode import BodyError
 from ingest.formats import otlp, otlp_json
 from ingest.intake import Refused, authenticate, database_errors_refused, media_type, receive
 from ingest.pipeline import ingest_mapped
@@ -112,9 +113,12 @@ def _export(request: HttpRequest, signal: Signal) -> HttpResponse:
                     f"unsupported content type {media[:60] or '(none)'!r}; send {PROTOBUF} or {JSON}",
                 )
             mapped = _map(signal, receive(request, source), media)
-            outcome, reasons = ingest_mapped(
-                source, mapped.records, mapped.refs, mapped.rejected, mapped.reasons
-            )
+            try:
+                outcome, reasons = ingest_mapped(
+                    source, mapped.records, mapped.refs, mapped.rejected, mapped.reasons
+                )
+            except BodyError as exc:
+                raise Refused(exc.status, exc.message) from None
     except Refused as refused:
         status = Status(message=refused.message[:MAX_MESSAGE])
         return _encode(status, as_json, refused.status, refused.retry_after)

@@ -6,12 +6,15 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from ingest.decode import Item, split_items
+from ingest import time_bounds
+from ingest.decode import MAX_RECORDS, Item, split_items, too_many_records
 from ingest.formats import expand, to_native
+from ingest.lookalikes import BatchOccurrences
 from ingest.models import IngestBatch, Source
 from ingest.normalize import ProjectRules, normalize
 from ingest.record import NativeRecord, RecordError
 from ingest.storage import store_records
+from ingest.time_bounds import TimeBounds
 from monitor.models import Project
 
 MAX_ERRORS = 100
@@ -25,7 +28,7 @@ def backlog_full(project: Project) -> bool:
 
 
 def normalize_items(
-    items: Iterable[Item], fmt: str | None, rules: ProjectRules
+    items: Iterable[Item], fmt: str | None, rules: ProjectRules, bounds: TimeBounds
 ) -> Iterator[tuple[int, NativeRecord | str]]:
     """For every record in the items: (index of its item, the record or the reason it failed).
 
@@ -35,20 +38,22 @@ def normalize_items(
     for item_index, item in enumerate(items):
         for obj in expand(item.value):
             try:
-                yield item_index, normalize(to_native(obj, fmt), rules)
+                yield item_index, normalize(to_native(obj, fmt), rules, bounds)
             except RecordError as exc:
                 yield item_index, item.error or str(exc)
 
 
 def parse_items(
-    items: Iterable[Item], fmt: str | None, rules: ProjectRules
+    items: Iterable[Item], fmt: str | None, rules: ProjectRules, bounds: TimeBounds
 ) -> tuple[list[NativeRecord], list[dict], int]:
     """Normalize every record in the items; returns records, capped errors (indexed by record),
     rejected count."""
     records: list[NativeRecord] = []
     errors: list[dict] = []
     rejected = 0
-    for index, (_, outcome) in enumerate(normalize_items(items, fmt, rules)):
+    for index, (_, outcome) in enumerate(normalize_items(items, fmt, rules, bounds)):
+        if index >= MAX_RECORDS:  # items that each hold many records (Firehose deliveries)
+            raise too_many_records(MAX_RECORDS)
         if isinstance(outcome, str):
             rejected += 1
             if len(errors) < MAX_ERRORS:
@@ -80,10 +85,18 @@ class Outcome:
         }
 
 
-def store(project: Project, source: Source | None, records: list[NativeRecord], outcome: Outcome):
-    """Store the records (a batch row even when all were rejected, so the count is kept)."""
+def store(
+    project: Project,
+    source: Source | None,
+    records: list[NativeRecord],
+    outcome: Outcome,
+    occurrences: BatchOccurrences | None = None,
+) -> Outcome:
+    """Store the records, look-alikes numbered within the batch (or across a file, with the
+    file's `occurrences`)."""
     if not records:
         return outcome
+    (occurrences or BatchOccurrences()).number(records)
     result = store_records(project, source, records, outcome.rejected)
     outcome.accepted += result.accepted
     outcome.duplicates += result.duplicates
@@ -93,7 +106,9 @@ def store(project: Project, source: Source | None, records: list[NativeRecord], 
 def ingest_items(source: Source, items: Iterable[Item], fmt: str | None) -> Outcome:
     """Store the usable records of the items."""
     project = source.project
-    records, errors, rejected = parse_items(items, fmt, ProjectRules.for_project(project))
+    records, errors, rejected = parse_items(
+        items, fmt, ProjectRules.for_project(project), time_bounds.bounds()
+    )
     return store(project, source, records, Outcome(rejected=rejected, errors=errors))
 
 
@@ -107,13 +122,16 @@ def ingest_mapped(
     """Store native-shaped dicts mapped elsewhere (OTLP): `refs` names each dict for its error
     message, `rejected` / `reasons` are what the mapping already refused. Returns the outcome
     and every reason (mapping's first, capped)."""
+    if len(dicts) + rejected > MAX_RECORDS:
+        raise too_many_records(MAX_RECORDS)
     project = source.project
     rules = ProjectRules.for_project(project)
+    bounds = time_bounds.bounds()
     records: list[NativeRecord] = []
     reasons = list(reasons)
     for ref, rec in zip(refs, dicts, strict=True):
         try:
-            records.append(normalize(rec, rules))
+            records.append(normalize(rec, rules, bounds))
         except RecordError as exc:
             rejected += 1
             if len(reasons) < MAX_ERRORS:
