@@ -47,9 +47,7 @@ def test_ingest_creates_the_partitions_its_records_need_and_rows_land_in_their_d
     assert Request.objects.get().ts.date() == old.date()
 
 
-def test_prune_drops_old_partitions_and_every_days_counts_stay_the_same(
-    shop, post_logs, settings
-):
+def test_prune_drops_old_partitions_and_every_days_counts_stay_the_same(shop, post_logs, settings):
     # Ingest accepts 14 days back (CONFLICTWATCH_MAX_RECORD_AGE_DAYS); retention keeps 5 here.
     settings.CONFLICTWATCH_RAW_RETENTION_DAYS = 5
     post_logs(spread(1500, 13.5, seed=11))
