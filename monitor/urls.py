@@ -23,5 +23,6 @@ urlpatterns = [
     path("p/<slug:slug>/sources/new/", sources.new_source, name="new-source"),
 ]
 
-# JSON under /api/, the usual page elsewhere.
+# JSON under /api/, the usual page elsewhere; a database error is a 503, never a 500.
 handler404 = "monitor.api.errors.not_found"
+handler500 = "monitor.api.errors.server_error"

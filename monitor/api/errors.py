@@ -1,12 +1,21 @@
 """API errors as JSON that names the problem: {"error": "parameter: what is wrong"}.
 
 Also documents them: `document_errors` is a drf-spectacular post-processing hook that adds the
-error answers every API operation can give to the OpenAPI document.
+error answers every API operation can give to the OpenAPI document. And the site-wide handlers:
+404 as JSON under /api/, and a database that fails answered 503 with Retry-After (JSON under
+/api/, a plain page elsewhere), never a 500.
 """
 
-from django.http import JsonResponse
+import logging
+import sys
+
+from django.db import DatabaseError
+from django.http import HttpResponse, JsonResponse
+from django.template import loader
 from django.views.defaults import page_not_found
+from django.views.defaults import server_error as django_server_error
 from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_handler
 
 from monitor.timerange import RangeError
@@ -23,7 +32,19 @@ def _flatten(data) -> str:
     return str(data)
 
 
+log = logging.getLogger(__name__)
+RETRY_AFTER_DATABASE = 10
+DATABASE_UNAVAILABLE = "database unavailable; retry later"
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, DatabaseError):
+        log.warning("database error in the API", exc_info=exc)
+        return Response(
+            {"error": DATABASE_UNAVAILABLE},
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_DATABASE)},
+        )
     if isinstance(exc, RangeError):
         exc = ValidationError({"error": str(exc)})
     response = drf_handler(exc, context)
@@ -75,6 +96,20 @@ def document_errors(result, generator, request, public):
                         "schema": {"type": "integer"},
                     }
     return result
+
+
+def server_error(request):
+    """Site-wide 500 handler: a database error (down, out of connections) anywhere, a view or a
+    middleware, is a 503 with Retry-After: JSON under /api/, a plain page that needs no
+    database elsewhere. Any other error keeps Django's 500 page."""
+    if not isinstance(sys.exc_info()[1], DatabaseError):
+        return django_server_error(request)
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"error": DATABASE_UNAVAILABLE}, status=503)
+    else:
+        response = HttpResponse(loader.render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_DATABASE)
+    return response
 
 
 def not_found(request, exception=None):
