@@ -33,14 +33,20 @@ def normalize_items(
     """For every record in the items: (index of its item, the record or the reason it failed).
 
     An item may hold several records (a Firehose delivery, a shipper batch); a text line that
-    no line format reads reports its JSON error, which says more than "no format".
+    no line format reads reports its JSON error, which says more than "no format"; a line that
+    a line format reads reports what normalize found wrong with it.
     """
     for item_index, item in enumerate(items):
         for obj in expand(item.value):
             try:
-                yield item_index, normalize(to_native(obj, fmt), rules, bounds)
+                native = to_native(obj, fmt)
             except RecordError as exc:
                 yield item_index, item.error or str(exc)
+                continue
+            try:
+                yield item_index, normalize(native, rules, bounds)
+            except RecordError as exc:
+                yield item_index, str(exc)
 
 
 def parse_items(

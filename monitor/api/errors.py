@@ -76,11 +76,12 @@ ERROR_ANSWERS = {
     "403": "Signed in, but the caller's role in the project does not allow this.",
     "404": "No such project or object, or one the caller does not belong to.",
     "429": "Too many requests for this token; retry after the Retry-After header's seconds.",
+    "503": "The database is unavailable; retry after the Retry-After header's seconds.",
 }
 
 
 def document_errors(result, generator, request, public):
-    """Add the Error schema and the error answers (400/401/403/404/429) to every operation."""
+    """Add the Error schema and the error answers (400/401/403/404/429/503) to every operation."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path in result.get("paths", {}).values():
@@ -90,7 +91,7 @@ def document_errors(result, generator, request, public):
             answers = operation.setdefault("responses", {})
             for code, description in ERROR_ANSWERS.items():
                 answer = answers.setdefault(code, {"description": description, "content": ref})
-                if code == "429":
+                if code in ("429", "503"):
                     answer.setdefault("headers", {})["Retry-After"] = {
                         "description": "Seconds to wait before the next call.",
                         "schema": {"type": "integer"},
