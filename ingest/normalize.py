@@ -395,7 +395,9 @@ def normalize(
     if query is not None and not isinstance(query, str):
         raise RecordError(f"query: expected a string, got {type(query).__name__}")
     path, query = split_path(raw_path, query)
-    path = redact_path(clean_text(path, MAX_PATH))
+    path = clean_text(path, MAX_PATH)
+    if ";" in path or "@" in path:
+        path = redact_path(path)
     if query is not None:
         query = redact_params(clean_text(query, MAX_QUERY))
 
@@ -435,13 +437,18 @@ def normalize(
         request_headers=headers(rec.get("request_headers"), "request_headers", rules.allowed),
         response_headers=headers(rec.get("response_headers"), "response_headers", rules.allowed),
         response_body=body_excerpt(rec.get("response_body")),
-        resource=bounded_resource(path.rstrip("/") or "/"),
+        resource=path.rstrip("/") or "/",
     )
+    if len(out.resource) * 4 > MAX_RESOURCE_BYTES:
+        out.resource = bounded_resource(out.resource)
     client = _optional_text(rec, "client", MAX_CLIENT)
-    out.client = cut_bytes(client, MAX_CLIENT_BYTES) if client else out.client_ip
-    whole_id = rec["request_id"] if request_id is not None else None
-    # An id cut for display: the dedup key still tells two long ids with the same start apart.
-    if not (isinstance(whole_id, str) and len(whole_id) > MAX_REQUEST_ID):
-        whole_id = None
+    if client and len(client) * 4 > MAX_CLIENT_BYTES:
+        client = cut_bytes(client, MAX_CLIENT_BYTES)
+    out.client = client or out.client_ip
+    whole_id = None
+    if request_id is not None and len(request_id) == MAX_REQUEST_ID:
+        # Maybe cut for display: the dedup key still tells long ids with the same start apart.
+        raw_id = rec["request_id"]
+        whole_id = raw_id.strip() if isinstance(raw_id, str) else None
     out.dedup_key = dedup_key(out, whole_id)
     return out
