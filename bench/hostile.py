@@ -32,10 +32,15 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
+from google.rpc.status_pb2 import Status  # noqa: E402
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: E402
+    ExportTraceServiceRequest,
+)
 
 from ingest.sources import create_source  # noqa: E402
 
 MIB = 1024 * 1024
+PROTOBUF = "application/x-protobuf"
 NOW = datetime.now(UTC)
 
 
@@ -81,19 +86,28 @@ def long_records() -> bytes:
 
 
 def post(client: Client, token: str, body: bytes, content_type: str, **headers) -> tuple:
-    """(seconds, status, the answer's error or counts)."""
+    """(seconds, status, the answer's error or counts); a protobuf body goes to OTLP."""
+    url = "/ingest/otlp/v1/traces" if content_type == PROTOBUF else "/ingest/v1/logs"
     start = time.perf_counter()
     response = client.post(
-        "/ingest/v1/logs",
-        body,
-        content_type=content_type,
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-        **headers,
+        url, body, content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {token}", **headers
     )
     seconds = time.perf_counter() - start
-    answer = response.json()
-    said = answer.get("error") or f"{answer.get('accepted')} accepted"
+    if content_type == PROTOBUF:
+        said = Status.FromString(response.content).message if response.status_code != 200 else ""
+    else:
+        answer = response.json()
+        said = answer.get("error") or f"{answer.get('accepted')} accepted"
     return seconds, response.status_code, said
+
+
+def empty_spans() -> bytes:
+    """An OTLP export of 20 MiB of empty SERVER spans (five million of them)."""
+    export = ExportTraceServiceRequest()
+    spans = export.resource_spans.add().scope_spans.add().spans
+    for _ in range(20 * MIB // 4 - 8):
+        spans.add(kind=2)
+    return export.SerializeToString()
 
 
 def main() -> int:
@@ -120,6 +134,7 @@ def main() -> int:
             None,
         ),
         ("19 MiB of records at every size bound", long_records(), "application/x-ndjson", {}, None),
+        ("OTLP: 5 million empty server spans (20 MiB)", empty_spans(), PROTOBUF, {}, None),
     ]
     logging.disable(logging.WARNING)  # the 4xx answers' log lines
     baseline = min(

@@ -112,8 +112,8 @@ def _export(request: HttpRequest, signal: Signal) -> HttpResponse:
                     415,
                     f"unsupported content type {media[:60] or '(none)'!r}; send {PROTOBUF} or {JSON}",
                 )
-            mapped = _map(signal, receive(request, source), media)
             try:
+                mapped = _map(signal, receive(request, source), media)
                 outcome, reasons = ingest_mapped(
                     source, mapped.records, mapped.refs, mapped.rejected, mapped.reasons
                 )

@@ -2,8 +2,12 @@
 and with a bounded number of members, and a body holds at most MAX_RECORDS records, so that a
 few requests cannot occupy every worker. (bench/hostile.py times these bodies.)"""
 
+import base64
 import gzip
 import json
+
+from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from ingest.decode import MAX_GZIP_MEMBERS, MAX_RECORDS
 from ingest.models import Request
@@ -50,8 +54,6 @@ def test_a_body_of_more_records_than_allowed_is_refused_with_413(post_logs):
 
 
 def test_a_firehose_delivery_of_too_many_records_is_refused_with_413(post_logs):
-    import base64
-
     data = base64.b64encode(b"{}\n" * (MAX_RECORDS + 1)).decode()
     delivery = {"requestId": "r-1", "timestamp": 0, "records": [{"data": data}]}
     response = post_logs(
@@ -62,3 +64,26 @@ def test_a_firehose_delivery_of_too_many_records_is_refused_with_413(post_logs):
     )
     assert response.status_code == 413
     assert "more than" in response.json()["errorMessage"]
+
+
+def test_an_otlp_export_of_too_many_spans_is_refused_with_413_before_mapping(client, token):
+    export = ExportTraceServiceRequest()
+    spans = export.resource_spans.add().scope_spans.add().spans
+    for _ in range(MAX_RECORDS + 1):
+        spans.add(kind=2)
+    response = client.post(
+        "/ingest/otlp/v1/traces",
+        export.SerializeToString(),
+        content_type="application/x-protobuf",
+        HTTP_X_CONFLICTWATCH_TOKEN=token,
+    )
+    assert response.status_code == 413
+    assert "more than" in Status.FromString(response.content).message
+    body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{}] * (MAX_RECORDS + 1)}]}]})
+    response = client.post(
+        "/ingest/otlp/v1/traces",
+        body,
+        content_type="application/json",
+        HTTP_X_CONFLICTWATCH_TOKEN=token,
+    )
+    assert response.status_code == 413
