@@ -39,7 +39,7 @@ DATABASE_UNAVAILABLE = "database unavailable; retry later"
 
 def exception_handler(exc, context):
     if isinstance(exc, DatabaseError):
-        log.warning("database error in the API", exc_info=exc)
+        log.error("database error in the API", exc_info=exc)
         return Response(
             {"error": DATABASE_UNAVAILABLE},
             status=503,
