@@ -87,3 +87,16 @@ def test_an_otlp_export_of_too_many_spans_is_refused_with_413_before_mapping(cli
         HTTP_X_CONFLICTWATCH_TOKEN=token,
     )
     assert response.status_code == 413
+
+
+def test_otlp_refuses_a_gzip_body_of_too_many_members_with_400(client, token):
+    body = MEMBER * (MAX_GZIP_MEMBERS + 1)
+    response = client.post(
+        "/ingest/otlp/v1/traces",
+        body,
+        content_type="application/x-protobuf",
+        HTTP_CONTENT_ENCODING="gzip",
+        HTTP_X_CONFLICTWATCH_TOKEN=token,
+    )
+    assert response.status_code == 400
+    assert "gzip members" in Status.FromString(response.content).message
