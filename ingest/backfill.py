@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from ingest import time_bounds
 from ingest.decode import BodyError, Item, line_items, split_items
+from ingest.lookalikes import FileOccurrences
 from ingest.normalize import ProjectRules, clean_text
 from ingest.pipeline import Outcome, normalize_items, store
 from monitor.models import Project
@@ -80,7 +82,7 @@ def _batches(
         data = first + stream.read(limit + 1 - len(first))
         if len(data) > limit:
             raise BodyError(413, f"a JSON document over {limit} bytes; convert it to NDJSON")
-        items = list(enumerate(split_items(data), start=1))
+        items = list(enumerate(split_items(data, max_items=None), start=1))
         for start in range(0, len(items), batch_size):
             yield items[start : start + batch_size]
         return
@@ -112,24 +114,30 @@ def backfill(
     *,
     batch_size: int = 1000,
     limit: int = 20 * 1024 * 1024,
+    max_age_days: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Summary:
     """Import every record of the log into the project; `progress(lines read)` after each batch.
+    `max_age_days` widens the accepted time range (default: CONFLICTWATCH_MAX_RECORD_AGE_DAYS).
     Raises BodyError only for a whole-file JSON document that is too big or not JSON."""
     rules = ProjectRules.for_project(project)
     summary = Summary()
+    # Look-alike lines are numbered across the whole file, so that a second run matches.
+    occurrences = FileOccurrences()
     for batch in _batches(open_log(stream), batch_size, limit, summary):
         numbers = [number for number, _ in batch]
         records = []
         outcome = Outcome()
-        for item_index, result in normalize_items([item for _, item in batch], fmt, rules):
+        bounds = time_bounds.bounds(max_age_days)
+        items = [item for _, item in batch]
+        for item_index, result in normalize_items(items, fmt, rules, bounds):
             if isinstance(result, str):
                 outcome.rejected += 1
                 if len(summary.bad) < MAX_REPORTED:
                     summary.bad.append((numbers[item_index], clean_text(result, 300)))
             else:
                 records.append(result)
-        store(project, None, records, outcome)
+        store(project, None, records, outcome, occurrences=occurrences)
         summary.accepted += outcome.accepted
         summary.duplicates += outcome.duplicates
         summary.rejected += outcome.rejected

@@ -1,7 +1,32 @@
 """Turn one native-shaped dict into a NativeRecord: validate, bound, scrub, derive.
 
 Everything logged is attacker text. This is the one door before storage: the header allow-list,
-secret and credential redaction, size bounds and control-character scrubbing all happen here.
+secret and credential redaction (ingest/redaction.py), size bounds and control-character
+scrubbing all happen here.
+
+Whatever the database would refuse is refused or bounded here, per record, so that no record
+can fail its batch (DESIGN.md principle 8). Column by column (ingest/models.py, monitor/models.py):
+
+- `ts`: inside the time bounds (ingest/time_bounds.py), which also bound the partitions made.
+- `method` (varchar 16, in the Endpoint key): `METHOD`, at most 16 characters.
+- `status`, `upstream_status` (smallint): 100-599. Byte counts (bigint): 0 to 2**62.
+  `duration_ms` (float8): finite, 0 to 1e10.
+- `route` (Endpoint.route, varchar 512, in the unique (project, method, route) index): cut to
+  `MAX_ROUTE` characters, so at most 2 KiB of UTF-8.
+- `resource` (the (project, resource, ts) indexes, the resource and race-pair rollup keys): at
+  most `MAX_RESOURCE_BYTES` of UTF-8; a longer one keeps its start and a hash of the whole, so
+  that two long resources stay two.
+- `client` (the (project, client, ts) index, the client, outcome and race-pair rollup keys, the
+  race pair holding two clients and a resource): at most `MAX_CLIENT_BYTES` of UTF-8.
+- `request_id` (the (project, request_id) index): `MAX_REQUEST_ID` characters; a longer id is
+  cut for display but its dedup key is made from all of it.
+- `dedup_key` (varchar 32): a 128-bit hash in hex.
+- `path` (`MAX_PATH`), `query`, `host`, `service`, `user_agent`, `client_ip`, header values and
+  the body excerpt: text and jsonb without an index, bounded in size; NUL and other control
+  characters and lone surrogates, which Postgres text and jsonb refuse, are replaced.
+
+Postgres refuses a btree entry over about 2,700 bytes; the widest key above (race pairs: a
+resource and two clients) stays under 2,100.
 """
 
 import hashlib
@@ -9,9 +34,17 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import unquote, unquote_plus, unquote_to_bytes, urlsplit
+from urllib.parse import unquote, unquote_to_bytes
 
+from ingest import time_bounds
 from ingest.record import NativeRecord, RecordError
+from ingest.redaction import (
+    URL_HEADERS,
+    is_credential_name,
+    redact_params,
+    redact_path,
+    redact_url,
+)
 from ingest.routes import EMPTY_TABLE, GATEWAY, RouteTable, project_table
 
 ALLOWED_HEADERS = frozenset(
@@ -43,23 +76,24 @@ SECRET_HEADERS = frozenset(
         "x-conflictwatch-token",
     }
 )
-CREDENTIAL_PARAMS = frozenset(
-    {"token", "key", "api_key", "apikey", "secret", "password", "signature", "sig", "code"}
-)
-CREDENTIAL_SUFFIXES = ("_token", "-token", "_key", "-key", "_secret", "_password", "_signature")
-REDACTED = "[redacted]"
 
 MAX_PATH = 8192
 MAX_QUERY = 4096
-MAX_TEXT = 512  # host, client, user agent, request id, service, route
+MAX_TEXT = 512  # host, user agent, service, a gateway's route
+MAX_ROUTE = 512  # Endpoint.route
+MAX_CLIENT = 256
+MAX_CLIENT_BYTES = 512
+MAX_RESOURCE_BYTES = 1024
+MAX_REQUEST_ID = 128
 MAX_HEADER_VALUE = 1024
 MAX_BODY_BYTES = 2048
 MAX_HEADERS = 200
 METHOD = re.compile(r"^[A-Z][A-Z0-9_-]{0,15}$")
 # Seconds vs milliseconds for epoch numbers (DESIGN: < 1e11 is seconds).
 EPOCH_MS_THRESHOLD = 1e11
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-FUTURE_SLACK = timedelta(days=1)
+# A full URL logged as the path: any scheme, in any case.
+_ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+_AUTHORITY_END = re.compile(r"[/?]")
 
 # C0 controls (but tab) and DEL become U+FFFD: they break terminals, mail headers and Postgres.
 _CONTROLS = {c: "\ufffd" for c in [*range(0, 9), *range(10, 32), 127]}
@@ -77,7 +111,9 @@ class ProjectRules:
     allowed: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        allowed = (ALLOWED_HEADERS | self.extra_headers) - SECRET_HEADERS - self.secret_headers
+        # A project's own header is not kept when its name names a credential (x-session-id).
+        extra = {h for h in self.extra_headers if not is_credential_name(h)}
+        allowed = (ALLOWED_HEADERS | extra) - SECRET_HEADERS - self.secret_headers
         object.__setattr__(self, "allowed", allowed)
 
     @classmethod
@@ -105,6 +141,30 @@ def clean_text(value: str, limit: int = MAX_TEXT) -> str:
         value = value.translate(_CONTROLS)
         value = value.encode("utf-8", "replace").decode("utf-8")
     return value
+
+
+def cut_bytes(value: str, limit: int) -> str:
+    """At most `limit` bytes of UTF-8: a longer string is cut on a character and ends in '…'."""
+    if len(value) * 4 <= limit or (value.isascii() and len(value) <= limit):
+        return value
+    data = value.encode("utf-8")
+    if len(data) <= limit:
+        return value
+    return data[: limit - 3].decode("utf-8", "ignore") + "…"
+
+
+def bounded_resource(resource: str) -> str:
+    """The resource within MAX_RESOURCE_BYTES: a longer one keeps its start and a hash of the
+    whole, so that two long resources with the same start stay two."""
+    if len(resource) * 4 <= MAX_RESOURCE_BYTES or (
+        resource.isascii() and len(resource) <= MAX_RESOURCE_BYTES
+    ):
+        return resource
+    data = resource.encode("utf-8")
+    if len(data) <= MAX_RESOURCE_BYTES:
+        return resource
+    digest = hashlib.blake2b(data, digest_size=8).hexdigest()
+    return cut_bytes(resource, MAX_RESOURCE_BYTES - len(digest) - 1) + "#" + digest
 
 
 def _optional_text(rec: dict, name: str, limit: int = MAX_TEXT) -> str | None:
@@ -176,15 +236,14 @@ def parse_ts(value) -> datetime:
         try:
             value = float(text)
         except ValueError:
-            return _check_range(_parse_rfc3339(text))
+            return _parse_rfc3339(text)
     if not isinstance(value, int | float) or not math.isfinite(value):
         raise RecordError(f"ts: expected an RFC 3339 string or an epoch number, got {value!r}")
     ms = round(value * 1000) if value < EPOCH_MS_THRESHOLD else round(value)
     try:
-        parsed = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
     except OverflowError:
         raise RecordError(f"ts: {value!r} is out of range") from None
-    return _check_range(parsed)
 
 
 def _parse_rfc3339(text: str) -> datetime:
@@ -196,15 +255,12 @@ def _parse_rfc3339(text: str) -> datetime:
         raise RecordError(f"ts: not an RFC 3339 time: {text[:40]!r}")
     if parsed.tzinfo is None:
         raise RecordError(f"ts: {text[:40]!r} has no UTC offset")
-    parsed = parsed.astimezone(UTC)
-    ms = round(parsed.microsecond / 1000)
-    return parsed.replace(microsecond=0) + timedelta(milliseconds=ms)
-
-
-def _check_range(ts: datetime) -> datetime:
-    if ts < EARLIEST or ts > datetime.now(UTC) + FUTURE_SLACK:
-        raise RecordError(f"ts: {ts.isoformat()} is out of range (2000 to tomorrow)")
-    return ts
+    try:
+        parsed = parsed.astimezone(UTC)
+        ms = round(parsed.microsecond / 1000)
+        return parsed.replace(microsecond=0) + timedelta(milliseconds=ms)
+    except OverflowError:
+        raise RecordError(f"ts: {text[:40]!r} is out of range") from None
 
 
 def unquote_form(value: str) -> str:
@@ -217,25 +273,6 @@ def unquote_form(value: str) -> str:
         # One decode of the whole value instead of one per escaped run.
         return unquote_to_bytes(value).decode("utf-8", "replace")
     return unquote(value)
-
-
-def is_credential_param(name: str) -> bool:
-    name = unquote_plus(name).strip().lower()
-    return (
-        name in CREDENTIAL_PARAMS
-        or name.endswith(CREDENTIAL_SUFFIXES)
-        or "password" in name
-        or "secret" in name
-    )
-
-
-def redact_query(query: str) -> str:
-    """Replace the values of credential-like query parameters with [redacted]."""
-    parts = []
-    for part in query.split("&"):
-        name, sep, _value = part.partition("=")
-        parts.append(f"{name}={REDACTED}" if sep and is_credential_param(name) else part)
-    return "&".join(parts)
 
 
 def headers(value, name: str, allowed: frozenset[str]) -> dict[str, str]:
@@ -259,7 +296,8 @@ def headers(value, name: str, allowed: frozenset[str]) -> dict[str, str]:
         text = str(raw).strip()
         if text in ("", "-"):
             continue
-        kept[low] = clean_text(text, MAX_HEADER_VALUE)
+        text = clean_text(text, MAX_HEADER_VALUE)
+        kept[low] = redact_url(text) if low in URL_HEADERS else text
     return kept
 
 
@@ -279,22 +317,38 @@ def body_excerpt(value) -> str | None:
 
 
 def split_path(raw_path: str, query: str | None) -> tuple[str, str | None]:
-    """Split '?query' off the path; a full URL keeps only its path."""
-    if raw_path.startswith(("http://", "https://")):
-        parts = urlsplit(raw_path)
-        raw_path = parts.path or "/"
-        if parts.query and not query:
-            query = parts.query
+    """Split '?query' off the path; a full URL (any scheme, any case) keeps only its path. A
+    fragment is dropped: servers never receive one, and clients keep tokens there."""
+    if "#" in raw_path:
+        raw_path = raw_path.partition("#")[0]
+    authority = None
+    if raw_path[:1] != "/":
+        url = _ABSOLUTE_URL.match(raw_path)
+        if url is not None:
+            authority = url.end()
+    elif raw_path[:2] == "//" and "@" in _AUTHORITY_END.split(raw_path[2:], 1)[0]:
+        authority = 2  # a network-path reference, //user:pw@host/path
+    if authority is not None:
+        # Keep what follows the authority (user:pw@host:port) only.
+        rest = raw_path[authority:]
+        end = _AUTHORITY_END.search(rest)
+        raw_path = "/" if end is None else rest[end.start() :]
+        if raw_path[:1] == "?":
+            raw_path = "/" + raw_path
     path, sep, tail = raw_path.partition("?")
     if sep and not query:
         query = tail
+    if query and "#" in query:
+        query = query.partition("#")[0]
     return path, (query or None)
 
 
-def dedup_key(rec: NativeRecord) -> str:
-    """The request id when the gateway gives one, else a hash of the record's content."""
+def dedup_key(rec: NativeRecord, request_id: str | None = None) -> str:
+    """The request id when the gateway gives one (`request_id`: the whole id when the stored one
+    was cut), else a hash of the record's content (its look-alikes are told apart by
+    ingest/lookalikes.py)."""
     if rec.request_id:
-        material = "rid\0" + rec.request_id
+        material = "rid\0" + (request_id or rec.request_id)
     else:
         material = "\0".join(
             str(v)
@@ -317,8 +371,12 @@ def dedup_key(rec: NativeRecord) -> str:
     return hashlib.blake2b(material.encode("utf-8", "replace"), digest_size=16).hexdigest()
 
 
-def normalize(rec, rules: ProjectRules = DEFAULT_RULES) -> NativeRecord:
-    """Validate one native-shaped dict and return the record to store, or raise RecordError."""
+def normalize(
+    rec, rules: ProjectRules = DEFAULT_RULES, bounds: time_bounds.TimeBounds | None = None
+) -> NativeRecord:
+    """Validate one native-shaped dict and return the record to store, or raise RecordError.
+    `bounds`: the accepted time range (computed now when not given; callers pass one per
+    batch)."""
     if not isinstance(rec, dict):
         raise RecordError(f"record: expected a JSON object, got {type(rec).__name__}")
 
@@ -339,8 +397,10 @@ def normalize(rec, rules: ProjectRules = DEFAULT_RULES) -> NativeRecord:
         raise RecordError(f"query: expected a string, got {type(query).__name__}")
     path, query = split_path(raw_path, query)
     path = clean_text(path, MAX_PATH)
+    if ";" in path or "@" in path:
+        path = redact_path(path)
     if query is not None:
-        query = redact_query(clean_text(query, MAX_QUERY))
+        query = redact_params(clean_text(query, MAX_QUERY))
 
     status = _int(rec, "status", required=True)
     if not 100 <= status <= 599:
@@ -349,19 +409,27 @@ def normalize(rec, rules: ProjectRules = DEFAULT_RULES) -> NativeRecord:
     if upstream is not None and not 100 <= upstream <= 599:
         upstream = None
 
-    route = _optional_text(rec, "route")
+    route = _optional_text(rec, "route", MAX_ROUTE)
     if route is not None:
         route_source = GATEWAY
     else:
         route, route_source = rules.routes.route(path)
+    if len(route) > MAX_ROUTE:
+        route = route[: MAX_ROUTE - 1] + "…"
+    if bounds is None:
+        bounds = time_bounds.bounds()
+    host = _optional_text(rec, "host")
+    if host is not None and "@" in host:
+        host = host.rpartition("@")[2] or None
+    request_id = _optional_text(rec, "request_id", MAX_REQUEST_ID)
 
     out = NativeRecord(
-        ts=parse_ts(rec.get("ts")),
+        ts=bounds.check(parse_ts(rec.get("ts"))),
         method=method,
         path=path,
         query=query,
         status=status,
-        host=_optional_text(rec, "host"),
+        host=host,
         route=route,
         route_source=route_source,
         service=_optional_text(rec, "service"),
@@ -371,12 +439,22 @@ def normalize(rec, rules: ProjectRules = DEFAULT_RULES) -> NativeRecord:
         upstream_status=upstream,
         client_ip=_optional_text(rec, "client_ip", 64),
         user_agent=_optional_text(rec, "user_agent"),
-        request_id=_optional_text(rec, "request_id", 128),
+        request_id=request_id,
         request_headers=headers(rec.get("request_headers"), "request_headers", rules.allowed),
         response_headers=headers(rec.get("response_headers"), "response_headers", rules.allowed),
         response_body=body_excerpt(rec.get("response_body")),
         resource=path.rstrip("/") or "/",
     )
-    out.client = _optional_text(rec, "client", 256) or out.client_ip
-    out.dedup_key = dedup_key(out)
+    if len(out.resource) * 4 > MAX_RESOURCE_BYTES:
+        out.resource = bounded_resource(out.resource)
+    client = _optional_text(rec, "client", MAX_CLIENT)
+    if client and len(client) * 4 > MAX_CLIENT_BYTES:
+        client = cut_bytes(client, MAX_CLIENT_BYTES)
+    out.client = client or out.client_ip
+    whole_id = None
+    if request_id is not None and len(request_id) == MAX_REQUEST_ID:
+        # Maybe cut for display: the dedup key still tells long ids with the same start apart.
+        raw_id = rec["request_id"]
+        whole_id = raw_id.strip() if isinstance(raw_id, str) else None
+    out.dedup_key = dedup_key(out, whole_id)
     return out

@@ -28,6 +28,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from ingest import problems
+from ingest.decode import BodyError
 from ingest.formats import otlp, otlp_json
 from ingest.intake import Refused, authenticate, database_errors_refused, media_type, receive
 from ingest.pipeline import ingest_mapped
@@ -113,10 +114,13 @@ def _export(request: HttpRequest, signal: Signal) -> HttpResponse:
                     415,
                     f"unsupported content type {media[:60] or '(none)'!r}; send {PROTOBUF} or {JSON}",
                 )
-            mapped = _map(signal, receive(request, source), media)
-            outcome, reasons = ingest_mapped(
-                source, mapped.records, mapped.refs, mapped.rejected, mapped.reasons
-            )
+            try:
+                mapped = _map(signal, receive(request, source), media)
+                outcome, reasons = ingest_mapped(
+                    source, mapped.records, mapped.refs, mapped.rejected, mapped.reasons
+                )
+            except BodyError as exc:
+                raise Refused(exc.status, exc.message) from None
     except Refused as refused:
         problems.record(source, refused.status, refused.message)
         status = Status(message=refused.message[:MAX_MESSAGE])

@@ -7,8 +7,11 @@ existing table), each with FILLFACTOR. Partitions are created:
 - ahead, for today and the next two days, by beat (`monitor.tasks.create_partitions`) and by
   `migrate` (post_migrate, ingest/apps.py);
 - on demand by ingest for the days a batch needs (`ensure`, before the batch's transaction,
-  so that the DDL's lock on the parent is held only for the moment it takes). Records are
-  validated to lie between 2000 and tomorrow, so a partition is always one that can exist.
+  so that the DDL's lock on the parent is held only for the moment it takes).
+
+Only days inside the kept range are ever made (ingest/time_bounds.py: from the longest age a
+backfill may accept to two days ahead): normalize rejects records outside it, and `ensure`
+refuses such a day outright, so no sender can fill the catalog with partitions.
 
 Each process remembers the partitions it has seen. Retention drops whole partitions
 (monitor/pipeline/retention.py); a process may still remember a dropped one, so days before the raw
@@ -23,6 +26,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection
+
+from ingest import time_bounds
 
 PARENT = "ingest_request"
 # Each page keeps a tenth free, so that aggregation's write-back onto a conflict just stored
@@ -82,6 +87,10 @@ def ensure(days: Iterable[date]) -> list[str]:
     wanted = sorted(set(days) - _known)
     if not wanted or not partitioned():
         return []
+    first, last = time_bounds.partition_days()
+    if wanted[0] < first or wanted[-1] > last:
+        outside = [str(d) for d in wanted if not first <= d <= last]
+        raise ValueError(f"no partition outside {first} to {last}: {', '.join(outside[:5])}")
     created = []
     with connection.cursor() as cursor:
         for day in wanted:

@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from ingest import problems
-from ingest.decode import Item
+from ingest import problems, time_bounds
+from ingest.decode import MAX_RECORDS, Item, too_many_records
 from ingest.formats import expand, to_native
+from ingest.lookalikes import BatchOccurrences
 from ingest.models import IngestBatch, Source
 from ingest.normalize import ProjectRules, normalize
 from ingest.record import NativeRecord, RecordError
 from ingest.storage import store_records
+from ingest.time_bounds import TimeBounds
 from monitor.models import Project
 from monitor.telemetry.counters import count_records
 
@@ -27,30 +29,38 @@ def backlog_full(project: Project) -> bool:
 
 
 def normalize_items(
-    items: Iterable[Item], fmt: str | None, rules: ProjectRules
+    items: Iterable[Item], fmt: str | None, rules: ProjectRules, bounds: TimeBounds
 ) -> Iterator[tuple[int, NativeRecord | str]]:
     """For every record in the items: (index of its item, the record or the reason it failed).
 
     An item may hold several records (a Firehose delivery, a shipper batch); a text line that
-    no line format reads reports its JSON error, which says more than "no format".
+    no line format reads reports its JSON error, which says more than "no format"; a line that
+    a line format reads reports what normalize found wrong with it.
     """
     for item_index, item in enumerate(items):
         for obj in expand(item.value):
             try:
-                yield item_index, normalize(to_native(obj, fmt), rules)
+                native = to_native(obj, fmt)
             except RecordError as exc:
                 yield item_index, item.error or str(exc)
+                continue
+            try:
+                yield item_index, normalize(native, rules, bounds)
+            except RecordError as exc:
+                yield item_index, str(exc)
 
 
 def parse_items(
-    items: Iterable[Item], fmt: str | None, rules: ProjectRules
+    items: Iterable[Item], fmt: str | None, rules: ProjectRules, bounds: TimeBounds
 ) -> tuple[list[NativeRecord], list[dict], int]:
     """Normalize every record in the items; returns records, capped errors (indexed by record),
     rejected count."""
     records: list[NativeRecord] = []
     errors: list[dict] = []
     rejected = 0
-    for index, (_, outcome) in enumerate(normalize_items(items, fmt, rules)):
+    for index, (_, outcome) in enumerate(normalize_items(items, fmt, rules, bounds)):
+        if index >= MAX_RECORDS:  # items that each hold many records (Firehose deliveries)
+            raise too_many_records(MAX_RECORDS)
         if isinstance(outcome, str):
             rejected += 1
             if len(errors) < MAX_ERRORS:
@@ -88,11 +98,14 @@ def store(
     records: list[NativeRecord],
     outcome: Outcome,
     first_error: str = "",
-):
-    """Store the records (a batch row even when all were rejected, so the count is kept);
-    a body with rejected records is also one of the source's problems (ingest/problems.py)."""
+    occurrences: BatchOccurrences | None = None,
+) -> Outcome:
+    """Store the records, look-alikes numbered within the batch (or across a file, with the
+    file's `occurrences`); a batch row even when all were rejected, so the count is kept. A
+    body with rejected records is also one of the source's problems (ingest/problems.py)."""
     if not records and not outcome.rejected:
         return outcome
+    (occurrences or BatchOccurrences()).number(records)
     result = store_records(project, source, records, outcome.rejected)
     outcome.accepted += result.accepted
     outcome.duplicates += result.duplicates
@@ -109,7 +122,9 @@ def store(
 def ingest_items(source: Source, items: Iterable[Item], fmt: str | None) -> Outcome:
     """Store the usable records of the items."""
     project = source.project
-    records, errors, rejected = parse_items(items, fmt, ProjectRules.for_project(project))
+    records, errors, rejected = parse_items(
+        items, fmt, ProjectRules.for_project(project), time_bounds.bounds()
+    )
     return store(project, source, records, Outcome(rejected=rejected, errors=errors))
 
 
@@ -119,13 +134,16 @@ def ingest_mapped(
     """Store native-shaped dicts mapped elsewhere (OTLP): `refs` names each dict for its error
     message, `rejected` / `reasons` are what the mapping already refused. Returns the outcome
     and every reason (mapping's first, capped)."""
+    if len(dicts) + rejected > MAX_RECORDS:
+        raise too_many_records(MAX_RECORDS)
     project = source.project
     rules = ProjectRules.for_project(project)
+    bounds = time_bounds.bounds()
     records: list[NativeRecord] = []
     reasons = list(reasons)
     for ref, rec in zip(refs, dicts, strict=True):
         try:
-            records.append(normalize(rec, rules))
+            records.append(normalize(rec, rules, bounds))
         except RecordError as exc:
             rejected += 1
             if len(reasons) < MAX_ERRORS:

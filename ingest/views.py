@@ -115,7 +115,10 @@ def firehose(request: HttpRequest) -> JsonResponse:
                 request_id = envelope["requestId"][:MAX_REQUEST_ID]
             if not envelope["records"]:
                 return _firehose_answer(request_id)
-            outcome = ingest_items(source, items, fmt)
+            try:
+                outcome = ingest_items(source, items, fmt)
+            except BodyError as exc:
+                raise Refused(exc.status, exc.message) from None
     except Refused as refused:
         problems.record(source, refused.status, refused.message)
         return _firehose_answer(request_id, refused.status, refused.message, refused.retry_after)

@@ -90,5 +90,6 @@ urlpatterns = [
     path("p/<slug:slug>/routes/<int:rule_id>/remove/", routes.remove_rule, name="routes-remove"),
 ]
 
-# JSON under /api/, the usual page elsewhere.
+# JSON under /api/, the usual page elsewhere; a database error is a 503, never a 500.
 handler404 = "monitor.api.errors.not_found"
+handler500 = "monitor.api.errors.server_error"

@@ -22,6 +22,7 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from ingest.decode import MAX_RECORDS, too_many_records
 from ingest.normalize import ALLOWED_HEADERS, SECRET_HEADERS
 from ingest.record import RecordError
 
@@ -374,8 +375,16 @@ def add_log(mapped: Mapped, parts: tuple, service, index: int, when: int) -> Non
     _add(mapped, parts, service, f"log record {index}", when, "timeUnixNano", duration_ms)
 
 
+def check_count(count: int) -> None:
+    """Refuse a request of more spans or log records than a body may hold (BodyError 413),
+    before they are mapped one by one."""
+    if count > MAX_RECORDS:
+        raise too_many_records(MAX_RECORDS)
+
+
 def map_traces(request: ExportTraceServiceRequest) -> Mapped:
     """Native-shaped dicts for the SERVER spans of an export request (see module docstring)."""
+    check_count(sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans))
     mapped = Mapped()
     for resource_spans in request.resource_spans:
         service = _service(resource_spans.resource)
@@ -395,6 +404,7 @@ def map_traces(request: ExportTraceServiceRequest) -> Mapped:
 
 def map_logs(request: ExportLogsServiceRequest) -> Mapped:
     """Native-shaped dicts for the log records with HTTP attributes; others are skipped."""
+    check_count(sum(len(s.log_records) for r in request.resource_logs for s in r.scope_logs))
     mapped = Mapped()
     for resource_logs in request.resource_logs:
         service = _service(resource_logs.resource)

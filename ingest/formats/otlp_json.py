@@ -26,6 +26,7 @@ from ingest.formats.otlp import (
     Mapped,
     add_log,
     add_span,
+    check_count,
     other_header,
 )
 from ingest.record import RecordError
@@ -191,6 +192,9 @@ def map_traces(body: bytes | str) -> Mapped:
     """Native-shaped dicts for the SERVER spans of an OTLP/JSON traces body; raises RecordError
     for a body that is not one (the whole body is refused: a 400)."""
     request = _decode(_traces_decoder, body)
+    check_count(
+        sum(len(s.spans or ()) for r in request.resourceSpans or () for s in r.scopeSpans or ())
+    )
     mapped = Mapped()
     for resource_spans in request.resourceSpans or ():
         service = _service(resource_spans.resource)
@@ -213,6 +217,9 @@ def map_logs(body: bytes | str) -> Mapped:
     """Native-shaped dicts for the log records with HTTP attributes of an OTLP/JSON logs body;
     raises RecordError for a body that is not one (the whole body is refused: a 400)."""
     request = _decode(_logs_decoder, body)
+    check_count(
+        sum(len(s.logRecords or ()) for r in request.resourceLogs or () for s in r.scopeLogs or ())
+    )
     mapped = Mapped()
     for resource_logs in request.resourceLogs or ():
         service = _service(resource_logs.resource)

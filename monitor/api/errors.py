@@ -1,12 +1,21 @@
 """API errors as JSON that names the problem: {"error": "parameter: what is wrong"}.
 
 Also documents them: `document_errors` is a drf-spectacular post-processing hook that adds the
-error answers every API operation can give to the OpenAPI document.
+error answers every API operation can give to the OpenAPI document. And the site-wide handlers:
+404 as JSON under /api/, and a database that fails answered 503 with Retry-After (JSON under
+/api/, a plain page elsewhere), never a 500.
 """
 
-from django.http import JsonResponse
+import logging
+import sys
+
+from django.db import DatabaseError
+from django.http import HttpResponse, JsonResponse
+from django.template import loader
 from django.views.defaults import page_not_found
+from django.views.defaults import server_error as django_server_error
 from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_handler
 
 from monitor.reads.timerange import RangeError
@@ -23,7 +32,19 @@ def _flatten(data) -> str:
     return str(data)
 
 
+log = logging.getLogger(__name__)
+RETRY_AFTER_DATABASE = 10
+DATABASE_UNAVAILABLE = "database unavailable; retry later"
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, DatabaseError):
+        log.error("database error in the API", exc_info=exc)
+        return Response(
+            {"error": DATABASE_UNAVAILABLE},
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_DATABASE)},
+        )
     if isinstance(exc, RangeError):
         exc = ValidationError({"error": str(exc)})
     response = drf_handler(exc, context)
@@ -55,11 +76,12 @@ ERROR_ANSWERS = {
     "403": "Signed in, but the caller's role in the project does not allow this.",
     "404": "No such project or object, or one the caller does not belong to.",
     "429": "Too many requests for this token; retry after the Retry-After header's seconds.",
+    "503": "The database is unavailable; retry after the Retry-After header's seconds.",
 }
 
 
 def document_errors(result, generator, request, public):
-    """Add the Error schema and the error answers (400/401/403/404/429) to every operation."""
+    """Add the Error schema and the error answers (400/401/403/404/429/503) to every operation."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path in result.get("paths", {}).values():
@@ -69,12 +91,26 @@ def document_errors(result, generator, request, public):
             answers = operation.setdefault("responses", {})
             for code, description in ERROR_ANSWERS.items():
                 answer = answers.setdefault(code, {"description": description, "content": ref})
-                if code == "429":
+                if code in ("429", "503"):
                     answer.setdefault("headers", {})["Retry-After"] = {
                         "description": "Seconds to wait before the next call.",
                         "schema": {"type": "integer"},
                     }
     return result
+
+
+def server_error(request):
+    """Site-wide 500 handler: a database error (down, out of connections) anywhere, a view or a
+    middleware, is a 503 with Retry-After: JSON under /api/, a plain page that needs no
+    database elsewhere. Any other error keeps Django's 500 page."""
+    if not isinstance(sys.exc_info()[1], DatabaseError):
+        return django_server_error(request)
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"error": DATABASE_UNAVAILABLE}, status=503)
+    else:
+        response = HttpResponse(loader.render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_DATABASE)
+    return response
 
 
 def not_found(request, exception=None):

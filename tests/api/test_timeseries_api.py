@@ -8,7 +8,8 @@ from monitor.reads.series import MAX_POINTS, buckets, floor
 from monitor.reads.timerange import TimeRange
 
 API = "/api/v1/projects/shop/timeseries/"
-T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+# 10:00 UTC two days ago: inside the time ingest accepts (CONFLICTWATCH_MAX_RECORD_AGE_DAYS).
+T0 = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(days=2)
 
 
 def iso(t: datetime) -> str:

@@ -127,9 +127,9 @@ OUTSIDE_MARKS = ('"shared"', "../shared", "parents[2].parent")
 
 
 def test_tests_read_their_data_from_the_repository():
-    from tests.ingest.samples import SHARED, sample_cases
+    from tests.ingest.samples import SAMPLES, sample_cases
 
-    assert SHARED.is_relative_to(ROOT / "tests" / "data")
+    assert SAMPLES.is_relative_to(ROOT / "tests" / "data")
     assert len(sample_cases()) >= 17
     outside = [
         str(path.relative_to(ROOT))

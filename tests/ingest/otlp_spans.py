@@ -1,8 +1,11 @@
 """OTLP/JSON spans for tests: attributes given as a plain dict become OTLP `KeyValue`s."""
 
+from tests.ingest.samples import moved_text
+
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
-START = "1741944413589312457"
-END = "1741944413601356328"
+# The samples' times, moved like the samples (tests/ingest/samples.py).
+START = moved_text("1741944413589312457")
+END = moved_text("1741944413601356328")
 
 
 def any_value(value) -> dict:

@@ -8,7 +8,8 @@ from tests.records import record
 
 
 def test_it_floors_times_to_their_bucket_like_python_does(post_logs):
-    base = datetime(2026, 11, 20, 10, 7, 31, 250000, tzinfo=UTC)
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
+    base = day.replace(hour=10, minute=7, second=31, microsecond=250000)
     times = [base + timedelta(minutes=m, seconds=s) for m in (0, 8, 22, 53) for s in (0, 29)]
     post_logs([record(i, ts=t.isoformat()) for i, t in enumerate(times)], fmt="native")
     step = timedelta(minutes=15)
@@ -18,8 +19,8 @@ def test_it_floors_times_to_their_bucket_like_python_does(post_logs):
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     assert [b for _, b in got] == [t - ((t - epoch) % step) for t, _ in got]
     assert {b for _, b in got} == {
-        datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
-        datetime(2026, 11, 20, 10, 15, tzinfo=UTC),
-        datetime(2026, 11, 20, 10, 30, tzinfo=UTC),
-        datetime(2026, 11, 20, 11, 0, tzinfo=UTC),
+        day.replace(hour=10, minute=0),
+        day.replace(hour=10, minute=15),
+        day.replace(hour=10, minute=30),
+        day.replace(hour=11, minute=0),
     }

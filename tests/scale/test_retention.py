@@ -33,7 +33,7 @@ def views(shop) -> tuple:
 def test_prune_keeps_raw_rows_of_the_retention_and_every_count(shop, post_logs, settings):
     settings.CONFLICTWATCH_RAW_RETENTION_DAYS = 7
     settings.CONFLICTWATCH_ROLLUP_RETENTION_DAYS = 10
-    post_logs(spread(900, 20, seed=3))
+    post_logs(spread(900, 13, seed=3))  # ingest takes 14 days back (MAX_RECORD_AGE_DAYS)
     before = views(shop)
     report = retention.prune()
     cut = day(NOW - timedelta(days=7))

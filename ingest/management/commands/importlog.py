@@ -4,9 +4,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from django.utils.text import slugify
 from tqdm import tqdm
 
+from ingest import time_bounds
 from ingest.backfill import backfill
 from ingest.decode import BodyError
 from ingest.formats import FORMATS
@@ -32,6 +34,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch-size", type=int, default=1000, help="records per stored batch (default 1000)"
         )
+        parser.add_argument(
+            "--max-age",
+            type=int,
+            metavar="DAYS",
+            help="accept records up to DAYS old, for a backfill (default "
+            "CONFLICTWATCH_MAX_RECORD_AGE_DAYS; at most CONFLICTWATCH_ROLLUP_RETENTION_DAYS)",
+        )
 
     def handle(self, *args, **opts):
         slug = slugify(opts["project"])
@@ -39,6 +48,14 @@ class Command(BaseCommand):
             raise CommandError(f"not a usable project slug: {opts['project']!r}")
         if opts["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
+        max_age = opts["max_age"]
+        if max_age is not None:
+            longest = settings.CONFLICTWATCH_ROLLUP_RETENTION_DAYS
+            if not 1 <= max_age <= longest:
+                raise CommandError(
+                    f"--max-age must be 1 to {longest} days (CONFLICTWATCH_ROLLUP_RETENTION_DAYS):"
+                    " older records would be pruned from every rollup"
+                )
         name = opts["file"]
         if name == "-":
             raw, total, label = sys.stdin.buffer, None, "stdin"
@@ -71,10 +88,17 @@ class Command(BaseCommand):
                 opts["format"] or None,
                 batch_size=opts["batch_size"],
                 limit=settings.CONFLICTWATCH_MAX_BODY_BYTES,
+                max_age_days=max_age,
                 progress=progress,
             )
         except BodyError as exc:
             raise CommandError(f"{label}: {exc.message}") from None
+        except DatabaseError as exc:
+            # Batches stored so far are kept; a second run stores only what is missing.
+            raise CommandError(
+                f"{label}: the database failed ({str(exc).strip()[:200]}); "
+                "run the same command again to import the rest"
+            ) from None
         finally:
             bar.close()
             if raw is not sys.stdin.buffer:
@@ -88,3 +112,8 @@ class Command(BaseCommand):
             f"{summary.accepted:,} accepted, {summary.duplicates:,} duplicates, "
             f"{summary.rejected:,} rejected in {time.monotonic() - started:.1f} s"
         )
+        if summary.rejected and any("older than" in reason for _, reason in summary.bad):
+            days = max_age or time_bounds.default_max_age_days()
+            self.stderr.write(
+                f"records older than {days} days were rejected; --max-age DAYS accepts older ones"
+            )
