@@ -61,9 +61,7 @@ class ReplicaReadsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method not in ("GET", "HEAD") or request.path.startswith(
-            PRIMARY_ONLY_PREFIXES
-        ):
+        if request.method not in ("GET", "HEAD") or request.path.startswith(PRIMARY_ONLY_PREFIXES):
             return self.get_response(request)
         token = _replica_reads.set(True)
         try:

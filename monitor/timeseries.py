@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection
+from django.db import connections
 from django.db.models import F, Sum
 from django.db.models.functions import Trunc
 
@@ -175,8 +175,10 @@ def _p95(project, rng, interval: str, step, group, f: Filters) -> tuple[dict, di
     fields = ["b", "endpoint_id", "bucket"] if by_endpoint else ["b", "bucket"]
     # One histogram query per piece (minute edges, whole hours, whole days), summed again.
     selects, params = [], []
+    database = "default"
     for part in latency_parts(project, rng, f, _grain(interval)):
         inner = part.annotate(b=_bucket_expr(interval)).values(*fields).annotate(total=Sum("n"))
+        database = inner.db  # the replica when pages read there (monitor/routers.py)
         sql, part_params = inner.query.sql_with_params()
         selects.append(f"SELECT * FROM ({sql}) AS piece{len(selects)}")
         params.extend(part_params)
@@ -198,7 +200,7 @@ def _p95(project, rng, interval: str, step, group, f: Filters) -> tuple[dict, di
     """
     series: dict = defaultdict(dict)
     weights: dict = defaultdict(int)
-    with connection.cursor() as cursor:
+    with connections[database].cursor() as cursor:
         cursor.execute(query, params)
         for row in cursor.fetchall():
             key = row[1] if by_endpoint else "p95_ms"
