@@ -135,7 +135,7 @@ def _database(url: str) -> dict:
 # SQLite by default so that `make run` works on a bare machine; Postgres in production.
 DATABASES = {
     "default": _database(
-        env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'conflictwatch.sqlite3'}")
+        env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'conflictwatch.sqlite3'}"
     )
 }
 # A streaming replica of DATABASE_URL: pages and API GETs read raw requests and rollups there
