@@ -7,7 +7,7 @@ page of requests/, against a dedicated Postgres database holding --rows raw rows
 
 Rows are synthetic (eight endpoints, every conflict cause, five clients) spread evenly over
 --days days up to now, loaded with COPY; their rollups are added with the same upserts
-aggregation uses (monitor/rollups.py). Calls go through the whole Django stack in-process (token
+aggregation uses (monitor/pipeline/rollups.py). Calls go through the whole Django stack in-process (token
 auth, middleware, serialization). Figures are printed in ms and as a ratio to a baseline measured
 in the same run: GET /api/v1/projects/, the fixed cost of an authenticated API call.
 """

@@ -64,9 +64,9 @@ WARM_UP = 5
 def throughput(batches: int) -> None:
     from django.db import connection
 
-    from monitor.aggregate import aggregate_batch
+    from monitor.demo.simulation import Simulator
     from monitor.models import Project
-    from monitor.simulation import Simulator
+    from monitor.pipeline.aggregate import aggregate_batch
 
     with_analysis = Project.objects.create(slug="analysed", name="analysed")
     baseline = Project.objects.create(slug="baseline", name="baseline")
@@ -110,9 +110,10 @@ def load_day(rows: int) -> None:
     from django.db import connection
 
     from ingest import partitions
-    from monitor.aggregate import aggregate_batch
+    from monitor.demo.simulation import Simulator
     from monitor.models import Project
-    from monitor.simulation import Simulator
+    from monitor.pipeline.aggregate import aggregate_batch
+    from monitor.pipeline.retention import MINUTE_TABLES
 
     project = Project.objects.create(slug="day", name="day")
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
@@ -152,14 +153,7 @@ def load_day(rows: int) -> None:
                 "FROM ingest_request WHERE project_id = %s AND ts >= %s AND ts < %s",
                 [project.id, hour0, end],
             )
-            for table in (
-                "monitor_rollup_status_minute",
-                "monitor_rollup_latency_minute",
-                "monitor_rollup_client_minute",
-                "monitor_rollup_outcome_minute",
-                "monitor_rollup_resource_minute",
-                "monitor_rollup_race_minute",
-            ):
+            for table in MINUTE_TABLES:
                 cursor.execute(
                     "SELECT column_name FROM information_schema.columns "
                     "WHERE table_name = %s AND column_name <> 'id'",
@@ -180,9 +174,9 @@ def load_day(rows: int) -> None:
 
 
 def time_queries() -> None:
-    from monitor import conflict_queries
     from monitor.models import ClientRollup, Project, ResourceRollup
-    from monitor.timerange import TimeRange
+    from monitor.reads import conflicts
+    from monitor.reads.timerange import TimeRange
 
     project = Project.objects.get(slug="day")
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
@@ -192,13 +186,13 @@ def time_queries() -> None:
         f"{ResourceRollup.objects.filter(project=project).count():,} resource"
     )
     for name, call in (
-        ("offenders", lambda: conflict_queries.offenders(project, rng)),
-        ("hotspots", lambda: conflict_queries.hotspots(project, rng)),
+        ("offenders", lambda: conflicts.offenders(project, rng)),
+        ("hotspots", lambda: conflicts.hotspots(project, rng)),
         (
             "offenders + hotspots",
             lambda: (
-                conflict_queries.offenders(project, rng),
-                conflict_queries.hotspots(project, rng),
+                conflicts.offenders(project, rng),
+                conflicts.hotspots(project, rng),
             ),
         ),
     ):

@@ -52,13 +52,13 @@ def prepare_database(db: str, reuse: bool) -> None:
 def load(rows: int, days: int, chunk: int = CHUNK) -> None:
     """`rows` synthetic raw rows spread evenly over `days` days up to now, written with COPY
     in transactions of `chunk` rows, each with its rollups added by the aggregation's upserts
-    (monitor/rollups.py: minute, hour and day). Partitions are created first on Postgres."""
+    (monitor/pipeline/rollups.py: minute, hour and day). Partitions are created first on Postgres."""
     from django.db import connection, transaction
 
     from ingest import partitions
-    from monitor import rollups
-    from monitor.latency import bucket_for
     from monitor.models import Endpoint, Project
+    from monitor.pipeline import rollups
+    from monitor.rules.latency import bucket_for
 
     project = Project.objects.create(slug="bench", name="Bench")
     endpoints = [

@@ -1,7 +1,6 @@
 """Parse throughput per format: records/s from request bodies to normalized records.
 
-Builds about 20,000 records per format by repeating the samples in shared/formats (or
-$CONFLICTWATCH_SHARED_FORMATS) and times the best of a few runs two ways, each printed next to
+Builds about 20,000 records per format by repeating the samples in tests/data/formats and times the best of a few runs two ways, each printed next to
 `native` measured in the same run:
 
 - from the body: the bytes a gateway sends (batches of about 1,000 lines for line formats, the
@@ -19,7 +18,6 @@ Figures only: always exits 0.
 
 import argparse
 import gc
-import os
 import sys
 import time
 from pathlib import Path
@@ -32,15 +30,10 @@ from ingest.formats import expand, otlp, otlp_json, to_native  # noqa: E402
 from ingest.normalize import normalize  # noqa: E402
 from ingest.record import RecordError  # noqa: E402
 
-
-def shared_formats() -> Path:
-    default = ROOT.parent / "shared" / "formats"
-    if default.is_dir():
-        return default
-    return Path(os.environ.get("CONFLICTWATCH_SHARED_FORMATS", str(default)))
+SAMPLES = ROOT / "tests" / "data" / "formats"
 
 
-# name shown, ?format= value, sample files (relative to shared/formats)
+# name shown, ?format= value, sample files (relative to tests/data/formats)
 CASES = [
     ("native", "native", ["native/batch.ndjson"]),
     ("kong", "kong", ["kong/batch.json"]),
@@ -200,10 +193,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    shared = shared_formats()
-    if not shared.is_dir():
-        print(f"no samples at {shared}; set CONFLICTWATCH_SHARED_FORMATS")
-        return 0
+    shared = SAMPLES
 
     rows = []
     native = None

@@ -30,7 +30,7 @@ django.setup()
 
 from ingest.normalize import normalize  # noqa: E402
 from ingest.storage import COLUMNS, _rows  # noqa: E402
-from monitor.simulation import Simulator  # noqa: E402
+from monitor.demo.simulation import Simulator  # noqa: E402
 from tests.stack.stack import Stack, wait_for  # noqa: E402
 
 BATCH = 1000

@@ -12,7 +12,7 @@ in-process. Latency is printed in ms and as a ratio to a baseline measured in th
 
 Aggregation: --batches pending batches of --batch-size rows each (one hour of traffic, every
 batch spread over the whole hour so that all workers add to the same rollup rows) are
-aggregated by N processes calling monitor.aggregate.aggregate_batch, as Celery's prefork
+aggregated by N processes calling monitor.pipeline.aggregate.aggregate_batch, as Celery's prefork
 workers do; throughput is printed as rows/s and as a ratio to one process.
 """
 
@@ -143,7 +143,7 @@ def _worker(ids: list[int], start, counter) -> None:
     setup_django()
     from django.db import connection
 
-    from monitor.aggregate import aggregate_batch
+    from monitor.pipeline.aggregate import aggregate_batch
 
     connection.ensure_connection()
     start.wait()

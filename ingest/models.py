@@ -122,7 +122,7 @@ class Request(models.Model):
     request_headers = models.JSONField(default=dict)
     response_headers = models.JSONField(default=dict)
     response_body = models.TextField(null=True, blank=True)
-    # The concrete resource the request addressed (monitor/conflicts.py).
+    # The concrete resource the request addressed (monitor/rules/causes.py).
     resource = models.TextField()
     # Filled by aggregation for conflicts (409/412/423/428).
     cause = models.CharField(max_length=32, null=True, blank=True)
@@ -130,7 +130,7 @@ class Request(models.Model):
     retry_outcome = models.CharField(max_length=16, null=True, blank=True)
     resolved_after_ms = models.FloatField(null=True, blank=True)
     # Milliseconds to the next write that decided the outcome (resolved, retried, blind): a
-    # later write can change the outcome only if it came before (monitor/conflict_lookups.py).
+    # later write can change the outcome only if it came before (monitor/pipeline/lookups.py).
     next_attempt_ms = models.FloatField(null=True, blank=True)
     # No database constraint: on Postgres the table is partitioned by day (primary key (id, ts),
     # so id alone cannot be referenced), and a winner may be pruned a day before its loser.
@@ -182,4 +182,4 @@ class Request(models.Model):
         # (ingest/partitions.py).
         # A winner's losers are found through the conflict resource index (they are on its
         # resource within the race window after it), pending outcomes through the outcome
-        # rollup (monitor/conflict_analysis.py: finalize_pending).
+        # rollup (monitor/pipeline/analysis.py: finalize_pending).

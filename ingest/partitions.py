@@ -11,7 +11,7 @@ existing table), each with FILLFACTOR. Partitions are created:
   validated to lie between 2000 and tomorrow, so a partition is always one that can exist.
 
 Each process remembers the partitions it has seen. Retention drops whole partitions
-(monitor/retention.py); a process may still remember a dropped one, so days before the raw
+(monitor/pipeline/retention.py); a process may still remember a dropped one, so days before the raw
 retention are never remembered and always checked.
 
 On SQLite (and on a Postgres table not converted) every function is a no-op.
@@ -132,8 +132,3 @@ def drop(name: str) -> None:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
     _known.discard(datetime.strptime(match.group(1), "%Y%m%d").date())
-
-
-def forget() -> None:
-    """Forget the partitions this process has seen (tests that recreate the table)."""
-    _known.clear()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from ingest.decode import Item, split_items
+from ingest.decode import Item
 from ingest.formats import expand, to_native
 from ingest.models import IngestBatch, Source
 from ingest.normalize import ProjectRules, normalize
@@ -95,10 +95,6 @@ def ingest_items(source: Source, items: Iterable[Item], fmt: str | None) -> Outc
     project = source.project
     records, errors, rejected = parse_items(items, fmt, ProjectRules.for_project(project))
     return store(project, source, records, Outcome(rejected=rejected, errors=errors))
-
-
-def ingest_body(source: Source, body: bytes, fmt: str | None) -> Outcome:
-    return ingest_items(source, split_items(body), fmt)
 
 
 def ingest_mapped(

@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from ingest import partitions, sampling
 from ingest.models import IngestBatch, Request, SampledKey, Source
-from ingest.prepared import prepared_cursor
 from ingest.record import NativeRecord
 from monitor.models import Endpoint, Project
 
@@ -242,44 +241,4 @@ def enqueue_aggregation(batch_id: int) -> None:
 
         logging.getLogger(__name__).warning(
             "batch %s left pending for the sweep", batch_id, exc_info=True
-        )
-
-
-# Columns the analysis may write back onto stored requests (whitelist for update_requests).
-ANALYSIS_COLUMNS = {
-    "cause": "text",
-    "cause_reason": "text",
-    "race_winner_id": "bigint",
-    "retry_outcome": "text",
-    "resolved_after_ms": "float8",
-    "next_attempt_ms": "float8",
-}
-
-
-def update_requests(columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Set analysis columns on stored requests: rows are (id, ts, value per column), in one
-    statement on Postgres (UPDATE … FROM unnest, joined on the (id, ts) key so that each row is
-    one index probe in its day partition) and one executemany on SQLite."""
-    if not rows:
-        return
-    for col in columns:
-        if col not in ANALYSIS_COLUMNS:
-            raise ValueError(f"not an analysis column: {col}")
-    rows = sorted(rows)  # a fixed order of row locks between concurrent workers
-    if connection.vendor == "postgresql":
-        types = ("bigint", "timestamptz", *(ANALYSIS_COLUMNS[c] for c in columns))
-        arrays = ", ".join(f"%b::{t}[]" for t in types)
-        names = ", ".join(["id", "ts", *columns])
-        sets = ", ".join(f"{c} = v.{c}" for c in columns)
-        with prepared_cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {_TABLE} AS r SET {sets} FROM unnest({arrays}) AS v({names}) "
-                "WHERE r.id = v.id AND r.ts = v.ts",
-                [list(col) for col in zip(*rows, strict=True)],
-            )
-        return
-    sets = ", ".join(f"{c} = %s" for c in columns)
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {_TABLE} SET {sets} WHERE id = %s", [(*row[2:], row[0]) for row in rows]
         )

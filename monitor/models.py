@@ -8,6 +8,19 @@ from django.db import models
 
 # The longest race window a project may set: a winner's losers are looked up this far after it.
 MAX_RACE_WINDOW_SECONDS = 3600.0
+# Query parameters and request headers that carry the version a write expects (DESIGN.md,
+# "Project settings").
+DEFAULT_VERSION_PARAMS = ["rev", "_rev", "version", "if_match"]
+DEFAULT_VERSION_HEADERS = ["if-match", "x-if-match", "x-expected-version", "if-unmodified-since"]
+DEFAULT_MAX_ENDPOINTS = 2000
+
+
+def default_version_params() -> list[str]:
+    return list(DEFAULT_VERSION_PARAMS)
+
+
+def default_version_headers() -> list[str]:
+    return list(DEFAULT_VERSION_HEADERS)
 
 
 class Project(models.Model):
@@ -25,9 +38,24 @@ class Project(models.Model):
     secret_headers = models.JSONField(default=list, blank=True)
     # Route patterns that win over derivation, e.g. "/v1/orders/{id}/items/{item}".
     route_patterns = models.JSONField(default=list, blank=True)
-    # Body phrases per conflict cause, beyond the built-in ones (monitor/conflicts.py), e.g.
+    # Body phrases per conflict cause, beyond the built-in ones (monitor/rules/causes.py), e.g.
     # {"lock": ["in use"], "duplicate": ["already registered"]}; matched case-insensitively.
     conflict_phrases = models.JSONField(default=dict, blank=True)
+    # Query parameters and request headers that carry the version a write expects.
+    # The database holds the same defaults, so rows written outside Django (a restore, SQL)
+    # get them too.
+    version_params = models.JSONField(
+        default=default_version_params, db_default=DEFAULT_VERSION_PARAMS, blank=True
+    )
+    version_headers = models.JSONField(
+        default=default_version_headers, db_default=DEFAULT_VERSION_HEADERS, blank=True
+    )
+    # Past this many endpoints, new routes are counted under "{method} /{overflow}".
+    max_endpoints = models.PositiveIntegerField(
+        default=DEFAULT_MAX_ENDPOINTS,
+        db_default=DEFAULT_MAX_ENDPOINTS,
+        validators=[MinValueValidator(1)],
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )
@@ -86,7 +114,7 @@ class StatusCounts(models.Model):
 
     One table per grain (minute, hour, day); `minute` is the first minute of the bucket. All
     three are filled in the same transaction by additive upserts from aggregation
-    (monitor/rollups.py), so they always agree.
+    (monitor/pipeline/rollups.py), so they always agree.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE)
@@ -139,7 +167,7 @@ class StatusDayRollup(StatusCounts):
 
 class LatencyCounts(models.Model):
     """Latency histogram per endpoint × time bucket: count per logarithmic bucket
-    (monitor/latency.py). One table per grain, like StatusCounts."""
+    (monitor/rules/latency.py). One table per grain, like StatusCounts."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE)
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE)

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from ingest import partitions
-from monitor import aggregate, conflict_analysis, retention
+from monitor.pipeline import aggregate, finalize, retention
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, max_retries=None)
@@ -18,12 +18,12 @@ def sweep_pending_batches() -> int:
 
 @shared_task(acks_late=True)
 def finalize_retry_outcomes() -> int:
-    return conflict_analysis.finalize_pending()
+    return finalize.finalize_pending()
 
 
 @shared_task(acks_late=True)
 def prune_retention() -> int:
-    """Daily: raw rows and rollups past retention (monitor/retention.py)."""
+    """Daily: raw rows and rollups past retention (monitor/pipeline/retention.py)."""
     return sum(retention.prune().deleted.values())
 
 

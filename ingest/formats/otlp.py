@@ -260,11 +260,6 @@ def _first(attrs: dict, *names):
     return None
 
 
-def _split_target(target: str) -> tuple[str, str | None]:
-    path, sep, query = target.partition("?")
-    return path, (query if sep else None)
-
-
 def _path_and_query(attrs: dict) -> tuple[object, object]:
     path = attrs.get("url.path")
     query = attrs.get("url.query")

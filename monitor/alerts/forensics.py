@@ -1,14 +1,14 @@
 """What a mail says about a window besides the metric: top causes, offenders and resources.
 
-All three come from rollups (monitor/queries.py, monitor/conflict_queries.py), over the rule's
+All three come from rollups (monitor/reads/totals.py, monitor/reads/conflicts.py), over the rule's
 window and scope (endpoint, cause), never from a scan of raw requests.
 """
 
 from datetime import datetime, timedelta
 
-from monitor import conflict_queries, queries
 from monitor.alerts.models import AlertRule
-from monitor.timerange import TimeRange
+from monitor.reads import conflicts, totals
+from monitor.reads.timerange import TimeRange
 
 TOP = 5
 
@@ -17,18 +17,18 @@ def _window(rule: AlertRule, end: datetime) -> TimeRange:
     return TimeRange(end - timedelta(minutes=rule.window_minutes), end)
 
 
-def _filters(rule: AlertRule) -> queries.Filters:
-    return queries.Filters(endpoint=rule.endpoint_id, cause=rule.cause or None)
+def _filters(rule: AlertRule) -> totals.Filters:
+    return totals.Filters(endpoint=rule.endpoint_id, cause=rule.cause or None)
 
 
 def top_causes(rule: AlertRule, end: datetime) -> list[tuple[str, int]]:
-    summary = queries.summary(rule.project, _window(rule, end), _filters(rule))
+    summary = totals.summary(rule.project, _window(rule, end), _filters(rule))
     return list(summary["by_cause"].items())[:TOP]
 
 
 def offenders(rule: AlertRule, end: datetime) -> list[dict]:
     """Clients with the most conflicts in the window: [{"client", "conflicts", "caused"}]."""
-    ranked = conflict_queries.offenders(rule.project, _window(rule, end), _filters(rule))
+    ranked = conflicts.offenders(rule.project, _window(rule, end), _filters(rule))
     return [
         {"client": o["client"], "conflicts": o["conflicts"], "caused": o["caused"]}
         for o in ranked
@@ -38,5 +38,5 @@ def offenders(rule: AlertRule, end: datetime) -> list[dict]:
 
 def resources(rule: AlertRule, end: datetime) -> list[dict]:
     """The most conflicted resources in the window: [{"resource", "conflicts"}]."""
-    spots = conflict_queries.hotspots(rule.project, _window(rule, end), _filters(rule), limit=TOP)
+    spots = conflicts.hotspots(rule.project, _window(rule, end), _filters(rule), limit=TOP)
     return [{"resource": s["resource"], "conflicts": s["conflicts"]} for s in spots]

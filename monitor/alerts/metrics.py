@@ -12,9 +12,11 @@ from django.conf import settings
 from django.db.models import Q, Sum
 
 from monitor.alerts.models import AlertRule, Metric
-from monitor.latency import quantile
-from monitor.queries import Filters, latency_rows, status_rows
-from monitor.timerange import TimeRange
+from monitor.reads import series
+from monitor.reads.timerange import TimeRange
+from monitor.reads.totals import Filters, latency_rows, status_rows
+from monitor.rules.latency import quantile
+from monitor.rules.timebuckets import MINUTE
 
 
 @dataclass(frozen=True)
@@ -115,14 +117,9 @@ def per_minute(rule: AlertRule, end: datetime, minutes: int = 60) -> list[float 
     rng = TimeRange(end - timedelta(minutes=minutes), end)
     slots = [rng.start + timedelta(minutes=i) for i in range(minutes)]
     if rule.metric == Metric.P95_MS:
-        hists: dict[datetime, dict[int, int]] = {}
-        for row in (
-            latency_rows(rule.project, rng, _filters(rule))
-            .values("minute", "bucket")
-            .annotate(t=Sum("n"))
-        ):
-            hists.setdefault(row["minute"], {})[row["bucket"]] = row["t"]
-        return [quantile(hists[m], 0.95) if m in hists else None for m in slots]
+        hists = series.histograms(rule.project, rng, MINUTE, _filters(rule)).get(None, {})
+        p95 = series.quantiles(hists, 0.95)
+        return [p95.get(m) for m in slots]
     by_minute = {
         row["minute"]: (row["requests"], row["hits"] or 0)
         for row in status_rows(rule.project, rng, _filters(rule))

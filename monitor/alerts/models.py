@@ -13,8 +13,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, validate_email
 from django.db import models
 
-from monitor.conflicts import CAUSES
 from monitor.models import Endpoint, Project
+from monitor.rules.causes import CAUSES
 
 MAX_RECIPIENTS = 20
 MAX_WINDOW_MINUTES = 1440

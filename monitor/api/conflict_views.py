@@ -1,5 +1,5 @@
 """Conflict intelligence in the read API: conflicts/, conflicts/{id}/, offenders/, hotspots/,
-remedies/. Views parse parameters, call monitor/conflict_queries.py or monitor/remedies.py, and
+remedies/. Views parse parameters, call monitor/reads/conflicts.py or monitor/reads/remedies.py, and
 serialize."""
 
 from drf_spectacular.types import OpenApiTypes
@@ -8,7 +8,6 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitor import conflict_queries, remedies
 from monitor.api import params
 from monitor.api.filters import filtered_requests
 from monitor.api.permissions import ProjectRole, ProjectScopedMixin
@@ -20,7 +19,9 @@ from monitor.api.serializers import (
     RemedySerializer,
 )
 from monitor.api.views import REQUEST_PARAMS, ROLLUP_PARAMS, NewestFirst
-from monitor.outcomes import OUTCOMES
+from monitor.reads import conflicts, remedies
+from monitor.reads.requests import project_conflicts
+from monitor.rules.outcomes import OUTCOMES
 
 CONFLICT_PARAMS = [
     *REQUEST_PARAMS,
@@ -45,7 +46,7 @@ class ConflictList(ProjectScopedMixin, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return conflict_queries.conflicts(
+        return conflicts.conflicts(
             filtered_requests(self.request, self.project),
             outcome=params.choice_param(self.request, "outcome", OUTCOMES),
             resource=params.text_param(self.request, "resource"),
@@ -60,16 +61,11 @@ class ConflictDetail(ProjectScopedMixin, generics.RetrieveAPIView):
     serializer_class = ConflictDetailSerializer
 
     def get_queryset(self):
-        from ingest.models import Request
-        from monitor.conflicts import CONFLICT_STATUSES
-
-        return Request.objects.filter(
-            project=self.project, status__in=CONFLICT_STATUSES
-        ).select_related("race_winner")
+        return project_conflicts(self.project)
 
     def get_object(self):
         row = super().get_object()
-        row.story = conflict_queries.conflict_story(row)
+        row.story = conflicts.conflict_story(row)
         return row
 
 
@@ -83,7 +79,7 @@ class Offenders(ProjectScopedMixin, APIView):
             OpenApiParameter(
                 "order",
                 OpenApiTypes.STR,
-                enum=list(conflict_queries.OFFENDER_ORDERS),
+                enum=list(conflicts.OFFENDER_ORDERS),
                 description="Rank by conflicts received (default), conflict rate, or caused.",
             ),
             OpenApiParameter("client", OpenApiTypes.STR, description="One client only."),
@@ -91,13 +87,11 @@ class Offenders(ProjectScopedMixin, APIView):
         responses=OffenderSerializer(many=True),
     )
     def get(self, request, slug):
-        rows = conflict_queries.offenders(
+        rows = conflicts.offenders(
             self.project,
             params.time_range(request),
             params.filters(request),
-            order=params.choice_param(
-                request, "order", conflict_queries.OFFENDER_ORDERS, "conflicts"
-            ),
+            order=params.choice_param(request, "order", conflicts.OFFENDER_ORDERS, "conflicts"),
             client=params.text_param(request, "client"),
         )
         return Response(OffenderSerializer(rows, many=True).data)
@@ -118,11 +112,11 @@ class Hotspots(ProjectScopedMixin, APIView):
     )
     def get(self, request, slug):
         limit = params.int_param(request, "limit", 1, MAX_HOTSPOTS)
-        rows = conflict_queries.hotspots(
+        rows = conflicts.hotspots(
             self.project,
             params.time_range(request),
             params.filters(request),
-            limit=limit or conflict_queries.HOTSPOT_LIMIT,
+            limit=limit or conflicts.HOTSPOT_LIMIT,
         )
         return Response(HotspotSerializer(rows, many=True).data)
 

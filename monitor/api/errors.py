@@ -9,7 +9,7 @@ from django.views.defaults import page_not_found
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import exception_handler as drf_handler
 
-from monitor.timerange import RangeError
+from monitor.reads.timerange import RangeError
 
 
 def _flatten(data) -> str:

@@ -8,7 +8,8 @@ from rest_framework.exceptions import ValidationError
 
 from ingest.models import Request
 from monitor.api.params import MAX_ID, MAX_TEXT, time_range
-from monitor.conflicts import CAUSES
+from monitor.reads.requests import in_range
+from monitor.rules.causes import CAUSES
 
 
 def _text(**kwargs) -> django_filters.CharFilter:
@@ -40,9 +41,7 @@ class RequestFilter(django_filters.FilterSet):
 
 def filtered_requests(request, project):
     """The project's raw rows in the request's time range and filters (not yet ordered)."""
-    rng = time_range(request)
-    qs = Request.objects.filter(project=project, ts__gte=rng.start, ts__lt=rng.end)
-    fs = RequestFilter(request.query_params, queryset=qs)
+    fs = RequestFilter(request.query_params, queryset=in_range(project, time_range(request)))
     if not fs.is_valid():
         name, messages = next(iter(fs.errors.items()))
         raise ValidationError({"error": f"{name}: {' '.join(str(m) for m in messages)}"})

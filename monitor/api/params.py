@@ -5,11 +5,11 @@ Every bad value is a 400 whose message starts with the parameter's name.
 
 from rest_framework.exceptions import ValidationError
 
-from monitor import timeseries
-from monitor.conflicts import CAUSES
-from monitor.queries import Filters
-from monitor.timerange import RangeError, TimeRange, parse_range
-from monitor.timeseries import Query
+from monitor.reads import series
+from monitor.reads.series import Query
+from monitor.reads.timerange import RangeError, TimeRange, parse_range
+from monitor.reads.totals import Filters
+from monitor.rules.causes import CAUSES
 
 MAX_TEXT = 2000
 # Ids are 64-bit in the database; a larger number cannot match and would overflow the query.
@@ -82,9 +82,7 @@ def series_query(request, rng: TimeRange) -> Query:
     """metric, interval and group of a timeseries call; interval defaults to the finest that
     fits the range."""
     return Query(
-        metric=choice_param(request, "metric", timeseries.METRICS, "requests"),
-        interval=choice_param(
-            request, "interval", timeseries.INTERVALS, timeseries.default_interval(rng)
-        ),
-        group=choice_param(request, "group", timeseries.GROUPS),
+        metric=choice_param(request, "metric", series.METRICS, "requests"),
+        interval=choice_param(request, "interval", series.INTERVALS, series.default_interval(rng)),
+        group=choice_param(request, "group", series.GROUPS),
     )

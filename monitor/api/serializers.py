@@ -166,7 +166,7 @@ class ConflictSerializer(RequestSerializer):
 
 
 class ConflictDetailSerializer(ConflictSerializer):
-    # From monitor/conflict_queries.py: conflict_story(), set on the row as `story`.
+    # From monitor/reads/conflicts.py: conflict_story(), set on the row as `story`.
     race_losers = RequestRefSerializer(
         source="story.race_losers", many=True, help_text="Conflicts whose race this request won."
     )

@@ -1,5 +1,5 @@
-"""The read API under /api/v1/. Views parse parameters, call monitor/queries.py or
-monitor/timeseries.py, and serialize. Every project-scoped view gets its project through
+"""The read API under /api/v1/. Views parse parameters, call monitor/reads/totals.py or
+monitor/reads/series.py, and serialize. Every project-scoped view gets its project through
 monitor/api/permissions.py (404 for a project the caller does not belong to)."""
 
 from django.http import Http404
@@ -13,15 +13,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest import sampling
-from ingest.models import Request
-from monitor import queries, retention, timeseries
 from monitor.access import projects_for_user, role_in
 from monitor.api import params
 from monitor.api.filters import filtered_requests
 from monitor.api.permissions import ProjectRole, ProjectScopedMixin
 from monitor.api.serializers import ProjectSerializer, RequestSerializer
-from monitor.conflicts import CAUSES
 from monitor.middleware import CSP
+from monitor.reads import series, totals
+from monitor.reads.requests import past_retention, project_requests
+from monitor.rules.causes import CAUSES
 
 # Free text: NUL cannot be stored or compared, so it is refused (400).
 TEXT = {"type": "string", "maxLength": params.MAX_TEXT, "pattern": "^[^\\x00]*$"}
@@ -130,7 +130,7 @@ class Summary(ProjectScopedMixin, APIView):
     )
     def get(self, request, slug):
         return Response(
-            queries.summary(self.project, params.time_range(request), params.filters(request))
+            totals.summary(self.project, params.time_range(request), params.filters(request))
         )
 
 
@@ -168,7 +168,7 @@ class Endpoints(ProjectScopedMixin, APIView):
     )
     def get(self, request, slug):
         return Response(
-            queries.endpoints(self.project, params.time_range(request), params.filters(request))
+            totals.endpoints(self.project, params.time_range(request), params.filters(request))
         )
 
 
@@ -183,23 +183,23 @@ class Timeseries(ProjectScopedMixin, APIView):
             OpenApiParameter(
                 "metric",
                 OpenApiTypes.STR,
-                enum=list(timeseries.METRICS),
+                enum=list(series.METRICS),
                 description="requests (count), conflicts (count), status (count per status "
                 "code), p95_ms (milliseconds); default requests.",
             ),
             OpenApiParameter(
                 "interval",
                 OpenApiTypes.STR,
-                enum=list(timeseries.INTERVALS),
+                enum=list(series.INTERVALS),
                 description="Bucket width, aligned to UTC; default the finest that gives at "
-                f"most {timeseries.MAX_POINTS} points. More points than that is a 400.",
+                f"most {series.MAX_POINTS} points. More points than that is a 400.",
             ),
             OpenApiParameter(
                 "group",
                 OpenApiTypes.STR,
-                enum=list(timeseries.GROUPS),
+                enum=list(series.GROUPS),
                 description="One series per status, cause or endpoint (at most "
-                f"{timeseries.MAX_ENDPOINT_SERIES}, the busiest); default one series. p95_ms "
+                f"{series.MAX_ENDPOINT_SERIES}, the busiest); default one series. p95_ms "
                 "groups by endpoint only.",
             ),
         ],
@@ -237,8 +237,8 @@ class Timeseries(ProjectScopedMixin, APIView):
         rng = params.time_range(request)
         query = params.series_query(request, rng)
         try:
-            data = timeseries.timeseries(self.project, rng, query, params.filters(request))
-        except timeseries.SeriesError as exc:
+            data = series.timeseries(self.project, rng, query, params.filters(request))
+        except series.SeriesError as exc:
             raise ValidationError({"error": str(exc)}) from None
         return Response(data)
 
@@ -296,13 +296,13 @@ class RequestDetail(ProjectScopedMixin, generics.RetrieveAPIView):
     serializer_class = RequestSerializer
 
     def get_queryset(self):
-        return Request.objects.filter(project=self.project)
+        return project_requests(self.project)
 
     def get_object(self):
         try:
             return super().get_object()
         except Http404:
-            gone = retention.past_retention(int(self.kwargs["pk"]))
+            gone = past_retention(int(self.kwargs["pk"]))
             if gone:
                 raise NotFound(gone) from None
             raise

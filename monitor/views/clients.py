@@ -3,55 +3,17 @@ did after them. Client ids are attacker text (any characters, slashes included),
 in the query string (?c=…), never in the path."""
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Sum
 from django.http import Http404
 from django.shortcuts import render
 
-from monitor import conflict_queries
 from monitor.access import project_for_user
-from monitor.models import OutcomeRollup, RacePairRollup
-from monitor.request_queries import client_history
-from monitor.timerange import TimeRange
+from monitor.reads.conflicts import offenders, retry_behaviour, rivals
+from monitor.reads.requests import client_history
 from monitor.views import cursors
-from monitor.views.pages import _context, _range
+from monitor.views.context import page_context, range_of
 
 MAX_CLIENT = 1024
 RIVALS_SHOWN = 10
-
-
-def retry_behaviour(project, rng: TimeRange, client: str) -> dict[str, dict[str, int]]:
-    """{cause: {outcome: conflicts}} of this client's conflicts, from the outcome rollup."""
-    start, end = rng.minute_bounds()
-    result: dict[str, dict[str, int]] = {}
-    for cause, outcome, n in (
-        OutcomeRollup.objects.filter(
-            project=project, client=client, minute__gte=start, minute__lt=end
-        )
-        .values_list("cause", "outcome")
-        .annotate(n=Sum("n"))
-        .values_list("cause", "outcome", "n")
-    ):
-        if n:
-            per = result.setdefault(cause, {})
-            per[outcome or "untracked"] = per.get(outcome or "untracked", 0) + n
-    return result
-
-
-def rivals(project, rng: TimeRange, client: str, side: str) -> list[tuple[str, int]]:
-    """The clients this one beat (side="winner") or lost to (side="loser") in races, most first."""
-    start, end = rng.minute_bounds()
-    other = "loser" if side == "winner" else "winner"
-    return [
-        (name, n)
-        for name, n in RacePairRollup.objects.filter(
-            project=project, minute__gte=start, minute__lt=end, **{side: client}
-        )
-        .values_list(other)
-        .annotate(n=Sum("n"))
-        .order_by("-n", other)
-        .values_list(other, "n")[:RIVALS_SHOWN]
-        if n
-    ]
 
 
 @login_required
@@ -60,8 +22,8 @@ def client(request, slug):
     name = request.GET.get("c", "")
     if not name or len(name) > MAX_CLIENT or "\x00" in name:
         raise Http404("no such client")
-    _, rng = _range(request)
-    stats = next(iter(conflict_queries.offenders(project, rng, client=name)), None)
+    rng = range_of(request)
+    stats = next(iter(offenders(project, rng, client=name)), None)
     rows, next_cursor = client_history(
         project, name, rng, cursors.decode(request.GET.get("before"))
     )
@@ -69,7 +31,7 @@ def client(request, slug):
     return render(
         request,
         "monitor/client.html",
-        _context(
+        page_context(
             request,
             project,
             client=name,

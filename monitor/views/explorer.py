@@ -11,13 +11,12 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.urls import reverse
 
-from ingest.models import Request
 from monitor.access import project_for_user
 from monitor.api.filters import RequestFilter
-from monitor.conflicts import CAUSES
-from monitor.request_queries import newest_first
+from monitor.reads.requests import in_range, newest_first
+from monitor.rules.causes import CAUSES
 from monitor.views import cursors
-from monitor.views.pages import _context, _range
+from monitor.views.context import page_context, range_of
 
 FILTERS = ("status", "method", "endpoint", "client", "path", "cause")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -26,10 +25,9 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 @login_required
 def explorer(request, slug):
     project = project_for_user(request.user, slug)
-    _, rng = _range(request)
+    rng = range_of(request)
     chosen = {k: request.GET[k] for k in FILTERS if request.GET.get(k)}
-    qs = Request.objects.filter(project=project, ts__gte=rng.start, ts__lt=rng.end)
-    fs = RequestFilter(chosen, queryset=qs)
+    fs = RequestFilter(chosen, queryset=in_range(project, rng))
     rows, next_cursor, errors = [], None, []
     if fs.is_valid():
         rows, next_cursor = newest_first(fs.qs, cursors.decode(request.GET.get("before")))
@@ -45,7 +43,7 @@ def explorer(request, slug):
     return render(
         request,
         "monitor/explorer.html",
-        _context(
+        page_context(
             request,
             project,
             chosen=chosen,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-from monitor.timerange import RangeError, TimeRange, parse_range
+from monitor.reads.timerange import RangeError, TimeRange, parse_range
 
 PRESETS = {
     "15m": timedelta(minutes=15),

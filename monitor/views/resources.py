@@ -5,9 +5,10 @@ from django.http import Http404
 from django.shortcuts import render
 
 from monitor.access import project_for_user
-from monitor.request_queries import resource_history
+from monitor.reads.requests import resource_history
+from monitor.rules.causes import is_successful_write
 from monitor.views import cursors
-from monitor.views.pages import _context, _range
+from monitor.views.context import page_context, range_of
 
 MAX_RESOURCE = 8192
 
@@ -18,16 +19,16 @@ def resource(request, slug):
     key = request.GET.get("r", "")
     if not key or len(key) > MAX_RESOURCE:
         raise Http404("no such resource")
-    _, rng = _range(request)
+    rng = range_of(request)
     rows, next_cursor = resource_history(
         project, key, rng, cursors.decode(request.GET.get("before"))
     )
-    writers = sorted({r.client or "–" for r in rows if r.method != "GET" and 200 <= r.status < 300})
+    writers = sorted({r.client or "–" for r in rows if is_successful_write(r.method, r.status)})
     losers = sorted({r.client or "–" for r in rows if r.cause})
     return render(
         request,
         "monitor/resource.html",
-        _context(
+        page_context(
             request,
             project,
             resource=key,

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from ingest.sources import SourceError, create_source
 from monitor.access import project_for_user, role_in
 from monitor.models import Membership
-from monitor.views.pages import _context
+from monitor.views.context import page_context
 
 MAX_NAME = 100
 
@@ -34,7 +34,7 @@ def new_source(request, slug):
     return render(
         request,
         "monitor/new_source.html",
-        _context(
+        page_context(
             request,
             project,
             source_name=name,

@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from monitor.simulation import Simulator
+from monitor.demo.simulation import Simulator
 
 
 @pytest.fixture(autouse=True)

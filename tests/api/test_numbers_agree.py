@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import datetime
 
 from ingest.models import Request
-from monitor.conflicts import CONFLICT_STATUSES
+from monitor.rules.causes import CONFLICT_STATUSES
 from tests.api.conftest import TRAFFIC_SECONDS, TRAFFIC_START
 
 API = "/api/v1/projects/shop/"

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.timerange import TimeRange
-from monitor.timeseries import MAX_POINTS, buckets, floor
+from monitor.reads.series import MAX_POINTS, buckets, floor
+from monitor.reads.timerange import TimeRange
 
 API = "/api/v1/projects/shop/timeseries/"
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -132,22 +132,35 @@ def test_the_default_interval_is_the_finest_that_fits(api, shop):
     assert len(day) in (1440, 1441)
 
 
-@pytest.mark.parametrize("interval", ["1m", "1h", "1d"])
+@pytest.mark.parametrize("interval", ["1m", "5m", "1h", "1d"])
 @pytest.mark.parametrize("group", [None, "endpoint"])
-def test_p95_computed_in_sql_matches_the_histogram_quantile(shop, post_logs, interval, group):
-    from monitor.queries import Filters
-    from monitor.timeseries import INTERVALS, _p95, _p95_merged_in_python
+def test_p95_per_bucket_is_the_histogram_quantile_of_the_buckets_requests(
+    shop, post_logs, interval, group
+):
+    from monitor.reads.series import INTERVALS, Query, timeseries
+    from monitor.rules.latency import bucket_for, quantile
 
-    post_logs(
-        [
-            rec(i, T0 + timedelta(seconds=7 * i), duration_ms=(i * 37) % 400 + 1, method=m)
-            for i in range(300)
-            for m in ["GET" if i % 3 else "PUT"]
-        ]
-    )
-    rng = TimeRange(T0 - timedelta(days=1), T0 + timedelta(days=1))
+    records = [
+        rec(i, T0 + timedelta(seconds=7 * i), duration_ms=(i * 37) % 400 + 1, method=m)
+        for i in range(300)
+        for m in ["GET" if i % 3 else "PUT"]
+    ]
+    post_logs(records)
+    rng = TimeRange(T0 - timedelta(hours=1), T0 + timedelta(hours=23))
     step = INTERVALS[interval]
-    in_sql = _p95(shop, rng, interval, step, group, Filters())
-    in_python = _p95_merged_in_python(shop, rng, step, group, Filters())
-    assert in_sql == in_python
-    assert in_sql[0]
+    expected: dict = {}
+    for r in records:
+        key = f"{r['method']} /v1/orders/{{id}}" if group else "p95_ms"
+        hist = expected.setdefault(key, {}).setdefault(
+            floor(datetime.fromisoformat(r["ts"]), step), {}
+        )
+        bucket = bucket_for(r["duration_ms"])
+        hist[bucket] = hist.get(bucket, 0) + 1
+    got = timeseries(shop, rng, Query("p95_ms", interval, group))["series"]
+    assert {s["name"] for s in got} == set(expected)
+    for s in got:
+        values = {datetime.fromisoformat(p["t"]): p["value"] for p in s["points"]}
+        per_bucket = expected[s["name"]]
+        assert {t: v for t, v in values.items() if v is not None} == {
+            t: quantile(h, 0.95) for t, h in per_bucket.items()
+        }

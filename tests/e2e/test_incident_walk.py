@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.simulation import Simulator
+from monitor.demo.simulation import Simulator
 
 
 def test_on_call_walks_from_overview_to_the_race_partner(

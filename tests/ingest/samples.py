@@ -1,22 +1,14 @@
-"""The gateway and shipper samples of shared/formats: where they are, which format each is, and
-how a normalized record or stored row is compared with its `expected/` record."""
+"""The gateway and shipper samples (tests/data/formats: real bodies of each format with the
+native records each must become in `expected/`): where they are, which format each is, and how
+a normalized record or stored row is compared with its `expected/` record."""
 
-import os
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-
-def shared_formats() -> Path:
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "formats"
-    if default.is_dir():
-        return default
-    return Path(os.environ.get("CONFLICTWATCH_SHARED_FORMATS", str(default)))
-
-
-SHARED = shared_formats()
-# Shippers carry nginx's JSON lines in these samples (shared/formats/README.md, "Shippers").
+SHARED = Path(__file__).resolve().parents[1] / "data" / "formats"
+# Shippers carry nginx's JSON lines in these samples (tests/data/formats/README.md, "Shippers").
 SHIPPERS = {"vector": "nginx", "fluentbit": "nginx", "logstash": "nginx"}
 # vector/batch.json carries the shipper's `host` ("edge-1") where nginx's $host should be, so
 # nothing in it says api.shop.example; the parser keeps the record's own `host`.
@@ -35,8 +27,8 @@ def expected_file(sample: Path) -> Path | None:
 def sample_cases(*, skip_folders=frozenset(), only_folders=None) -> list:
     """pytest params (sample, expected file) for every sample that has an expected file."""
     cases = []
-    if not SHARED.is_dir():
-        return cases
+    # Missing samples must fail the run, not quietly collect no cases.
+    assert SHARED.is_dir(), f"the format samples are missing: {SHARED}"
     for folder in sorted(p for p in SHARED.iterdir() if p.is_dir()):
         if folder.name in skip_folders or (only_folders and folder.name not in only_folders):
             continue
@@ -44,6 +36,7 @@ def sample_cases(*, skip_folders=frozenset(), only_folders=None) -> list:
             expected = expected_file(sample)
             if expected is not None:
                 cases.append(pytest.param(sample, expected, id=f"{folder.name}/{sample.name}"))
+    assert cases, f"no sample with an expected/ file under {SHARED}"
     return cases
 
 

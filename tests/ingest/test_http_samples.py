@@ -1,4 +1,4 @@
-"""Every sample in shared/formats, posted the way its gateway or shipper sends it, is stored as
+"""Every sample in tests/data/formats, posted the way its gateway or shipper sends it, is stored as
 its `expected/` records field by field. A new sample in the folder is a new test here."""
 
 import json

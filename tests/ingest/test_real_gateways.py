@@ -43,7 +43,7 @@ class Case:
     body: bytes = b"{}"
 
 
-# The conflict family as an API answers it (shared/formats/README.md, "Story").
+# The conflict family as an API answers it (tests/data/formats/README.md, "Story").
 CASES = [
     Case("GET", "/v1/orders/42", 200, "/v1/orders/{id}", answered={"ETag": 'W/"7f3a9c"'}),
     Case(

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from ingest.models import Request
-from monitor.buckets import FloorTo
+from monitor.reads.grains import FloorTo
 from tests.records import record
 
 

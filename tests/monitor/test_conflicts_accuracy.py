@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ingest.models import Request
-from monitor.conflict_analysis import finalize_pending
-from monitor.simulation import SCENARIOS, Simulator
+from monitor.demo.simulation import SCENARIOS, Simulator
+from monitor.pipeline.finalize import finalize_pending
 
 SEEDS = (1, 2, 3)
 BATCH = 400

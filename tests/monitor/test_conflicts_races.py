@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import Sum
 
 from ingest.models import Request
-from monitor.conflict_queries import conflict_story
 from monitor.models import (
     MAX_RACE_WINDOW_SECONDS,
     ClientRollup,
@@ -15,6 +14,7 @@ from monitor.models import (
     ResourceRollup,
     StatusRollup,
 )
+from monitor.reads.conflicts import conflict_story
 from tests.monitor.conflict_records import rec
 
 WINNER = rec(0, "PATCH", "/v1/orders/7", 200, "billing")

@@ -9,11 +9,11 @@ from django.db.models import Sum
 from ingest.models import Request
 from ingest.normalize import normalize
 from ingest.storage import store_records
-from monitor.aggregate import aggregate_batch
-from monitor.conflict_analysis import finalize_pending
-from monitor.conflict_lookups import Decidable, lock_decidable
 from monitor.models import OutcomeRollup, Project
-from monitor.outcomes import RETRY_HORIZON, Attempt, decide
+from monitor.pipeline.aggregate import aggregate_batch
+from monitor.pipeline.finalize import finalize_pending
+from monitor.pipeline.lookups import Decidable, lock_decidable
+from monitor.rules.outcomes import RETRY_HORIZON, Attempt, decide
 from tests.monitor.conflict_records import T0, rec
 
 STALE = rec(0, "PUT", "/v1/orders/7", 412, "mobile", request_headers={"If-Match": '"v1"'})

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from ingest.prepared import pipeline
-from monitor import rollups
+from monitor.pipeline import rollups
 
 pytestmark = pytest.mark.postgres
 MINUTE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -7,7 +7,6 @@ import pytest
 from django.db.models import Sum
 
 from ingest.models import Request
-from monitor import queries, timeseries
 from monitor.models import (
     LatencyDayRollup,
     LatencyHourRollup,
@@ -16,8 +15,10 @@ from monitor.models import (
     StatusHourRollup,
     StatusRollup,
 )
-from monitor.queries import DAY, HOUR, MINUTE, pieces
-from monitor.timerange import TimeRange
+from monitor.reads import series, totals
+from monitor.reads.grains import pieces
+from monitor.reads.timerange import TimeRange
+from monitor.rules.timebuckets import DAY, HOUR, MINUTE
 from tests.records import record
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -46,7 +47,7 @@ def spread(n: int, days: float, seed: int = 1) -> list[dict]:
     return out
 
 
-def totals(model) -> dict:
+def grain_totals(model) -> dict:
     fields = (
         ["endpoint_id", "status", "cause"]
         if "status" in model._meta.db_table
@@ -63,9 +64,17 @@ def totals(model) -> dict:
 
 def test_aggregation_fills_the_minute_hour_and_day_rollups_with_the_same_counts(post_logs):
     post_logs(spread(400, 3))
-    assert totals(StatusRollup) == totals(StatusHourRollup) == totals(StatusDayRollup)
-    assert totals(LatencyRollup) == totals(LatencyHourRollup) == totals(LatencyDayRollup)
-    assert sum(totals(StatusDayRollup).values()) == 400
+    assert (
+        grain_totals(StatusRollup)
+        == grain_totals(StatusHourRollup)
+        == grain_totals(StatusDayRollup)
+    )
+    assert (
+        grain_totals(LatencyRollup)
+        == grain_totals(LatencyHourRollup)
+        == grain_totals(LatencyDayRollup)
+    )
+    assert sum(grain_totals(StatusDayRollup).values()) == 400
     hours = StatusHourRollup.objects.values_list("minute", flat=True)
     assert all(t.minute == 0 and t.second == 0 for t in hours)
     days = StatusDayRollup.objects.values_list("minute", flat=True)
@@ -75,9 +84,9 @@ def test_aggregation_fills_the_minute_hour_and_day_rollups_with_the_same_counts(
 def test_a_resent_batch_adds_nothing_at_any_grain(post_logs):
     records = spread(120, 2)
     post_logs(records)
-    before = totals(StatusHourRollup), totals(StatusDayRollup)
+    before = grain_totals(StatusHourRollup), grain_totals(StatusDayRollup)
     post_logs(records)
-    assert (totals(StatusHourRollup), totals(StatusDayRollup)) == before
+    assert (grain_totals(StatusHourRollup), grain_totals(StatusDayRollup)) == before
 
 
 def test_a_range_is_read_as_minute_edges_whole_hours_and_whole_days():
@@ -136,10 +145,10 @@ def test_summary_and_endpoints_over_ragged_ranges_are_exact(shop, post_logs, day
     start = NOW - timedelta(days=days, hours=hours, minutes=minutes, seconds=13)
     rng = TimeRange(start, NOW - timedelta(minutes=7, seconds=5))
     requests, conflicts = exact_counts(rng)
-    s = queries.summary(shop, rng)
+    s = totals.summary(shop, rng)
     assert (s["requests"], s["conflicts"]) == (requests, conflicts)
-    assert sum(e["requests"] for e in queries.endpoints(shop, rng)) == requests
-    by_minute = queries.summary(shop, rng)  # the same again: reads are pure
+    assert sum(e["requests"] for e in totals.endpoints(shop, rng)) == requests
+    by_minute = totals.summary(shop, rng)  # the same again: reads are pure
     assert by_minute == s
 
 
@@ -151,17 +160,17 @@ def test_hourly_and_daily_series_agree_with_the_minute_series(shop, post_logs):
     rng = TimeRange(start, start + timedelta(days=2))
     minute = {"series": [{"points": []}]}
     for half in (TimeRange(start, start + DAY), TimeRange(start + DAY, rng.end)):
-        points = timeseries.timeseries(shop, half, timeseries.Query(interval="1m"))
+        points = series.timeseries(shop, half, series.Query(interval="1m"))
         minute["series"][0]["points"] += points["series"][0]["points"]
-    hourly = timeseries.timeseries(shop, rng, timeseries.Query(interval="1h"))
+    hourly = series.timeseries(shop, rng, series.Query(interval="1h"))
     per_hour: dict[str, int] = {}
     for p in minute["series"][0]["points"]:
         per_hour[p["t"][:13]] = per_hour.get(p["t"][:13], 0) + p["value"]
     assert {p["t"][:13]: p["value"] for p in hourly["series"][0]["points"]} == per_hour
-    daily = timeseries.timeseries(shop, rng, timeseries.Query(interval="1d", group="status"))
+    daily = series.timeseries(shop, rng, series.Query(interval="1d", group="status"))
     assert sum(p["value"] for s in daily["series"] for p in s["points"]) == sum(per_hour.values())
-    p95_hourly = timeseries.timeseries(shop, rng, timeseries.Query("p95_ms", "1h"))
-    p95_daily = timeseries.timeseries(shop, rng, timeseries.Query("p95_ms", "1d"))
+    p95_hourly = series.timeseries(shop, rng, series.Query("p95_ms", "1h"))
+    p95_daily = series.timeseries(shop, rng, series.Query("p95_ms", "1d"))
     assert any(p["value"] for p in p95_hourly["series"][0]["points"])
     assert len(p95_daily["series"][0]["points"]) == 3  # the range starts mid-day
     assert all(p["value"] for p in p95_daily["series"][0]["points"])

@@ -8,8 +8,9 @@ from django.db import connection
 
 from ingest import partitions
 from ingest.models import Request
-from monitor import queries, retention, timeseries
-from monitor.timerange import TimeRange
+from monitor.pipeline import retention
+from monitor.reads import series, totals
+from monitor.reads.timerange import TimeRange
 from tests.scale.test_grains import spread
 
 pytestmark = pytest.mark.postgres
@@ -55,11 +56,11 @@ def test_prune_drops_old_partitions_and_sixty_days_of_counts_stay_the_same(shop,
 
     def answers():
         return (
-            queries.summary(shop, rng),
-            queries.endpoints(shop, rng),
-            timeseries.timeseries(shop, rng, timeseries.Query(interval="1d", group="status")),
-            timeseries.timeseries(shop, rng, timeseries.Query(interval="1h", group="cause")),
-            timeseries.timeseries(shop, rng, timeseries.Query("p95_ms", "1d")),
+            totals.summary(shop, rng),
+            totals.endpoints(shop, rng),
+            series.timeseries(shop, rng, series.Query(interval="1d", group="status")),
+            series.timeseries(shop, rng, series.Query(interval="1h", group="cause")),
+            series.timeseries(shop, rng, series.Query("p95_ms", "1d")),
         )
 
     before = answers()

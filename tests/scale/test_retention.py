@@ -7,9 +7,10 @@ from io import StringIO
 from django.core.management import call_command
 
 from ingest.models import Request
-from monitor import queries, retention, timeseries
 from monitor.models import StatusDayRollup, StatusHourRollup, StatusRollup
-from monitor.timerange import TimeRange
+from monitor.pipeline import retention
+from monitor.reads import series, totals
+from monitor.reads.timerange import TimeRange
 from tests.scale.test_grains import spread
 
 NOW = datetime.now(UTC)
@@ -22,10 +23,10 @@ def day(t: datetime) -> datetime:
 def views(shop) -> tuple:
     rng = TimeRange(NOW - timedelta(days=21, hours=5, minutes=13), NOW)
     return (
-        queries.summary(shop, rng),
-        queries.endpoints(shop, rng),
-        timeseries.timeseries(shop, rng, timeseries.Query(interval="1h", group="status")),
-        timeseries.timeseries(shop, rng, timeseries.Query("p95_ms", "1d")),
+        totals.summary(shop, rng),
+        totals.endpoints(shop, rng),
+        series.timeseries(shop, rng, series.Query(interval="1h", group="status")),
+        series.timeseries(shop, rng, series.Query("p95_ms", "1d")),
     )
 
 

@@ -3,8 +3,8 @@ everything around a conflict (race partner, retry chain) always stored (acceptan
 
 from ingest.models import IngestBatch, Request, SampledKey
 from ingest.sampling import keep
-from monitor import queries
-from monitor.timerange import TimeRange
+from monitor.reads import totals
+from monitor.reads.timerange import TimeRange
 from tests.monitor.conflict_records import T0, rec
 
 READS = 3000
@@ -39,10 +39,10 @@ def test_at_a_tenth_every_request_is_counted_and_a_tenth_of_reads_stored(
     for start in range(0, len(records), 500):
         post_logs(records[start : start + 500])
     total = READS + 4 * RACES
-    summary = queries.summary(shop, window())
+    summary = totals.summary(shop, window())
     assert summary["requests"] == total
     assert summary["conflicts"] == RACES
-    assert sum(e["requests"] for e in queries.endpoints(shop, window())) == total
+    assert sum(e["requests"] for e in totals.endpoints(shop, window())) == total
     reads = Request.objects.filter(method="GET").count()
     assert 0.07 * (READS + RACES) < reads < 0.13 * (READS + RACES)
     assert SampledKey.objects.count() == READS + RACES - reads
@@ -61,10 +61,10 @@ def test_a_resent_batch_with_sampled_reads_is_not_counted_twice(shop, post_logs,
     settings.CONFLICTWATCH_SAMPLE_SUCCESSFUL_READS = 0.1
     records = traffic()[:400]
     post_logs(records)
-    before = queries.summary(shop, window())
+    before = totals.summary(shop, window())
     answer = post_logs(records).json()
     assert answer["accepted"] == 0 and answer["duplicates"] == 400
-    assert queries.summary(shop, window()) == before
+    assert totals.summary(shop, window()) == before
     assert before["requests"] == 400
 
 

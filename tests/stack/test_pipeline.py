@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from ingest.routes import derive_route
-from monitor.simulation import Simulator
+from monitor.demo.simulation import Simulator
 from tests.stack.stack import wait_for
 
 WINDOW = {"from": "-2h", "to": "now"}

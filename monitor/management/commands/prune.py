@@ -1,8 +1,8 @@
-"""manage.py prune [--dry-run]: apply retention now (monitor/retention.py)."""
+"""manage.py prune [--dry-run]: apply retention now (monitor/pipeline/retention.py)."""
 
 from django.core.management.base import BaseCommand
 
-from monitor import retention
+from monitor.pipeline import retention
 
 
 class Command(BaseCommand):

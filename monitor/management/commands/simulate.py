@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from monitor.simulation import SCENARIOS, Simulator
+from monitor.demo.simulation import SCENARIOS, Simulator
 
 
 class Command(BaseCommand):

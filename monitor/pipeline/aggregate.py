@@ -1,0 +1,122 @@
+"""Exactly-once aggregation of an ingest batch into the rollups.
+
+A worker locks the batch row (FOR UPDATE SKIP LOCKED), returns if it is not pending, analyses
+its conflicts and the stored ones its writes decide (monitor/pipeline/analysis.py), counts its
+rows (monitor/pipeline/counts.py), adds the counts to the rollups and marks it done, all in one
+transaction. A crash rolls everything back and the batch stays pending; a second run finds it
+done. Any number of workers may run at once.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ingest.models import IngestBatch
+from ingest.prepared import pipeline
+from monitor.pipeline.analysis import analyse
+from monitor.pipeline.batch import batch_rows, sampled_rows
+from monitor.pipeline.counts import Counts
+from monitor.rules.causes import is_conflict
+
+log = logging.getLogger(__name__)
+SWEEP_LIMIT = 500
+MAX_ATTEMPTS = 5
+
+
+def aggregate_batch(batch_id: int, *, analysis: bool = True) -> bool:
+    """Aggregate one batch if it is still pending. True when this call did the work.
+
+    A batch that fails MAX_ATTEMPTS times is marked failed (with the error) so that one bad
+    batch cannot hold the sweep forever; its raw rows stay stored. `analysis=False` counts the
+    rows without classification and outcome tracking (every conflict `unknown` in the status,
+    client and resource rollups; no race or retry lookups, no write-back, no outcome or race
+    rollups): the baseline of bench/conflicts.py, not for production.
+    """
+    try:
+        return _aggregate(batch_id, analysis)
+    except Exception as exc:
+        with transaction.atomic():
+            batch = IngestBatch.objects.select_for_update().filter(pk=batch_id).first()
+            if batch is not None and batch.status == IngestBatch.Status.PENDING:
+                batch.attempts += 1
+                batch.error = f"{type(exc).__name__}: {exc}"[:2000]
+                if batch.attempts >= MAX_ATTEMPTS:
+                    batch.status = IngestBatch.Status.FAILED
+                batch.save(update_fields=["attempts", "error", "status"])
+        raise
+
+
+def _aggregate(batch_id: int, analysis: bool = True) -> bool:
+    with transaction.atomic():
+        # Lock the batch row only (of=self): locking the joined project row too would make
+        # workers on other batches of the same project skip theirs.
+        batch = (
+            IngestBatch.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+            .filter(pk=batch_id, status=IngestBatch.Status.PENDING)
+            .select_related("project")
+            .first()
+        )
+        if batch is None:
+            # Done already, or another worker holds it right now.
+            return False
+        rows = batch_rows(batch_id)
+        counts = Counts(batch.project_id)
+        plain, conflicts = [], []
+        for row in rows:
+            (conflicts if is_conflict(row["status"]) else plain).append(row)
+        # Successful reads that sampling left out of the raw table are counted all the same.
+        plain += sampled_rows(batch.sampled)
+        half = len(plain) // 2
+        # One pipeline on Postgres, so that Postgres works while Python counts: the analysis
+        # takes its locks while the first half of the plain rows is counted, and writes its
+        # decisions back while the rest is.
+        with pipeline():
+            if analysis:
+                finish = analyse(batch.project, batch_id, rows, timezone.now())
+            counts.requests(plain[:half], {})
+            if analysis:
+                causes = finish(counts)
+                counts.write_decided()
+            else:
+                causes = count_unclassified(counts, conflicts)
+            counts.requests(plain[half:] + conflicts, causes)
+            counts.write_rollups()
+        batch.status = IngestBatch.Status.DONE
+        batch.processed_at = timezone.now()
+        batch.attempts += 1
+        batch.sampled = []
+        batch.save(update_fields=["status", "processed_at", "attempts", "sampled"])
+    return True
+
+
+def count_unclassified(counts: Counts, rows: list[dict]) -> dict[int, str]:
+    """The batch's conflicts as `unknown` ({id: cause}), counted per resource."""
+    causes = {}
+    for row in rows:
+        causes[row["id"]] = "unknown"
+        counts.unclassified(row)
+    return causes
+
+
+def sweep_pending(older_than: timedelta | None = None) -> int:
+    """Aggregate batches left pending (broker down, worker lost). Returns how many it did."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.CONFLICTWATCH_SWEEP_AFTER_SECONDS)
+    cutoff = timezone.now() - older_than
+    ids = list(
+        IngestBatch.objects.filter(status=IngestBatch.Status.PENDING, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("id", flat=True)[:SWEEP_LIMIT]
+    )
+    done = 0
+    for batch_id in ids:
+        try:
+            done += aggregate_batch(batch_id)
+        except Exception:
+            log.exception("sweep could not aggregate batch %s", batch_id)
+    if done:
+        log.info("sweep aggregated %d pending batches", done)
+    return done

@@ -1,0 +1,190 @@
+"""Additive rollup upserts.
+
+Counts are built in Python, keys are sorted (so concurrent workers take row locks in one order
+and cannot deadlock), then one INSERT … ON CONFLICT … DO UPDATE SET n = t.n + excluded.n per
+table adds them. Postgres receives each column as one array (unnest), so the statement has a
+fixed handful of parameters whatever the number of rows; SQLite gets multi-row VALUES.
+
+Grains: the status and latency rollups exist per minute, hour and day (`GRAINS`). `add` and
+`drop_empty` take the minute table's counts and apply them to the hour and day tables too, in
+the same transaction (keys folded onto the hour or day, then sorted): every table is written
+minute → hour → day, so the lock order stays one for all workers, and a move between minutes
+(a late race winner) moves the hour and day counts with it.
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from django.db import connection, models
+
+from ingest.prepared import prepared_cursor
+from monitor.models import (
+    ClientRollup,
+    LatencyDayRollup,
+    LatencyHourRollup,
+    LatencyRollup,
+    OutcomeRollup,
+    RacePairRollup,
+    ResourceRollup,
+    StatusDayRollup,
+    StatusHourRollup,
+    StatusRollup,
+)
+from monitor.rules.timebuckets import DAY, HOUR, floor
+
+# The SQL array types the columns are sent as on Postgres, by Django field type.
+_ARRAY_TYPES = {
+    "ForeignKey": "bigint",
+    "BigIntegerField": "bigint",
+    "SmallIntegerField": "smallint",
+    "DateTimeField": "timestamptz",
+    "CharField": "text",
+    "TextField": "text",
+    "FloatField": "float8",
+}
+
+Columns = tuple[tuple[str, str], ...]
+
+
+def _columns(model: type[models.Model]) -> tuple[Columns, Columns]:
+    """(key columns, additive value columns) of a rollup model, each as (column, SQL type):
+    the key is the model's unique constraint in its field order, the values every other
+    column. A count's key tuple and value tuple follow these orders."""
+    (unique,) = model._meta.constraints
+    by_name = {f.name: f for f in model._meta.concrete_fields}
+    key = tuple(by_name[name] for name in unique.fields)
+    values = tuple(f for f in model._meta.concrete_fields if f not in key and not f.primary_key)
+    return tuple((f.column, _ARRAY_TYPES[f.get_internal_type()]) for f in key), tuple(
+        (f.column, _ARRAY_TYPES[f.get_internal_type()]) for f in values
+    )
+
+
+# Whitelist: table -> (key columns, additive value columns), declared by the models.
+TABLES: dict[str, tuple[Columns, Columns]] = {
+    m._meta.db_table: _columns(m)
+    for m in (
+        StatusRollup,
+        StatusHourRollup,
+        StatusDayRollup,
+        LatencyRollup,
+        LatencyHourRollup,
+        LatencyDayRollup,
+        ClientRollup,
+        OutcomeRollup,
+        ResourceRollup,
+        RacePairRollup,
+    )
+}
+SQLITE_CHUNK = 500
+
+# Minute table -> its coarser tables with the width of their buckets. The coarser tables have
+# the same columns; their `minute` is the first minute of the hour or day.
+GRAINS: dict[str, tuple[tuple[str, timedelta], ...]] = {
+    StatusRollup._meta.db_table: (
+        (StatusHourRollup._meta.db_table, HOUR),
+        (StatusDayRollup._meta.db_table, DAY),
+    ),
+    LatencyRollup._meta.db_table: (
+        (LatencyHourRollup._meta.db_table, HOUR),
+        (LatencyDayRollup._meta.db_table, DAY),
+    ),
+}
+
+
+def value_names(table: str) -> tuple[str, ...]:
+    """The names of a table's value columns, in the order of its value tuples."""
+    return tuple(name for name, _ in TABLES[table][1])
+
+
+def _time_index(table: str) -> int:
+    return [name for name, _ in TABLES[table][0]].index("minute")
+
+
+def fold(table: str, counts: Mapping[tuple, Sequence[float]], width: timedelta) -> dict:
+    """The counts of a minute table summed onto hour or day keys."""
+    i = _time_index(table)
+    folded: dict[tuple, list] = {}
+    for key, values in counts.items():
+        coarse = key[:i] + (floor(key[i], width),) + key[i + 1 :]
+        acc = folded.get(coarse)
+        if acc is None:
+            folded[coarse] = list(values)
+        else:
+            for j, v in enumerate(values):
+                acc[j] += v
+    return folded
+
+
+def add(table: str, counts: Mapping[tuple, Sequence[float]]) -> None:
+    """Add `counts` ({key tuple: value tuple}) to the rollup table, and to its hour and day
+    tables when it has them."""
+    if not counts:
+        return
+    _add(table, counts)
+    for coarse_table, width in GRAINS.get(table, ()):
+        _add(coarse_table, fold(table, counts, width))
+
+
+def _add(table: str, counts: Mapping[tuple, Sequence[float]]) -> None:
+    keys, values = TABLES[table]
+    key_names = ", ".join(name for name, _ in keys)
+    cols = ", ".join(name for name, _ in keys + values)
+    updates = ", ".join(f"{v} = {table}.{v} + excluded.{v}" for v, _ in values)
+    conflict = f"ON CONFLICT ({key_names}) DO UPDATE SET {updates}"
+    rows = [(*key, *vals) for key, vals in sorted(counts.items())]
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%b::{sql_type}[]" for _, sql_type in keys + values)
+        with prepared_cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays}) {conflict}",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+        return
+    with connection.cursor() as cursor:
+        adapt = connection.ops.adapt_datetimefield_value
+        rows = [tuple(adapt(v) if isinstance(v, datetime) else v for v in row) for row in rows]
+        marks = "(" + ", ".join(["%s"] * len(keys + values)) + ")"
+        for start in range(0, len(rows), SQLITE_CHUNK):
+            chunk = rows[start : start + SQLITE_CHUNK]
+            cursor.execute(
+                f"INSERT INTO {table} ({cols}) VALUES {', '.join([marks] * len(chunk))} {conflict}",
+                [v for row in chunk for v in row],
+            )
+
+
+def drop_empty(table: str, keys) -> None:
+    """Delete the rows of these keys whose count (`n`) a move brought back to zero, so that a
+    cause or outcome that no longer has conflicts does not show up with 0. Rows another
+    transaction adds to later are simply inserted again by its upsert. The hour and day rows
+    holding these keys are checked too."""
+    keys = sorted(set(keys))
+    if not keys:
+        return
+    _drop_empty(table, keys)
+    for coarse_table, width in GRAINS.get(table, ()):
+        i = _time_index(table)
+        _drop_empty(
+            coarse_table,
+            sorted({k[:i] + (floor(k[i], width),) + k[i + 1 :] for k in keys}),
+        )
+
+
+def _drop_empty(table: str, keys: list) -> None:
+    key_cols, _ = TABLES[table]
+    names = ", ".join(name for name, _ in key_cols)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%b::{sql_type}[]" for _, sql_type in key_cols)
+        with prepared_cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE n = 0 AND ({names}) IN "
+                f"(SELECT * FROM unnest({arrays}))",
+                [list(column) for column in zip(*keys, strict=True)],
+            )
+        return
+    with connection.cursor() as cursor:
+        adapt = connection.ops.adapt_datetimefield_value
+        match = " AND ".join(f"{name} = %s" for name, _ in key_cols)
+        cursor.executemany(
+            f"DELETE FROM {table} WHERE n = 0 AND {match}",
+            [tuple(adapt(v) if isinstance(v, datetime) else v for v in key) for key in keys],
+        )

@@ -1,0 +1,121 @@
+"""Time grains of the rollups: which rollup rows (minute, hour or day) cover a range, and the
+SQL that floors a timestamp column to a bucket (the database twin of
+monitor/rules/timebuckets.py: floor).
+
+Rollups exist per minute, hour and day (monitor/pipeline/rollups.py). A range is read as
+pieces (`pieces`): minutes at its ragged edges, whole hours next to them and whole days in the
+middle, so totals are exact while a 30-day summary reads about 30 day rows per key instead of
+43,200 minute rows. Minute rollups are kept CONFLICTWATCH_ROLLUP_RETENTION_DAYS: an edge older
+than that is read from its whole hour, whether or not the minutes are still there, so the
+answer for a range does not change when `prune` runs.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import DateTimeField, Func
+
+from monitor.reads.timerange import TimeRange
+from monitor.rules.timebuckets import DAY, HOUR, MINUTE, ceil, floor
+
+# Ingest keeps only records between 2000 and tomorrow: nothing to read outside that.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class FloorTo(Func):
+    """FloorTo("minute", timedelta(minutes=15)): the start of the column's 15-minute bucket."""
+
+    output_field = DateTimeField()
+
+    def __init__(self, expression, step: timedelta, **extra):
+        # An int we computed, so it is safe to write into the SQL as a literal.
+        self.seconds = int(step.total_seconds())
+        if self.seconds <= 0:
+            raise ValueError("step must be at least one second")
+        super().__init__(expression, **extra)
+
+    def _column(self, compiler):
+        return compiler.compile(self.get_source_expressions()[0])
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = self._column(compiler)
+        return (
+            f"date_bin(make_interval(secs => {self.seconds}), {column}, "
+            "TIMESTAMPTZ '1970-01-01 00:00:00+00')",
+            params,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column, params = self._column(compiler)
+        return (
+            f"strftime('%%Y-%%m-%%d %%H:%%M:%%S', (CAST(strftime('%%s', {column}) AS INTEGER)"
+            f" / {self.seconds}) * {self.seconds}, 'unixepoch')",
+            params,
+        )
+
+
+def grain_for(step: timedelta) -> timedelta:
+    """The coarsest rollup grain whose buckets fit whole in buckets of `step`."""
+    if step % DAY == timedelta(0):
+        return DAY
+    if step % HOUR == timedelta(0):
+        return HOUR
+    return MINUTE
+
+
+def minute_cutoff(now: datetime | None = None) -> datetime:
+    """Minute rollups before this instant may be pruned, so reads take whole hours there.
+    Hour-aligned; prune deletes minute rows only before the UTC day that holds it."""
+    now = now or datetime.now(UTC)
+    return floor(now - timedelta(days=settings.CONFLICTWATCH_ROLLUP_RETENTION_DAYS), HOUR)
+
+
+def pieces(
+    rng: TimeRange, coarsest: timedelta = DAY, now: datetime | None = None
+) -> list[tuple[timedelta, datetime, datetime]]:
+    """Disjoint (grain, start, end) pieces that cover the rollup minutes of the range
+    [floor(start), end): whole days (when `coarsest` is a day) in the middle, whole hours
+    around them, minutes at the edges. Minute edges before `minute_cutoff` widen to their hour
+    (unless `coarsest` is a minute: a per-minute series past retention is simply empty).
+    """
+    now = now or datetime.now(UTC)
+    # Nothing is stored outside EARLIEST and tomorrow (and no calendar overflow at 9999).
+    start = floor(max(rng.start, EARLIEST), MINUTE)
+    end = ceil(min(rng.end, now + timedelta(days=2)), MINUTE)
+    if start >= end:
+        return []
+    cutoff = minute_cutoff(now)
+    out: list[tuple[timedelta, datetime, datetime]] = []
+
+    def minutes(lo: datetime, hi: datetime) -> None:
+        if lo >= hi:
+            return
+        if lo < cutoff and coarsest >= HOUR:
+            out.append((HOUR, floor(lo, HOUR), ceil(hi, HOUR)))
+        else:
+            out.append((MINUTE, lo, hi))
+
+    def hours(lo: datetime, hi: datetime) -> None:
+        first, last = ceil(lo, HOUR), floor(hi, HOUR)
+        if coarsest < HOUR or first >= last:
+            minutes(lo, hi)
+            return
+        minutes(lo, first)
+        out.append((HOUR, first, last))
+        minutes(last, hi)
+
+    first_day, last_day = ceil(start, DAY), floor(end, DAY)
+    if coarsest >= DAY and first_day < last_day:
+        hours(start, first_day)
+        out.append((DAY, first_day, last_day))
+        hours(last_day, end)
+    else:
+        hours(start, end)
+    # Two minute edges widened into the same hour (a short range long ago) read it once.
+    merged: list[tuple[timedelta, datetime, datetime]] = []
+    for piece in out:
+        if merged and merged[-1][0] == piece[0] and merged[-1][2] >= piece[1]:
+            merged[-1] = (piece[0], merged[-1][1], max(merged[-1][2], piece[2]))
+        else:
+            merged.append(piece)
+    return merged

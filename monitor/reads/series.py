@@ -1,0 +1,201 @@
+"""The time-series engine: rollup counts and latency histograms per UTC-aligned bucket, for
+the API's `timeseries/`, the pages' charts (monitor/reads/charts.py) and the alerts' sparklines.
+
+Buckets are floored in the database (monitor/reads/grains.py: FloorTo), so a bucket's rows are
+summed before they reach Python; a bucket of an hour or more reads the hour or day rollups,
+minutes only at the range's ragged edges (grains.pieces), so a 30-day chart reads hundreds of
+rows per key, not tens of thousands. Quantiles come from the summed histograms by the one rule
+of monitor/rules/latency.py; a bucket without requests has no quantile (None).
+"""
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Sum
+
+from monitor.models import Endpoint, Project
+from monitor.reads.grains import FloorTo, grain_for
+from monitor.reads.timerange import TimeRange
+from monitor.reads.totals import Filters, latency_parts, status_parts
+from monitor.rules.latency import quantile
+from monitor.rules.timebuckets import floor, starts
+
+INTERVALS = {
+    "1m": timedelta(minutes=1),
+    "5m": timedelta(minutes=5),
+    "1h": timedelta(hours=1),
+    "1d": timedelta(days=1),
+}
+METRICS = ("requests", "conflicts", "status", "p95_ms")
+GROUPS = ("status", "cause", "endpoint")
+# 24 hours at one minute (1,440) fits; more points than this is a chart no one can read and a
+# query that scans too much.
+MAX_POINTS = 1500
+# Grouped by endpoint: the busiest ones only, so an API with thousands of routes stays bounded.
+MAX_ENDPOINT_SERIES = 20
+NO_CAUSE = "none"
+
+
+def count_rows(
+    project: Project,
+    rng: TimeRange,
+    step: timedelta,
+    f: Filters = Filters(),  # noqa: B008 - frozen dataclass, never mutated
+    by: tuple[str, ...] = (),
+    *,
+    conflicts_only: bool = False,
+) -> Iterator[dict]:
+    """Status rollup counts per bucket: dicts with `t` (the bucket start), the fields `by`
+    (of the status rollup: status, cause, endpoint_id) and `n`. A bucket may come in several
+    rows (one per rollup grain read): callers add them up."""
+    for qs in status_parts(project, rng, f, grain_for(step)):
+        if conflicts_only:
+            qs = qs.exclude(cause="")
+        yield from qs.annotate(t=FloorTo("minute", step)).values("t", *by).annotate(n=Sum("n"))
+
+
+def histograms(
+    project: Project,
+    rng: TimeRange,
+    step: timedelta,
+    f: Filters = Filters(),  # noqa: B008
+    *,
+    by_endpoint: bool = False,
+) -> dict:
+    """Latency histograms per bucket: {key: {bucket start: {latency bucket: n}}}, the key
+    being the endpoint id when `by_endpoint`, else None."""
+    fields = ("t", "endpoint_id", "bucket") if by_endpoint else ("t", "bucket")
+    hists: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    for qs in latency_parts(project, rng, f, grain_for(step)):
+        rows = qs.annotate(t=FloorTo("minute", step)).values(*fields).annotate(n=Sum("n"))
+        for row in rows:
+            key = row["endpoint_id"] if by_endpoint else None
+            hists[key][floor(row["t"], step)][row["bucket"]] += row["n"]
+    return hists
+
+
+def quantiles(per_bucket: dict[datetime, dict[int, int]], q: float) -> dict[datetime, float]:
+    """The q-quantile of each bucket's histogram."""
+    return {t: quantile(hist, q) for t, hist in per_bucket.items()}
+
+
+# -- the API's timeseries/ ---------------------------------------------------------------------
+class SeriesError(ValueError):
+    """A bad timeseries parameter; `param` names it."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(f"{param}: {message}")
+        self.param = param
+
+
+@dataclass(frozen=True)
+class Query:
+    metric: str = "requests"
+    interval: str = "1m"
+    group: str | None = None
+
+
+def buckets(rng: TimeRange, step: timedelta) -> list[datetime]:
+    """Every bucket start from the one holding rng.start up to (not including) rng.end."""
+    return starts(rng.start, rng.end, step)
+
+
+def point_count(rng: TimeRange, interval: str) -> int:
+    step = INTERVALS[interval]
+    return -(-(rng.end - floor(rng.start, step)) // step)
+
+
+def default_interval(rng: TimeRange) -> str:
+    """The finest interval whose point count fits MAX_POINTS."""
+    for name in INTERVALS:
+        if point_count(rng, name) <= MAX_POINTS:
+            return name
+    return "1d"
+
+
+def check(rng: TimeRange, q: Query) -> None:
+    """Raise SeriesError naming the parameter when the query cannot be answered."""
+    if q.metric not in METRICS:
+        raise SeriesError(
+            "metric", f"unknown metric {q.metric[:40]!r}; one of {', '.join(METRICS)}"
+        )
+    if q.interval not in INTERVALS:
+        raise SeriesError(
+            "interval", f"unknown interval {q.interval[:40]!r}; one of {', '.join(INTERVALS)}"
+        )
+    if q.group is not None and q.group not in GROUPS:
+        raise SeriesError("group", f"unknown group {q.group[:40]!r}; one of {', '.join(GROUPS)}")
+    if q.metric == "status" and q.group not in (None, "status"):
+        raise SeriesError("group", "metric=status is always one series per status")
+    if q.metric == "p95_ms" and q.group in ("status", "cause"):
+        raise SeriesError("group", "p95_ms can be grouped by endpoint only")
+    points = point_count(rng, q.interval)
+    if points > MAX_POINTS:
+        raise SeriesError(
+            "interval",
+            f"{q.interval} gives {points} points for this range, over the maximum of "
+            f"{MAX_POINTS}; use a larger interval or a shorter range",
+        )
+
+
+def timeseries(project: Project, rng: TimeRange, q: Query, f: Filters | None = None) -> dict:
+    """{"series": [{"name", "points": [{"t", "value"}]}]} for the range, checked by `check`;
+    `t` is the bucket's start as an RFC 3339 string in UTC."""
+    check(rng, q)
+    f = f or Filters()
+    step = INTERVALS[q.interval]
+    group = "status" if q.metric == "status" else q.group
+    if q.metric == "p95_ms":
+        hists = histograms(project, rng, step, f, by_endpoint=group == "endpoint")
+        series = {key or "p95_ms": quantiles(per_bucket, 0.95) for key, per_bucket in hists.items()}
+        weights = {
+            key or "p95_ms": sum(sum(h.values()) for h in per_bucket.values())
+            for key, per_bucket in hists.items()
+        }
+        empty = None
+    else:
+        series = _counts(project, rng, q, step, group, f)
+        weights = {key: sum(per_bucket.values()) for key, per_bucket in series.items()}
+        empty = 0
+    if group is None and not series:
+        series, weights = {q.metric: {}}, {q.metric: 0}
+    names = _names(series, group)
+    stamps = [(t, t.strftime("%Y-%m-%dT%H:%M:%SZ")) for t in buckets(rng, step)]
+    return {
+        "series": [
+            {
+                "name": names[key],
+                "points": [{"t": iso, "value": series[key].get(t, empty)} for t, iso in stamps],
+            }
+            for key in _order(weights, group)
+        ]
+    }
+
+
+def _counts(project, rng, q: Query, step, group, f: Filters) -> dict:
+    field = {"status": "status", "cause": "cause", "endpoint": "endpoint_id"}.get(group)
+    by = (field,) if field else ()
+    series: dict = defaultdict(lambda: defaultdict(int))
+    for row in count_rows(project, rng, step, f, by, conflicts_only=q.metric == "conflicts"):
+        key = row[field] if field else q.metric
+        series[key][floor(row["t"], step)] += row["n"]
+    return series
+
+
+def _order(weights: dict, group: str | None) -> list:
+    """Statuses in order; causes and endpoints busiest first (endpoints cut to the busiest)."""
+    if group == "status":
+        return sorted(weights)
+    by_total = sorted(weights, key=lambda k: (-weights[k], str(k)))
+    return by_total[:MAX_ENDPOINT_SERIES] if group == "endpoint" else by_total
+
+
+def _names(series: dict, group: str | None) -> dict:
+    if group == "endpoint":
+        rows = Endpoint.objects.filter(id__in=list(series)).values_list("id", "method", "route")
+        return {ep_id: f"{method} {route}" for ep_id, method, route in rows}
+    if group == "cause":
+        return {key: key or NO_CAUSE for key in series}
+    return {key: str(key) for key in series}
