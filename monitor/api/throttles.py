@@ -10,9 +10,12 @@ Without CACHE_URL the cache is each process's own memory, and so is the count.
 """
 
 import hashlib
+import logging
 
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
+
+log = logging.getLogger(__name__)
 
 
 class TokenRateThrottle(SimpleRateThrottle):
@@ -34,14 +37,22 @@ class TokenRateThrottle(SimpleRateThrottle):
         window = int(now // self.duration)
         self.window_ends = (window + 1) * self.duration
         key = f"{ident}:{window}"
+        try:
+            count = self._count(key)
+        except Exception:
+            # The cache (Redis) is down: answer rather than fail every call with a 500.
+            log.warning("API rate limit not counted: the cache is unavailable", exc_info=True)
+            return True
+        return count <= self.num_requests
+
+    def _count(self, key: str) -> int:
         # add() then incr(): both atomic, so concurrent calls each get their own number.
         self.cache.add(key, 0, self.duration + 1)
         try:
-            count = self.cache.incr(key)
+            return self.cache.incr(key)
         except ValueError:  # the window's key expired between the two
             self.cache.add(key, 0, self.duration + 1)
-            count = self.cache.incr(key)
-        return count <= self.num_requests
+            return self.cache.incr(key)
 
     def wait(self) -> float:
         return max(self.window_ends - self.timer(), 1)

@@ -117,3 +117,16 @@ def test_a_token_over_its_rate_gets_429_with_retry_after(api, bob, settings, mon
     assert "error" in answer.json()
     # Another token has its own allowance.
     assert token_client(bob).get("/api/v1/projects/").status_code == 200
+
+
+def test_calls_are_answered_when_the_rate_limit_cache_is_down(api, settings):
+    # CACHE_URL naming a Redis that does not answer: the limit is not counted, calls still work.
+    settings.CONFLICTWATCH_API_RATE = "3/min"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/1",
+        }
+    }
+    for _ in range(5):
+        assert api.get("/api/v1/projects/").status_code == 200
