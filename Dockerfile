@@ -1,4 +1,6 @@
-# ConflictWatch image: web (gunicorn), Celery worker and beat all run from it.
+# ConflictWatch image: web (gunicorn), Celery worker and beat all run from it, as an
+# unprivileged user that cannot change the code it runs. .dockerignore keeps secrets (.env),
+# local databases, virtualenvs and the git history out of the build context.
 FROM node:20-bookworm-slim AS assets
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -13,8 +15,8 @@ COPY ingest ./ingest
 RUN pip install --no-cache-dir .
 COPY . .
 COPY --from=assets /app/node_modules ./node_modules
-RUN SECRET_KEY=build python manage.py collectstatic --noinput -v 0
-RUN useradd --system --home /app conflictwatch && chown -R conflictwatch /app
+RUN DEBUG=false SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v 0
+RUN useradd --system --no-create-home --shell /usr/sbin/nologin conflictwatch
 USER conflictwatch
 EXPOSE 8000
 CMD ["gunicorn", "monitor.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]

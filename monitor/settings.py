@@ -1,28 +1,60 @@
 """ConflictWatch settings, read from the environment (see .env.example).
 
-With nothing set it runs as a self-contained demo: SQLite in the project folder and tasks run
-in-process after each commit, so one command gives a working dashboard. Production sets
-DATABASE_URL (Postgres) and CELERY_BROKER_URL (Redis) and runs real Celery workers and beat.
-A malformed value fails here, at start-up, rather than on the first request.
+With nothing set it runs as a self-contained demo: DEBUG on, SQLite in the project folder and
+tasks run in-process after each commit, so one command gives a working dashboard. Production
+sets DEBUG=false, SECRET_KEY, DATABASE_URL (Postgres), CELERY_BROKER_URL and CACHE_URL (Redis)
+and runs real Celery workers and beat; .env.example holds the production values, and
+`manage.py check --deploy` is clean with them. A malformed value fails here, at start-up, rather
+than on the first request.
 """
 
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+# NAME_FILE is read in place of NAME (Docker secrets, e.g. SECRET_KEY_FILE=/run/secrets/key).
+env = environ.FileAwareEnv()
 if (BASE_DIR / ".env").exists():
     env.read_env(str(BASE_DIR / ".env"))
 
-DEBUG = env.bool("DEBUG", default=False)
-# The fixed default only suits the local demo; every deployment sets SECRET_KEY.
-SECRET_KEY = env.str(
-    "SECRET_KEY", default="conflictwatch-insecure-demo-key-set-SECRET_KEY-in-production"
-)
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG off ConflictWatch will not start without a "
+            "secret key of its own: set SECRET_KEY (or SECRET_KEY_FILE) in the environment or "
+            "in .env, for example to the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+        )
+    # DEBUG on (the demo, a developer's machine): a key for this process only, never one
+    # written in the code, so a forgotten setting cannot make sessions forgeable.
+    SECRET_KEY = get_random_secret_key()
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# HTTPS. Off by default so that the demo and a first try on http://localhost work; production
+# turns them on (.env.example) and `check --deploy` says when one is missing.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Load balancers and container health checks probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# Behind a proxy that terminates TLS: the header it sets and the value meaning HTTPS, e.g.
+# HTTP_X_FORWARDED_PROTO,https. Only set it when the proxy overwrites that header (ours does).
+_proxy_ssl_header = env.tuple("SECURE_PROXY_SSL_HEADER", default=())
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER must be a header and a value, e.g. HTTP_X_FORWARDED_PROTO,https"
+    )
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -72,34 +104,50 @@ TEMPLATES = [
     },
 ]
 
-# SQLite by default so that `make run` works on a bare machine; Postgres in production.
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'conflictwatch.sqlite3'}")
-}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["OPTIONS"] = {
-        "timeout": 20,
-        "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
-else:
-    DATABASES["default"].setdefault("OPTIONS", {})
-    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+
+def _database(url: str) -> dict:
+    """Django's settings for the database at `url`, with our connection options."""
+    database = env.db_url_config(url)
+    database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    database["CONN_HEALTH_CHECKS"] = True
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+        return database
+    options = database.setdefault("OPTIONS", {})
+    options.setdefault("connect_timeout", 5)
     # Postgres's JIT compiles plans for large row estimates over many partitions; our queries
     # are short and indexed, and compiling cost them ~100 ms each. Prepared statements (only
     # ingest/prepared.py's) keep one generic plan: a custom plan re-plans the partitioned raw
     # table at every run, which cost more than running the statement.
-    DATABASES["default"]["OPTIONS"].setdefault(
-        "options", "-c jit=off -c plan_cache_mode=force_generic_plan"
-    )
+    options.setdefault("options", "-c jit=off -c plan_cache_mode=force_generic_plan")
     # Statements of ingest/prepared.py are prepared after this many runs on a connection
     # (Django's own queries bind on the client and never are); None prepares nothing.
-    DATABASES["default"]["OPTIONS"].setdefault(
+    options.setdefault(
         "prepare_threshold",
         2 if env.bool("CONFLICTWATCH_PREPARED_STATEMENTS", default=True) else None,
     )
+    return database
+
+
+# SQLite by default so that `make run` works on a bare machine; Postgres in production.
+DATABASES = {
+    "default": _database(
+        env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'conflictwatch.sqlite3'}"
+    )
+}
+# A streaming replica of DATABASE_URL: pages and API GETs read raw requests and rollups there
+# (monitor/ops/routers.py); writes, ingest, aggregation and alerts stay on the primary.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = _database(DATABASE_REPLICA_URL)
+    # Tests run the replica as the primary itself: no second test database.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["monitor.ops.routers.ReplicaRouter"]
+    MIDDLEWARE.append("monitor.ops.routers.ReplicaReadsMiddleware")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -177,7 +225,8 @@ CONFLICTWATCH_API_RATE = env.str("CONFLICTWATCH_API_RATE", default="600/min")
 # Most rows one CSV export (export/requests.csv) writes; narrow the range for more.
 CONFLICTWATCH_EXPORT_MAX_ROWS = env.int("CONFLICTWATCH_EXPORT_MAX_ROWS", default=100_000)
 # The cache holds the API rate-limit counters: local memory (per process) by default; with more
-# than one web process set CACHE_URL=redis://host:6379/1 so that they share one count.
+# than one web process set CACHE_URL=redis://host:6379/1 so that they share one count
+# (`check --deploy` warns without it, monitor/ops/checks.py).
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 SPECTACULAR_SETTINGS = {
     "TITLE": "ConflictWatch API",

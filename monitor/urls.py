@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from monitor import health
+from monitor.ops import health
 from monitor.telemetry import views as telemetry
 from monitor.views import (
     accounts,

@@ -12,6 +12,7 @@ from monitor import project_settings
 from monitor.access import role_in
 from monitor.api.permissions import ProjectRole, ProjectScopedMixin
 from monitor.reads.routes import endpoint_limit
+from monitor.team.members import ROLES
 
 NAMES = serializers.ListField(child=serializers.CharField())
 
@@ -90,9 +91,9 @@ class EndpointLimitSerializer(serializers.Serializer):
 class ProjectSettingsSerializer(SettingsSerializer):
     slug = serializers.CharField()
     role = serializers.ChoiceField(
-        ["admin", "member", "readonly"],
-        help_text="The caller's role: readonly reads; member also writes rules; admin also "
-        "changes settings and sources.",
+        ROLES,
+        help_text="The caller's role: a viewer reads; an admin also changes the project's "
+        "settings, routes, sources, members and rules.",
     )
     endpoint_limit = EndpointLimitSerializer()
 

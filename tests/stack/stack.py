@@ -40,7 +40,9 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
 
 
 class Stack:
-    def __init__(self, mode: str, tmp: Path, web_workers: int = 2):
+    def __init__(
+        self, mode: str, tmp: Path, web_workers: int = 2, pg_admin_url: str = PG_ADMIN_URL
+    ):
         self.mode = mode
         self.web_workers = web_workers
         self.tmp = tmp
@@ -50,8 +52,11 @@ class Stack:
         self.env = {
             k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CELERY_"))
         }
+        self.pg_admin_url = pg_admin_url
         self.env.update(
             DJANGO_SETTINGS_MODULE="monitor.settings",
+            # Production mode, as deployed: DEBUG off needs a key of its own.
+            DEBUG="0",
             SECRET_KEY="stack-test",
             CONFLICTWATCH_SWEEP_AFTER_SECONDS="1",
             PYTHONUNBUFFERED="1",
@@ -62,9 +67,9 @@ class Stack:
         self.env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
         if mode == "postgres":
             self.dbname = f"cw_stack_{uuid.uuid4().hex[:10]}"
-            base = PG_ADMIN_URL.rsplit("/", 1)[0]
+            base = pg_admin_url.rsplit("/", 1)[0]
             self.db_url = f"{base}/{self.dbname}"
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            with psycopg.connect(pg_admin_url, autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{self.dbname}"')
             self.redis_port = free_port()
             self.env["CELERY_BROKER_URL"] = f"redis://127.0.0.1:{self.redis_port}/0"
@@ -122,7 +127,17 @@ class Stack:
         except OSError:
             return False
 
-    def start_web(self) -> None:
+    def start_web(self, access_log: bool = False) -> None:
+        """gunicorn with `web_workers` sync workers; `access_log` writes web-access.log with
+        the serving worker's pid, status, method and path on each line."""
+        log = []
+        if access_log:
+            log = [
+                "--access-logfile",
+                str(self.tmp / "web-access.log"),
+                "--access-logformat",
+                "%(p)s %(s)s %(m)s %(U)s",
+            ]
         self._start(
             "web",
             [
@@ -131,9 +146,10 @@ class Stack:
                 "-b",
                 f"127.0.0.1:{self.port}",
                 "-w",
-                "2",
+                str(self.web_workers),
                 "--timeout",
                 "120",
+                *log,
             ],
         )
         wait_for(lambda: self._healthy(), 30, "gunicorn")
@@ -194,14 +210,14 @@ class Stack:
         assert out.returncode == 0, out.stderr
 
     # -- setup -----------------------------------------------------------------------------
-    def up(self, *, worker: bool = True) -> "Stack":
+    def up(self, *, worker: bool = True, access_log: bool = False) -> "Stack":
         if self.mode == "postgres":
             self.start_redis()
         self.manage("migrate", "--noinput", "-v", "0")
         self.token = self.manage("createsource", "shop", "gateway").strip().splitlines()[-1]
         self.manage("demo", "--project", "shop", "--username", "ops", "--password", "pw-ops-1")
         self.api_key = self.manage("drf_create_token", "ops").split()[2]
-        self.start_web()
+        self.start_web(access_log=access_log)
         if worker and self.mode == "postgres":
             self.start_worker()
         return self
@@ -210,7 +226,7 @@ class Stack:
         for name in list(self.procs):
             self.stop(name, signal.SIGKILL if name == "redis" else signal.SIGTERM)
         if self.mode == "postgres":
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            with psycopg.connect(self.pg_admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
 
     # -- talking to it ---------------------------------------------------------------------

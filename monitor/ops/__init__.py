@@ -1,0 +1,2 @@
+"""Running in production: read replicas (routers.py), our own `check --deploy` warnings
+(checks.py) and the health endpoint (health.py)."""
