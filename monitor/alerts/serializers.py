@@ -24,18 +24,21 @@ EMAIL = "email"
 
 
 class ChannelEntrySerializer(serializers.Serializer):
+    # `id` and `secret` are answered for some entries only (an email recipient has neither), so
+    # they are optional rather than read-only: a read-only field is documented as always present.
     id = serializers.IntegerField(
-        read_only=True, help_text="The channel's id (webhook and slack channels)."
+        required=False,
+        help_text="The channel's id (webhook and slack channels only); ignored when sent.",
     )
     kind = serializers.ChoiceField(choices=[EMAIL, "webhook", "slack"])
     target = serializers.CharField(
         max_length=MAX_TARGET_LENGTH, help_text="An email address, or the URL to POST to."
     )
     secret = serializers.CharField(
-        read_only=True,
+        required=False,
         help_text="A new webhook channel's signing secret (HMAC-SHA256 of the body, sent as "
         "X-ConflictWatch-Signature: sha256=<hex>): in the answer that created the channel, "
-        "never again.",
+        "never again; ignored when sent.",
     )
 
 

@@ -80,8 +80,12 @@ ERROR_ANSWERS = {
 }
 
 
+UNSUPPORTED_MEDIA_TYPE = "The body's Content-Type is not one this operation reads."
+
+
 def document_errors(result, generator, request, public):
-    """Add the Error schema and the error answers (400/401/403/404/429/503) to every operation."""
+    """Add the Error schema and the error answers (400/401/403/404/429/503) to every operation,
+    and 415 to every operation that takes a body."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path in result.get("paths", {}).values():
@@ -96,6 +100,8 @@ def document_errors(result, generator, request, public):
                         "description": "Seconds to wait before the next call.",
                         "schema": {"type": "integer"},
                     }
+            if "requestBody" in operation:
+                answers.setdefault("415", {"description": UNSUPPORTED_MEDIA_TYPE, "content": ref})
     return result
 
 

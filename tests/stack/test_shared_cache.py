@@ -38,12 +38,12 @@ def call_concurrently(stack: Stack, calls: int) -> Counter:
         return Counter(pool.map(one, range(calls)))
 
 
-def workers_that_answered(stack: Stack, status: int) -> set[str]:
+def workers_that_answered(stack: Stack, *statuses: int) -> set[str]:
     lines = (stack.tmp / "web-access.log").read_text().splitlines()
     return {
         pid
         for pid, code, method, path in (line.split() for line in lines)
-        if path.endswith("/summary/") and code == str(status)
+        if path.endswith("/summary/") and int(code) in statuses
     }
 
 
@@ -63,6 +63,6 @@ def test_the_api_rate_limit_holds_across_four_gunicorn_workers(stack4):
     restart_web(stack4)
     shared = call_concurrently(stack4, CALLS)
     assert shared == {200: LIMIT, 429: CALLS - LIMIT}, shared
-    # The calls that were let through and those refused were answered by several workers.
-    assert len(workers_that_answered(stack4, 200)) > 1
-    assert len(workers_that_answered(stack4, 429)) > 1
+    # Several workers answered, and together they let exactly the limit through. (Which worker
+    # takes which call is up to the kernel: the 20 let through may all land on one of them.)
+    assert len(workers_that_answered(stack4, 200, 429)) > 1
