@@ -13,7 +13,7 @@ concerned.
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
@@ -100,8 +100,8 @@ class Decidable:
     retry_span: tuple[datetime, datetime] | None
     won: set[str]
     race_span: tuple[datetime, datetime] | None
-    seen: dict[tuple[str, str], tuple[datetime, datetime]]
-    seen_span: tuple[datetime, datetime] | None
+    seen: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
+    seen_span: tuple[datetime, datetime] | None = None
 
     def bounds(self) -> tuple[datetime, datetime]:
         times = [*self.own.values()]
