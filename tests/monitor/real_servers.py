@@ -8,8 +8,8 @@ that record the ground truth of every conflict they meet.
   held by another client answers 423.
 
 nginx (Debian's nginx-light) runs as a process of the test with its config in a temp dir and
-writes the JSON access log of docs/shipping.md, plus the client's request id (so the test can
-join its truth to the stored rows) and the version headers of the project's settings.
+writes the JSON access log of docs/shipping.md (its `log_format`, verbatim but for the request
+id: the client's own, so that the test can join its truth to the stored rows).
 
 Ground truth is what the driving client meant and did: the cause it provoked (a stale
 version it sent, a create of what another client created, a write on a locked file) and what
@@ -33,6 +33,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.ingest.test_real_gateways import documented_nginx_log_format
 from tests.stack.stack import ROOT, free_port, wait_for
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -50,20 +51,7 @@ http {{
     fastcgi_temp_path {tmp}/nginx-fastcgi;
     uwsgi_temp_path {tmp}/nginx-uwsgi;
     scgi_temp_path {tmp}/nginx-scgi;
-    log_format conflictwatch escape=json
-      '{{"msec":"$msec","request_time":"$request_time","request_id":"$http_x_request_id",'
-      '"remote_addr":"$remote_addr","remote_user":"$remote_user",'
-      '"client_id":"$http_x_client_id","host":"$host","request_method":"$request_method",'
-      '"request_uri":"$request_uri","status":"$status","request_length":"$request_length",'
-      '"bytes_sent":"$bytes_sent","upstream_status":"$upstream_status",'
-      '"http_user_agent":"$http_user_agent","http_if_match":"$http_if_match",'
-      '"http_if_none_match":"$http_if_none_match",'
-      '"http_if_unmodified_since":"$http_if_unmodified_since",'
-      '"http_x_if_match":"$http_x_if_match","http_x_expected_version":"$http_x_expected_version",'
-      '"http_idempotency_key":"$http_idempotency_key","content_type":"$content_type",'
-      '"sent_http_etag":"$sent_http_etag","sent_http_last_modified":"$sent_http_last_modified",'
-      '"sent_http_retry_after":"$sent_http_retry_after","sent_http_location":"$sent_http_location",'
-      '"sent_http_content_type":"$sent_http_content_type"}}';
+    {log_format}
     access_log {tmp}/access.json.log conflictwatch;
     server {{
         listen 127.0.0.1:{port};
@@ -146,8 +134,12 @@ def start_wsgidav(tmp: Path) -> tuple[Process, int]:
 def start_nginx(tmp: Path, upstream: int) -> tuple[Process, int, Path]:
     port = free_port()
     user = "user root;" if os.geteuid() == 0 else ""
+    log_format = documented_nginx_log_format().replace(
+        '"request_id":"$request_id"', '"request_id":"$http_x_request_id"'
+    )
+    assert "$http_x_request_id" in log_format
     (tmp / "nginx.conf").write_text(
-        NGINX_MAIN.format(tmp=tmp, user=user, port=port, upstream=upstream)
+        NGINX_MAIN.format(tmp=tmp, user=user, port=port, upstream=upstream, log_format=log_format)
     )
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     proc = Process(
