@@ -31,11 +31,12 @@ from ingest.models import Request
 from monitor.models import Project
 from monitor.pipeline import lookups
 from monitor.pipeline.counts import Counts
-from monitor.pipeline.lookups import SLOWEST_WRITE, Ask, Decidable, ended
+from monitor.pipeline.lookups import Ask, Decidable, ended
 from monitor.pipeline.writeback import Decided
 from monitor.rules.causes import (
     CONFLICT_STATUSES,
     HISTORY,
+    SLOWEST_WRITE,
     WRITE_METHODS,
     RaceWinner,
     Verdict,

@@ -28,15 +28,12 @@ from monitor.rules.causes import (
     CONFLICT_STATUSES,
     HISTORY,
     RACE_METHODS,
+    SLOWEST_WRITE,
     WRITE_METHODS,
     RaceWinner,
 )
 from monitor.rules.outcomes import RETRY_EVIDENCE_WINDOW, RETRY_HORIZON, attempt, is_retry_of
 
-# A race winner is a write that ended (committed) in the race window before the loser's
-# answer; a write is looked for from this long before the window's start, so a slow write
-# that started earlier still counts.
-SLOWEST_WRITE = timedelta(seconds=30)
 # Causes that a race winner or the client's history may change.
 RACING_CAUSES = "('unknown', 'duplicate', 'concurrent_write')"
 

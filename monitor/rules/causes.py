@@ -26,6 +26,10 @@ CAUSES = (
 _LOCK_WORDS = re.compile(r"\b(lock|locked|locking)\b")
 _VERSION_WORDS = re.compile(r"(version|etag|stale|modified)")
 _DUPLICATE_WORDS = re.compile(r"(exists|duplicate|unique)")
+# A race winner is a write that ended (committed) in the race window before the loser's
+# answer; a write is looked for from this long before the window's start, so a slow write
+# that started earlier still counts.
+SLOWEST_WRITE = timedelta(seconds=30)
 # How far back a client's own requests to a resource tell an update from a create (a PUT).
 HISTORY = timedelta(minutes=10)
 # Causes a race winner or the client's history may change.

@@ -182,6 +182,8 @@ def test_the_winner_is_the_write_that_committed_before_the_answer_not_the_first_
     row = stored(loser["request_id"])
     assert row.cause == "concurrent_write"
     assert row.race_winner.request_id == winner["request_id"]
+    story = conflict_story(stored(winner["request_id"]))
+    assert [r.request_id for r in story["race_losers"]] == [loser["request_id"]]
 
 
 def test_a_write_that_ended_after_the_answer_is_no_winner(post_logs, shop):
