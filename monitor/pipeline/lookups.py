@@ -127,7 +127,9 @@ WHERE r.ts >= %(start)b AND r.ts <= %(end)b AND r.id IN (
             AS w(client, resource, first, last)
         WHERE w.client = c.client AND w.resource = c.resource AND w.last > c.ts
           AND (c.next_attempt_ms IS NULL
-               OR w.first <= c.ts + c.next_attempt_ms * interval '1 millisecond'))
+               OR w.first <= c.ts + c.next_attempt_ms * interval '1 millisecond')
+          AND (c.method <> 'POST' OR c.request_headers ? 'idempotency-key'
+               OR w.first <= c.ts + %(evidence)b))
   UNION ALL
     SELECT c.id FROM {_TABLE} c
     WHERE c.project_id = %(project)b AND c.status = 409 AND c.batch_id IS DISTINCT FROM %(batch)b
@@ -138,6 +140,7 @@ WHERE r.ts >= %(start)b AND r.ts <= %(end)b AND r.id IN (
     SELECT c.id FROM {_TABLE} c
     WHERE c.project_id = %(project)b AND c.status = 409 AND c.batch_id IS DISTINCT FROM %(batch)b
       AND c.method = 'PUT' AND (c.cause IS NULL OR c.cause IN {RACING_CAUSES})
+      AND c.resource = ANY(%(seen_resources)b)
       AND c.ts >= %(seen_start)b AND c.ts <= %(seen_end)b
       AND EXISTS (
         SELECT FROM unnest(%(seen_clients)b::text[], %(seen_resources)b::text[],
@@ -189,6 +192,7 @@ def lock_decidable(d: Decidable) -> Callable[[], list[dict]]:
                     "seen_firsts": [span[0] for span in d.seen.values()],
                     "seen_lasts": [span[1] for span in d.seen.values()],
                     "history": HISTORY,
+                    "evidence": RETRY_EVIDENCE_WINDOW,
                 },
             )
             open_cursor = stack.pop_all()
@@ -218,7 +222,7 @@ def _retry_candidates(d: Decidable) -> set[int]:
     if d.retry_span is None or not d.writes:
         return set()
     found = set()
-    for cid, ts, client, resource, next_ms in (
+    for cid, ts, client, resource, next_ms, method, headers in (
         _stored(d)
         .filter(
             resource__in={resource for _, resource in d.writes},
@@ -226,13 +230,17 @@ def _retry_candidates(d: Decidable) -> set[int]:
             ts__gte=d.retry_span[0],
             ts__lte=d.retry_span[1],
         )
-        .values_list("id", "ts", "client", "resource", "next_attempt_ms")
+        .values_list(
+            "id", "ts", "client", "resource", "next_attempt_ms", "method", "request_headers"
+        )
     ):
         times = d.writes.get((client, resource))
         if not times or times[-1] <= ts:
             continue
         if next_ms is not None and ts + timedelta(milliseconds=next_ms) < times[0]:
             continue  # decided by a write before anything this batch brings
+        if _unkeyed_create(method, headers) and times[0] > ts + RETRY_EVIDENCE_WINDOW:
+            continue  # a create without a key is retried within the evidence window only
         found.add(cid)
     return found
 
@@ -525,10 +533,17 @@ def next_write_asks(conflicts: list[dict], bounds: dict[int, datetime]) -> list[
     ]
 
 
+def _unkeyed_create(method: str, headers: dict | None) -> bool:
+    return method == "POST" and "idempotency-key" not in (headers or {})
+
+
 def _lookup_until(conflict: dict, bounds: dict[int, datetime]) -> datetime:
-    """How far the next write of a conflict is looked for (a create's retry may come after a
-    later unrelated create: no bound)."""
+    """How far the next write of a conflict is looked for. A create's retry may come after a
+    later unrelated create, so the batch's next write is no bound for it; without an
+    Idempotency-Key it is retried within the evidence window or not at all."""
     horizon = conflict["ts"] + RETRY_HORIZON
+    if _unkeyed_create(conflict["method"], conflict.get("request_headers")):
+        return conflict["ts"] + RETRY_EVIDENCE_WINDOW
     if conflict["method"] == "POST":
         return horizon
     return min(bounds.get(conflict["id"], horizon), horizon)
