@@ -213,7 +213,8 @@ def coverage(
     by: str = "endpoint",
 ) -> dict:
     """Precondition habits per endpoint id (`by="endpoint"`) or client (`by="client"`): writes,
-    precondition coverage (share of writes with If-Match / If-Unmodified-Since), writes whose
+    precondition coverage (share of writes with a version signal: If-Match,
+    If-Unmodified-Since, a version header or parameter of the project), writes whose
     If-Match is a weak ETag, creates and creates without Idempotency-Key."""
     key = "endpoint_id" if by == "endpoint" else "client"
     result = {}
