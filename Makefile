@@ -25,7 +25,7 @@ $(BIN)/.installed-dev: $(BIN)/.installed
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 install: $(BIN)/.installed node_modules/.installed ## Create the virtualenv and install Python and npm packages

@@ -119,7 +119,13 @@ class ProjectRules:
     @classmethod
     def for_project(cls, project) -> "ProjectRules":
         return cls(
-            extra_headers=frozenset(h.lower() for h in project.extra_headers or ()),
+            # The headers that carry the version a write expects are kept too (the cause
+            # rules read them: monitor/rules/versions.py).
+            extra_headers=frozenset(
+                h.lower()
+                for h in [*(project.extra_headers or ()), *(project.version_headers or ())]
+                if isinstance(h, str)
+            ),
             secret_headers=frozenset(h.lower() for h in project.secret_headers or ()),
             routes=project_table(project),
         )

@@ -165,9 +165,11 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Chart.js is installed from the npm registry; serve it from node_modules, never a CDN.
-if (BASE_DIR / "node_modules").exists():
-    STATICFILES_DIRS.append(("vendor", BASE_DIR / "node_modules"))
+# Chart.js is installed from the npm registry; serve it from node_modules, never a CDN. Only
+# the packages the pages load are served (node_modules also holds the test servers).
+for _package in ("chart.js", "chartjs-chart-matrix"):
+    if (BASE_DIR / "node_modules" / _package).exists():
+        STATICFILES_DIRS.append((f"vendor/{_package}", BASE_DIR / "node_modules" / _package))
 WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True

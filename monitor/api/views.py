@@ -141,7 +141,9 @@ class Endpoints(ProjectScopedMixin, APIView):
                 ),
                 "precondition_coverage": serializers.FloatField(
                     allow_null=True,
-                    help_text="Share of writes that sent If-Match or If-Unmodified-Since, 0-1; "
+                    help_text="Share of writes that sent the version they expect (If-Match, "
+                    "If-Unmodified-Since, or a version header or query parameter of the project's "
+                    "settings), 0-1; "
                     "null without writes.",
                 ),
             },

@@ -8,7 +8,8 @@ Ground truth (`Simulator.truth`): the cause is what the episode acted out (a 409
 that already happened is a duplicate, a PATCH that lost to another client's PATCH is a
 concurrent write…). The retry outcome is what the simulated client then actually did, read off
 the generated traffic as a whole: its next write to the same resource within ten minutes, which
-may be the episode's own retry or an unrelated write of ordinary traffic. Episodes reserve their
+may be the episode's own retry or an unrelated write of ordinary traffic (but for a create:
+another create of the same client is not its retry). Episodes reserve their
 resource while they run (ordinary writes go elsewhere), so that a race has the winner it acted
 out and a business-rule 409 has no racing write.
 """
@@ -229,7 +230,12 @@ class Simulator:
                 if w[4] not in self._conflicts:
                     continue
                 cause, winner = self._conflicts[w[4]]
-                result.append(Truth(w[4], cause, _outcome(w, writes[i + 1 : i + 2]), winner))
+                later = writes[i + 1 :]
+                if w[5] == "POST":
+                    # No episode resends a create but with its Idempotency-Key: another POST
+                    # of the same client is another create, not this one's retry.
+                    later = [n for n in later if n[5] == "POST" and w[7] and n[7] == w[7]]
+                result.append(Truth(w[4], cause, _outcome(w, later[:1]), winner))
         result.sort(key=lambda t: t.request_id)
         return result
 

@@ -20,6 +20,7 @@ from monitor.pipeline.analysis import analyse
 from monitor.pipeline.batch import batch_rows, sampled_rows
 from monitor.pipeline.counts import Counts
 from monitor.rules.causes import is_conflict
+from monitor.rules.versions import VersionSignals
 
 log = logging.getLogger(__name__)
 SWEEP_LIMIT = 500
@@ -62,8 +63,9 @@ def _aggregate(batch_id: int, analysis: bool = True) -> bool:
         if batch is None:
             # Done already, or another worker holds it right now.
             return False
-        rows = batch_rows(batch_id)
-        counts = Counts(batch.project_id)
+        signals = VersionSignals.for_project(batch.project)
+        rows = batch_rows(batch_id, signals)
+        counts = Counts(batch.project_id, signals=signals)
         plain, conflicts = [], []
         for row in rows:
             (conflicts if is_conflict(row["status"]) else plain).append(row)

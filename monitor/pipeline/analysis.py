@@ -1,10 +1,13 @@
 """Conflict analysis of one batch, inside its aggregation transaction.
 
-For the batch's own conflicts: the cause (monitor/rules/causes.py), the race winner
-(monitor/pipeline/lookups.py) and the retry outcome (monitor/rules/outcomes.py). For conflicts already stored
-by earlier batches, what this batch's writes decide: a late race winner turns an `unknown` 409
-into a `concurrent_write` (or links a create-only PUT to the write that beat it), and a write
-of the same client may be the next attempt after a stored conflict. Changes to stored
+For the batch's own conflicts: the cause (monitor/rules/causes.py), the race winner and the
+client's history with the resource (monitor/pipeline/lookups.py) and the retry outcome
+(monitor/rules/outcomes.py). For conflicts already stored by earlier batches, what this batch's
+rows decide: a late race winner turns an `unknown` 409 into a `concurrent_write` (or links a
+create-only PUT to the write that beat it), a closer winner replaces the one a conflict holds,
+an earlier request of the same client turns a PUT that looked like a create into an update,
+and a write of the same client may be the next attempt after a stored conflict. So every
+answer is a function of the stored rows, whatever order the batches came in. Changes to stored
 conflicts move their rollup counts (-1 from the old key, +1 to the new) in the same
 transaction, so rollups stay equal to the rows.
 
@@ -24,22 +27,29 @@ from functools import partial
 from django.conf import settings
 from django.db import connection
 
+from ingest.models import Request
 from monitor.models import Project
 from monitor.pipeline import lookups
 from monitor.pipeline.counts import Counts
-from monitor.pipeline.lookups import Ask, Decidable
+from monitor.pipeline.lookups import Ask, Decidable, ended
 from monitor.pipeline.writeback import Decided
 from monitor.rules.causes import (
     CONFLICT_STATUSES,
+    HISTORY,
+    SLOWEST_WRITE,
     WRITE_METHODS,
     RaceWinner,
     Verdict,
     classify,
     is_successful_write,
     links_winner,
+    needs_history,
     project_phrases,
 )
-from monitor.rules.outcomes import RETRY_HORIZON, Attempt, Outcome, attempt, decide
+from monitor.rules.outcomes import RETRY_HORIZON, Outcome, attempt, decide
+from monitor.rules.versions import VersionSignals
+
+RACING_CAUSES = ("unknown", "concurrent_write", "duplicate")
 
 
 @dataclass
@@ -50,6 +60,9 @@ class Decision:
     reason: str
     winner: RaceWinner | None
     outcome: Outcome | None
+    # Whether the winner was looked for (then `winner` None means none); else the row keeps
+    # the winner it holds.
+    racing: bool = False
 
 
 def analyse(
@@ -92,30 +105,51 @@ def _decide(
         )
         if d.winner is not None:
             counts.race(row, d.winner)
+    changed = []
     for row in stored:
         d = decisions[row["id"]]
         old_outcome = row["retry_outcome"]
         old_ms = row["resolved_after_ms"]
         new_outcome = d.outcome.outcome if d.outcome else old_outcome
         new_ms = d.outcome.resolved_after_ms if d.outcome else old_ms
-        new_winner = d.winner is not None and row["race_winner_id"] is None
         new_next = d.outcome.next_after_ms if d.outcome else row["next_attempt_ms"]
+        winner_id = d.winner.id if d.winner else None
+        relinked = d.racing and winner_id != row["race_winner_id"]
         unchanged = (
             d.cause == row["cause"]
+            and d.reason == row["cause_reason"]
             and new_outcome == old_outcome
             and new_ms == old_ms
             and new_next == row["next_attempt_ms"]
         )
-        if unchanged and not new_winner:
+        if unchanged and not relinked:
             continue
         decided.append(_decided(row, d, keep=row))
         counts.conflict(row, row["cause"], old_outcome, old_ms, -1)
         counts.conflict(row, d.cause, new_outcome, new_ms, +1)
         if d.cause != row["cause"]:
             counts.cause_moved(row, row["cause"], d.cause)
-        if new_winner:
-            counts.race(row, d.winner)
+        if relinked:
+            changed.append((row, d.winner))
+    old_winners = _old_winners([row for row, _ in changed])
+    for row, winner in changed:
+        old = old_winners.get(row["race_winner_id"])
+        if old is not None:
+            counts.race(row, old, -1)
+        if winner is not None:
+            counts.race(row, winner)
     return {row["id"]: decisions[row["id"]].cause for row in own}
+
+
+def _old_winners(rows: list[dict]) -> dict[int, RaceWinner]:
+    """The winners these stored conflicts held, whose race counts move to a closer one."""
+    ids = {r["race_winner_id"] for r in rows if r["race_winner_id"] is not None}
+    if not ids:
+        return {}
+    return {
+        w["id"]: RaceWinner(w["id"], w["client"], w["method"], w["ts"], w["status"])
+        for w in Request.objects.filter(id__in=ids).values("id", "client", "method", "ts", "status")
+    }
 
 
 def writes_by_pair(writes: list[dict]) -> dict[tuple[str, str], list[datetime]]:
@@ -148,11 +182,31 @@ def _decidable(
     wins = [r for r in writes if is_successful_write(r["method"], r["status"])]
     won = {r["resource"] for r in wins}
     if wins:
-        times = [r["ts"] for r in wins]
-        race_span = (max(oldest, min(times)), max(times) + project.race_window)
-    if not own_times and retry_span is None and race_span is None:
+        # A loser answered after the winner ended, and started at most the race window after.
+        first = min(r["ts"] for r in wins) - SLOWEST_WRITE
+        last = max(ended(r["ts"], r["duration_ms"]) for r in wins)
+        race_span = (max(oldest, first), last + project.race_window)
+    seen: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+    for r in rows:
+        if r["client"] is not None:
+            key = (r["client"], r["resource"])
+            span = seen.get(key)
+            seen[key] = (
+                (r["ts"], r["ts"])
+                if span is None
+                else (min(span[0], r["ts"]), max(span[1], r["ts"]))
+            )
+    seen_span = None
+    if seen:
+        seen_span = (
+            max(oldest, min(s[0] for s in seen.values())),
+            max(s[1] for s in seen.values()) + HISTORY,
+        )
+    if not own_times and retry_span is None and race_span is None and seen_span is None:
         return None
-    return Decidable(project.id, batch_id, own_times, write_times, retry_span, won, race_span)
+    return Decidable(
+        project.id, batch_id, own_times, write_times, retry_span, won, race_span, seen, seen_span
+    )
 
 
 def decide_all(
@@ -163,57 +217,77 @@ def decide_all(
     write_times: dict[tuple[str, str], list[datetime]],
 ) -> dict[int, Decision]:
     """Cause, winner and outcome of the batch's conflicts; for stored ones, the cause and
-    winner only when a winner is newly found (else their own), and their outcome."""
+    winner again when a winner or the client's history may explain them (else their own),
+    and their outcome."""
     phrases = project_phrases(project.conflict_phrases)
+    signals = VersionSignals.for_project(project)
     decisions: dict[int, Decision] = {}
-    for row in own:
-        v = _classify(row, phrases)
-        decisions[row["id"]] = Decision(v.cause, v.reason, None, None)
-    for row in stored:
-        decisions[row["id"]] = Decision(row["cause"], row["cause_reason"], None, None)
-    racing = [
-        r for r in own if links_winner(decisions[r["id"]].cause, r["method"], r["status"])
-    ] + [
-        r
-        for r in stored
-        if r["race_winner_id"] is None and links_winner(r["cause"], r["method"], r["status"])
-    ]
+    racing, historic = [], set()
+    for mine, row in [(True, r) for r in own] + [(False, r) for r in stored]:
+        base = _classify(row, phrases, signals)
+        if mine:
+            decisions[row["id"]] = Decision(base.cause, base.reason, None, None)
+        else:
+            decisions[row["id"]] = Decision(row["cause"], row["cause_reason"], None, None)
+        if (mine or row["cause"] in RACING_CAUSES) and links_winner(
+            base.cause, row["method"], row["status"]
+        ):
+            racing.append(row)
+            if row["client"] is not None and needs_history(base, row["method"], row["status"]):
+                historic.add(row["id"])
     tracked = [r for r in own + stored if r["client"] is not None]
     bounds = _next_write_bounds(tracked, write_times)
-    following, winners = _next_writes_and_winners(project, tracked, bounds, racing)
-    by_id = {r["id"]: r for r in racing}
-    for loser_id, winner in winners.items():
-        v = _classify(by_id[loser_id], phrases, winner)
-        decisions[loser_id] = Decision(v.cause, v.reason, winner, None)
+    following, winners, seen = _lookups(project, tracked, bounds, racing, historic)
+    for row in racing:
+        winner = winners.get(row["id"])
+        v = _classify(row, phrases, signals, winner, seen.get(row["id"]))
+        linked = winner if links_winner(v.cause, row["method"], row["status"]) else None
+        decisions[row["id"]] = Decision(v.cause, v.reason, linked, None, racing=True)
     for row in tracked:
-        decisions[row["id"]].outcome = decide(attempt(row), following.get(row["id"]), now)
+        next_write = following.get(row["id"])
+        decisions[row["id"]].outcome = decide(
+            attempt(row, signals),
+            attempt(next_write, signals) if next_write is not None else None,
+            now,
+        )
     return decisions
 
 
-def _next_writes_and_winners(
-    project: Project, tracked: list[dict], bounds: dict[int, datetime], racing: list[dict]
-) -> tuple[dict[int, Attempt], dict[int, RaceWinner]]:
-    """The next writes of the tracked conflicts and the race winners of the racing ones
+def _lookups(
+    project: Project,
+    tracked: list[dict],
+    bounds: dict[int, datetime],
+    racing: list[dict],
+    historic: set[int],
+) -> tuple[dict[int, dict], dict[int, RaceWinner], dict[int, bool]]:
+    """The next writes of the tracked conflicts, the race winners of the racing ones and
+    whether the client used the resource before a `historic` one
     (monitor/pipeline/lookups.py): on Postgres in one statement."""
     window = project.race_window
     if connection.vendor != "postgresql":
         return (
             lookups.next_writes(project.id, tracked, bounds),
             lookups.race_winners(project.id, racing, window),
+            lookups.seen_before(project.id, [r for r in racing if r["id"] in historic]),
         )
     asks = {ask.id: ask for ask in lookups.next_write_asks(tracked, bounds)}
     for r in racing:
-        since = r["ts"] - window
+        wanted = {
+            "since": r["ts"] - window,
+            "answer": ended(r["ts"], r["duration_ms"]),
+            "history": r["ts"] - HISTORY if r["id"] in historic else None,
+        }
         ask = asks.get(r["id"])
         if ask is None:
-            asks[r["id"]] = Ask(r["id"], r["ts"], r["client"], r["resource"], None, since)
+            asks[r["id"]] = Ask(r["id"], r["ts"], r["client"], r["resource"], None, **wanted)
         else:
-            asks[r["id"]] = replace(ask, since=since)
+            asks[r["id"]] = replace(ask, **wanted)
     if not asks:
-        return {}, {}
+        return {}, {}, {}
     found = lookups.next_writes_and_winners(project.id, list(asks.values()))
     following = {f.conflict_id: f.next_write for f in found if f.next_write is not None}
-    return following, {f.conflict_id: f.winner for f in found if f.winner is not None}
+    winners = {f.conflict_id: f.winner for f in found if f.winner is not None}
+    return following, winners, {f.conflict_id: f.seen for f in found if f.seen is not None}
 
 
 def _next_write_bounds(
@@ -229,7 +303,13 @@ def _next_write_bounds(
     return bounds
 
 
-def _classify(row: dict, phrases: dict, winner: RaceWinner | None = None) -> Verdict:
+def _classify(
+    row: dict,
+    phrases: dict,
+    signals: VersionSignals,
+    winner: RaceWinner | None = None,
+    history: bool | None = None,
+) -> Verdict:
     return classify(
         method=row["method"],
         status=row["status"],
@@ -239,12 +319,17 @@ def _classify(row: dict, phrases: dict, winner: RaceWinner | None = None) -> Ver
         winner=winner,
         resource=row["resource"],
         phrases=phrases,
+        query=row["query"],
+        signals=signals,
+        history=history,
     )
 
 
 def _decided(row: dict, d: Decision, keep: dict | None = None) -> Decided:
     """The row's new analysis columns; what the decision leaves open stays as `keep` has it."""
-    winner_id = d.winner.id if d.winner else (keep["race_winner_id"] if keep else None)
+    winner_id = d.winner.id if d.winner else None
+    if keep and not d.racing:
+        winner_id = keep["race_winner_id"]
     if d.outcome is not None:
         o = d.outcome
         outcome, ms, next_ms = o.outcome, o.resolved_after_ms, o.next_after_ms

@@ -2,18 +2,23 @@
 each stored request (headers read as flags in SQL), and the successful reads that sampling
 kept out of the raw table."""
 
+import re
 from datetime import datetime
 
 from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from ingest.models import Request
+from monitor.rules.versions import DEFAULT_SIGNALS, VersionSignals
 
 
-def batch_rows(batch_id: int) -> list[dict]:
-    """What the rollups need of each request of a batch (headers are read as flags in SQL)."""
-    conditional = Q(request_headers__has_key="if-match") | Q(
-        request_headers__has_key="if-unmodified-since"
-    )
+def batch_rows(batch_id: int, signals: VersionSignals = DEFAULT_SIGNALS) -> list[dict]:
+    """What the rollups need of each request of a batch (headers are read as flags in SQL).
+    `conditional`: the request carried a version signal (a precondition header or one of the
+    project's version headers or query parameters, monitor/rules/versions.py)."""
+    conditional = Q(request_headers__has_any_keys=list(signals.headers))
+    if signals.params:
+        names = "|".join(re.escape(p) for p in signals.params)
+        conditional |= Q(query__regex=rf"(^|[&;])({names})=[^&;]")
     return list(
         Request.objects.filter(batch_id=batch_id)
         .annotate(

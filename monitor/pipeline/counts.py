@@ -23,6 +23,7 @@ from monitor.pipeline.writeback import Decided, write_back
 from monitor.rules.causes import WRITE_METHODS, RaceWinner
 from monitor.rules.latency import bucket_for
 from monitor.rules.timebuckets import MINUTE, floor
+from monitor.rules.versions import DEFAULT_SIGNALS, VersionSignals
 
 STATUS = StatusRollup._meta.db_table
 LATENCY = LatencyRollup._meta.db_table
@@ -55,8 +56,9 @@ def minute_of(ts: datetime) -> datetime:
     return floor(ts, MINUTE)
 
 
-def sent_precondition(headers: dict) -> bool:
-    return "if-match" in headers or "if-unmodified-since" in headers
+def sent_precondition(row: dict, signals: VersionSignals = DEFAULT_SIGNALS) -> bool:
+    """Whether a stored request carried a version signal (precondition coverage)."""
+    return signals.sent(row["request_headers"], row.get("query")) is not None
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Counts:
     project_id: int
     tables: dict[str, dict[tuple, list]] = field(default_factory=dict)
     decided: list[Decided] = field(default_factory=list)
+    signals: VersionSignals = DEFAULT_SIGNALS
 
     def write(self) -> None:
         """Both writes below, as one pipeline on Postgres (no wait for each statement)."""
@@ -163,7 +166,7 @@ class Counts:
         minute = minute_of(row["ts"])
         duration = row["duration_ms"] or 0.0
         write = 1 if row["method"] in WRITE_METHODS else 0
-        conditional = 1 if write and sent_precondition(row["request_headers"]) else 0
+        conditional = 1 if write and sent_precondition(row, self.signals) else 0
         for cause, sign in ((old, -1), (new, +1)):
             self.bump(
                 STATUS,
@@ -171,13 +174,14 @@ class Counts:
                 (sign, sign * duration, sign * write, sign * conditional),
             )
 
-    def race(self, row: dict, winner: RaceWinner) -> None:
-        """The loser suffered a conflict that the winner's client caused."""
+    def race(self, row: dict, winner: RaceWinner, sign: int = 1) -> None:
+        """The loser suffered a conflict that the winner's client caused (sign -1: a closer
+        winner took its place)."""
         minute = minute_of(row["ts"])
-        self.client(minute, row["endpoint_id"], row["client"], SUFFERED)
-        self.client(minute, row["endpoint_id"], winner.client, CAUSED)
+        self.client(minute, row["endpoint_id"], row["client"], SUFFERED, sign)
+        self.client(minute, row["endpoint_id"], winner.client, CAUSED, sign)
         self.bump(
             RACE,
             (self.project_id, row["resource"], minute, winner.client or "", row["client"] or ""),
-            (1,),
+            (sign,),
         )

@@ -10,12 +10,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ingest.models import Request
-from monitor.models import OutcomeRollup
+from monitor.models import OutcomeRollup, Project
 from monitor.pipeline.counts import Counts
 from monitor.pipeline.lookups import LOCKED_FIELDS, next_writes
 from monitor.pipeline.writeback import Decided
 from monitor.rules.causes import CONFLICT_STATUSES
 from monitor.rules.outcomes import RETRY_HORIZON, attempt, decide
+from monitor.rules.versions import VersionSignals
 
 FINALIZE_LIMIT = 5000
 
@@ -28,10 +29,14 @@ def finalize_pending(now: datetime | None = None, limit: int = FINALIZE_LIMIT) -
         by_project = _pending_conflicts(now - RETRY_HORIZON, limit)
         changed = 0
         for project_id, group in sorted(by_project.items()):
-            counts = Counts(project_id)
+            signals = VersionSignals.for_project(Project.objects.get(pk=project_id))
+            counts = Counts(project_id, signals=signals)
             following = next_writes(project_id, group)
             for row in group:
-                o = decide(attempt(row), following.get(row["id"]), now)
+                nxt = following.get(row["id"])
+                o = decide(
+                    attempt(row, signals), attempt(nxt, signals) if nxt is not None else None, now
+                )
                 if o.outcome == "pending":
                     continue
                 counts.decided.append(

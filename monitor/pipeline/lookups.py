@@ -1,6 +1,6 @@
 """The raw-row lookups of the conflict analysis (monitor/pipeline/analysis.py): the conflicts a
-batch may decide (locked), the same client's next write after a conflict, and the race winner
-before it.
+batch may decide (locked), the same client's next write after a conflict, the race winner
+that committed before its answer, and whether its client had used the resource before.
 
 Each runs once per aggregated batch, inside its transaction. On Postgres there are two
 statements of raw SQL taking their lists as binary arrays (`= ANY(%b)`, `unnest`;
@@ -13,20 +13,29 @@ concerned.
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import msgspec
 from django.db import connection
 from django.db.models import Q
-from django.db.models.fields.json import KeyTextTransform
 from psycopg.types.json import set_json_loads
 
 from ingest.models import Request
 from ingest.prepared import prepared_cursor
-from monitor.rules.causes import CONFLICT_STATUSES, RACE_METHODS, WRITE_METHODS, RaceWinner
-from monitor.rules.outcomes import RETRY_HORIZON, Attempt
+from monitor.rules.causes import (
+    CONFLICT_STATUSES,
+    HISTORY,
+    RACE_METHODS,
+    SLOWEST_WRITE,
+    WRITE_METHODS,
+    RaceWinner,
+)
+from monitor.rules.outcomes import RETRY_EVIDENCE_WINDOW, RETRY_HORIZON, attempt, is_retry_of
+
+# Causes that a race winner or the client's history may change.
+RACING_CAUSES = "('unknown', 'duplicate', 'concurrent_write')"
 
 _TABLE = Request._meta.db_table
 # Constants are written into the SQL text, not passed as parameters: a prepared statement's
@@ -45,6 +54,8 @@ LOCKED_FIELDS = (
     "client",
     "resource",
     "duration_ms",
+    "request_bytes",
+    "query",
     "request_headers",
     "response_headers",
     "response_body",
@@ -71,8 +82,12 @@ class Decidable:
       write may be the next attempt after: all but those whose next write (`next_attempt_ms`)
       came before the pair's first write in the batch (one decided between two of its writes
       is decided again, and stays as it was);
-    - stored 409s without a winner on a resource of its successful writes (`won`) within
-      `race_span`, which one of those writes may have beaten.
+    - stored 409s that a winner may explain on a resource of its successful writes (`won`)
+      within `race_span`, which one of those writes may have beaten (or beaten more closely
+      than the winner they hold: the answer must not depend on the order batches come in);
+    - stored 409s on PUT by a client to a resource that the batch shows the same client using
+      before (`seen`: {(client, resource): (first, last)}) within `seen_span`: its history
+      tells a create from an update.
     """
 
     project_id: int
@@ -82,15 +97,20 @@ class Decidable:
     retry_span: tuple[datetime, datetime] | None
     won: set[str]
     race_span: tuple[datetime, datetime] | None
+    seen: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
+    seen_span: tuple[datetime, datetime] | None = None
 
     def bounds(self) -> tuple[datetime, datetime]:
         times = [*self.own.values()]
-        for span in (self.retry_span, self.race_span):
+        for span in (self.retry_span, self.race_span, self.seen_span):
             if span is not None:
                 times += span
         return min(times), max(times)
 
 
+_RACING = ("unknown", "duplicate", "concurrent_write")
+# SQLite allows 32,766 parameters per statement since 3.32: conflicts per query there.
+_SQLITE_CHUNK = 2000
 # Spans that select nothing, for a side of the lookup a batch does not need.
 _NOWHERE = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC))
 
@@ -109,13 +129,27 @@ WHERE r.ts >= %(start)b AND r.ts <= %(end)b AND r.id IN (
             AS w(client, resource, first, last)
         WHERE w.client = c.client AND w.resource = c.resource AND w.last > c.ts
           AND (c.next_attempt_ms IS NULL
-               OR w.first <= c.ts + c.next_attempt_ms * interval '1 millisecond'))
+               OR w.first <= c.ts + c.next_attempt_ms * interval '1 millisecond')
+          AND (c.method <> 'POST' OR c.request_headers ? 'idempotency-key'
+               OR w.first <= c.ts + %(evidence)b))
   UNION ALL
     SELECT c.id FROM {_TABLE} c
     WHERE c.project_id = %(project)b AND c.status = 409 AND c.batch_id IS DISTINCT FROM %(batch)b
       AND c.resource = ANY(%(won)b) AND c.ts >= %(race_start)b AND c.ts <= %(race_end)b
-      AND c.method IN ({_RACE_METHODS}) AND c.race_winner_id IS NULL
-      AND (c.cause IS NULL OR c.cause IN ('unknown', 'duplicate'))
+      AND c.method IN ({_RACE_METHODS})
+      AND (c.cause IS NULL OR c.cause IN {RACING_CAUSES})
+  UNION ALL
+    SELECT c.id FROM {_TABLE} c
+    WHERE c.project_id = %(project)b AND c.status = 409 AND c.batch_id IS DISTINCT FROM %(batch)b
+      AND c.method = 'PUT' AND (c.cause IS NULL OR c.cause IN {RACING_CAUSES})
+      AND c.resource = ANY(%(seen_resources)b)
+      AND c.ts >= %(seen_start)b AND c.ts <= %(seen_end)b
+      AND EXISTS (
+        SELECT FROM unnest(%(seen_clients)b::text[], %(seen_resources)b::text[],
+                           %(seen_firsts)b::timestamptz[], %(seen_lasts)b::timestamptz[])
+            AS w(client, resource, first, last)
+        WHERE w.client = c.client AND w.resource = c.resource AND w.first < c.ts
+          AND c.ts <= w.last + %(history)b)
 )
 ORDER BY r.id FOR NO KEY UPDATE OF r
 """
@@ -131,6 +165,7 @@ def lock_decidable(d: Decidable) -> Callable[[], list[dict]]:
     if _postgres():
         retry_start, retry_end = d.retry_span or _NOWHERE
         race_start, race_end = d.race_span or _NOWHERE
+        seen_start, seen_end = d.seen_span or _NOWHERE
         with ExitStack() as stack:
             cursor = stack.enter_context(prepared_cursor())
             # Binary results: the jsonb headers arrive decoded, here by msgspec.
@@ -152,6 +187,14 @@ def lock_decidable(d: Decidable) -> Callable[[], list[dict]]:
                     "won": sorted(d.won),
                     "race_start": race_start,
                     "race_end": race_end,
+                    "seen_start": seen_start,
+                    "seen_end": seen_end,
+                    "seen_clients": [client for client, _ in d.seen],
+                    "seen_resources": [resource for _, resource in d.seen],
+                    "seen_firsts": [span[0] for span in d.seen.values()],
+                    "seen_lasts": [span[1] for span in d.seen.values()],
+                    "history": HISTORY,
+                    "evidence": RETRY_EVIDENCE_WINDOW,
                 },
             )
             open_cursor = stack.pop_all()
@@ -161,7 +204,7 @@ def lock_decidable(d: Decidable) -> Callable[[], list[dict]]:
                 return [dict(zip(LOCKED_FIELDS, row, strict=True)) for row in cursor.fetchall()]
 
         return read
-    ids = set(d.own) | _retry_candidates(d) | _race_candidates(d)
+    ids = set(d.own) | _retry_candidates(d) | _race_candidates(d) | _seen_candidates(d)
     rows = list(
         Request.objects.filter(id__in=sorted(ids), ts__gte=start, ts__lte=end)
         .order_by("id")
@@ -181,7 +224,7 @@ def _retry_candidates(d: Decidable) -> set[int]:
     if d.retry_span is None or not d.writes:
         return set()
     found = set()
-    for cid, ts, client, resource, next_ms in (
+    for cid, ts, client, resource, next_ms, method, headers in (
         _stored(d)
         .filter(
             resource__in={resource for _, resource in d.writes},
@@ -189,13 +232,17 @@ def _retry_candidates(d: Decidable) -> set[int]:
             ts__gte=d.retry_span[0],
             ts__lte=d.retry_span[1],
         )
-        .values_list("id", "ts", "client", "resource", "next_attempt_ms")
+        .values_list(
+            "id", "ts", "client", "resource", "next_attempt_ms", "method", "request_headers"
+        )
     ):
         times = d.writes.get((client, resource))
         if not times or times[-1] <= ts:
             continue
         if next_ms is not None and ts + timedelta(milliseconds=next_ms) < times[0]:
             continue  # decided by a write before anything this batch brings
+        if _unkeyed_create(method, headers) and times[0] > ts + RETRY_EVIDENCE_WINDOW:
+            continue  # a create without a key is retried within the evidence window only
         found.add(cid)
     return found
 
@@ -206,23 +253,45 @@ def _race_candidates(d: Decidable) -> set[int]:
     return set(
         _stored(d)
         .filter(
-            Q(cause__isnull=True) | Q(cause__in=("unknown", "duplicate")),
+            Q(cause__isnull=True) | Q(cause__in=_RACING),
             resource__in=d.won,
             ts__gte=d.race_span[0],
             ts__lte=d.race_span[1],
             status=409,
             method__in=RACE_METHODS,
-            race_winner__isnull=True,
         )
         .values_list("id", flat=True)
     )
 
 
+def _seen_candidates(d: Decidable) -> set[int]:
+    if d.seen_span is None or not d.seen:
+        return set()
+    found = set()
+    for cid, ts, client, resource in (
+        _stored(d)
+        .filter(
+            Q(cause__isnull=True) | Q(cause__in=_RACING),
+            resource__in={resource for _, resource in d.seen},
+            client__in={client for client, _ in d.seen},
+            ts__gte=d.seen_span[0],
+            ts__lte=d.seen_span[1],
+            status=409,
+            method="PUT",
+        )
+        .values_list("id", "ts", "client", "resource")
+    ):
+        span = d.seen.get((client, resource))
+        if span and span[0] < ts <= span[1] + HISTORY:
+            found.add(cid)
+    return found
+
+
 def _successful_writes(
     project_id: int, resources: set[str], start: datetime, end: datetime
 ) -> list[tuple]:
-    """(id, client, method, ts, resource) of the 2xx writes to these resources between start
-    and end, in (ts, id) order: the race winners' candidates (SQLite)."""
+    """(id, client, method, ts, status, duration_ms, resource) of the 2xx writes to these
+    resources that started between start and end: the race winners' candidates (SQLite)."""
     return list(
         Request.objects.filter(
             project_id=project_id,
@@ -234,104 +303,169 @@ def _successful_writes(
             method__in=WRITE_METHODS,
         )
         .order_by("ts", "id")
-        .values_list("id", "client", "method", "ts", "resource")
+        .values_list("id", "client", "method", "ts", "status", "duration_ms", "resource")
     )
 
 
+def ended(ts: datetime, duration_ms: float | None) -> datetime:
+    """When a request ended (its answer): its start plus its duration, when logged."""
+    return ts + timedelta(milliseconds=duration_ms or 0.0)
+
+
+def winner_order(end: datetime, ts: datetime, client: str | None, method: str, id_: int):
+    """The order among a loser's candidates, last wins: the latest to commit, then the latest
+    to start; equal times by client and method (the same whatever order the rows were stored
+    in), the id last."""
+    return (end, ts, client or "", method, id_)
+
+
 def race_winners(project_id: int, losers: list[dict], window: timedelta) -> dict[int, RaceWinner]:
-    """{loser id: winner} for the losers (dicts with id, ts, client, resource) that have one:
-    the latest successful write (2xx POST/PUT/PATCH/DELETE) by another client to the same
-    resource within `window` before the loser (by time, then id). Reads the candidates through
-    the `(project, resource, ts)` index, one query for the whole set (SQLite; on Postgres
-    `next_writes_and_winners` finds them)."""
+    """{loser id: winner} for the losers (dicts with id, ts, duration_ms, client, resource)
+    that have one: the successful write (2xx POST/PUT/PATCH/DELETE) by another client to the
+    same resource that ended last within `window` before the loser's answer and no later than
+    it (winner_order). Reads the candidates through the `(project, resource, ts)` index, one
+    query for the whole set (SQLite; on Postgres `next_writes_and_winners` finds them)."""
     if not losers:
         return {}
     resources = {r["resource"] for r in losers}
-    start = min(r["ts"] for r in losers) - window
-    end = max(r["ts"] for r in losers)
+    start = min(r["ts"] for r in losers) - window - SLOWEST_WRITE
+    end = max(ended(r["ts"], r["duration_ms"]) for r in losers)
     candidates = defaultdict(list)
     for cand in _successful_writes(project_id, resources, start, end):
-        candidates[cand[4]].append(cand)
+        candidates[cand[6]].append(cand)
     found = {}
     for loser in losers:
+        answer = ended(loser["ts"], loser["duration_ms"])
+        since = loser["ts"] - window
         best = None
-        for cand_id, client, method, ts, _ in candidates.get(loser["resource"], ()):
-            if ts > loser["ts"]:
-                break
-            if ts >= loser["ts"] - window and client != loser["client"]:
-                best = RaceWinner(cand_id, client, method, ts)
+        for cand_id, client, method, ts, status, duration, _ in candidates.get(
+            loser["resource"], ()
+        ):
+            done = ended(ts, duration)
+            if client == loser["client"] or not since <= done <= answer:
+                continue
+            order = winner_order(done, ts, client, method, cand_id)
+            if best is None or order > best[0]:
+                best = (order, RaceWinner(cand_id, client, method, ts, status))
         if best is not None:
-            found[loser["id"]] = best
+            found[loser["id"]] = best[1]
     return found
 
 
-# The same client's writes to the conflict's resource after it.
+def seen_before(project_id: int, conflicts: list[dict]) -> dict[int, bool]:
+    """{conflict id: whether its client sent any request to its resource within HISTORY
+    before it} (SQLite, one query per chunk; on Postgres `next_writes_and_winners` answers)."""
+    found = {c["id"]: False for c in conflicts}
+    conflicts = [c for c in conflicts if c["client"] is not None]
+    for start in range(0, len(conflicts), _SQLITE_CHUNK):
+        chunk = conflicts[start : start + _SQLITE_CHUNK]
+        times = defaultdict(list)
+        for client, resource, ts in Request.objects.filter(
+            project_id=project_id,
+            resource__in={c["resource"] for c in chunk},
+            client__in={c["client"] for c in chunk},
+            ts__gte=min(c["ts"] for c in chunk) - HISTORY,
+            ts__lt=max(c["ts"] for c in chunk),
+        ).values_list("client", "resource", "ts"):
+            times[(client, resource)].append(ts)
+        for c in chunk:
+            since = c["ts"] - HISTORY
+            found[c["id"]] = any(since <= t < c["ts"] for t in times[(c["client"], c["resource"])])
+    return found
+
+
+# The same client's writes to the conflict's resource after it; for a create (POST), only a
+# POST that shows it is the same create (outcomes.is_retry_of).
 _NEXT_WRITE = f"""
     FROM {_TABLE} r
     WHERE r.project_id = %(project)b AND r.resource = c.resource AND r.client = c.client
-      AND r.method IN ({_WRITE_METHODS}) AND (r.ts > c.ts OR r.id > c.id)"""
-# Other clients' successful writes to the conflict's resource.
-_WINNING_WRITE = f"""
-    FROM {_TABLE} r
-    WHERE r.project_id = %(project)b AND r.resource = c.resource
-      AND r.client IS DISTINCT FROM c.client
-      AND r.status >= 200 AND r.status < 300 AND r.method IN ({_WRITE_METHODS})"""
-# Each lookup takes two steps: the time, in the order of the (project, resource, ts) index and
-# of the day partitions, so that the walk stops at the first row found; then the row of that
-# time with the lowest (next write) or highest (winner) id. One `ORDER BY ts, id` would read
-# every row of the resource in the range and sort them.
+      AND r.method IN ({_WRITE_METHODS}) AND (r.ts > c.ts OR r.id > c.id)
+      AND (c.method <> 'POST' OR (r.method = 'POST' AND CASE WHEN c.key IS NOT NULL
+           THEN r.request_headers ->> 'idempotency-key' = c.key
+           ELSE r.request_bytes = c.bytes AND r.ts <= c.ts + %(evidence)b END))"""
+_END = "r.ts + coalesce(r.duration_ms, 0) * interval '1 millisecond'"
+# Each next-write lookup takes two steps: the time, in the order of the (project, resource,
+# ts) index and of the day partitions, so that the walk stops at the first row found; then
+# the row of that time with the lowest id. One `ORDER BY ts, id` would read every row of the
+# resource in the range and sort them. The winner is read from the writes that started in
+# the window (and SLOWEST_WRITE before it) up to the loser's answer.
 _NEXT_WRITES_AND_WINNERS = f"""
-SELECT c.id, n.id, n.ts, n.method, n.status, n.request_headers ->> 'if-match',
-       n.request_headers ->> 'idempotency-key', w.id, w.client, w.method, w.ts
+SELECT c.id, n.id, n.ts, n.method, n.status, n.request_headers, n.query, n.request_bytes,
+       w.id, w.client, w.method, w.ts, w.status, h.seen
 FROM unnest(%(ids)b::bigint[], %(times)b::timestamptz[], %(clients)b::text[],
-            %(resources)b::text[], %(until)b::timestamptz[], %(since)b::timestamptz[])
-    AS c(id, ts, client, resource, until, since)
+            %(resources)b::text[], %(until)b::timestamptz[], %(since)b::timestamptz[],
+            %(answers)b::timestamptz[], %(history)b::timestamptz[], %(methods)b::text[],
+            %(keys)b::text[], %(bytes)b::bigint[])
+    AS c(id, ts, client, resource, until, since, answer, history, method, key, bytes)
 LEFT JOIN LATERAL (
     SELECT r.ts {_NEXT_WRITE} AND r.ts >= c.ts AND r.ts <= c.until ORDER BY r.ts LIMIT 1
 ) AS next_at ON true
 LEFT JOIN LATERAL (
-    SELECT r.id, r.ts, r.method, r.status, r.request_headers {_NEXT_WRITE}
-      AND r.ts = next_at.ts ORDER BY r.id LIMIT 1
+    SELECT r.id, r.ts, r.method, r.status, r.request_headers, r.query, r.request_bytes
+    {_NEXT_WRITE} AND r.ts = next_at.ts ORDER BY r.id LIMIT 1
 ) AS n ON true
 LEFT JOIN LATERAL (
-    SELECT r.ts {_WINNING_WRITE} AND r.ts >= c.since AND r.ts <= c.ts ORDER BY r.ts DESC LIMIT 1
-) AS won_at ON true
-LEFT JOIN LATERAL (
-    SELECT r.id, r.client, r.method, r.ts {_WINNING_WRITE}
-      AND r.ts = won_at.ts ORDER BY r.id DESC LIMIT 1
+    SELECT r.id, r.client, r.method, r.ts, r.status
+    FROM {_TABLE} r
+    WHERE r.project_id = %(project)b AND r.resource = c.resource
+      AND r.client IS DISTINCT FROM c.client
+      AND r.status >= 200 AND r.status < 300 AND r.method IN ({_WRITE_METHODS})
+      AND r.ts >= c.since - %(slowest)b AND r.ts <= c.answer
+      AND {_END} >= c.since AND {_END} <= c.answer
+    ORDER BY {_END} DESC, r.ts DESC, coalesce(r.client, '') DESC, r.method DESC, r.id DESC
+    LIMIT 1
 ) AS w ON true
+LEFT JOIN LATERAL (
+    SELECT true AS seen FROM {_TABLE} r
+    WHERE r.project_id = %(project)b AND r.resource = c.resource AND r.client = c.client
+      AND r.ts >= c.history AND r.ts < c.ts
+    LIMIT 1
+) AS h ON true
 """
 
 
 @dataclass(frozen=True)
 class Ask:
     """What to look up for one conflict: its next write up to `until`, its race winner from
-    `since` (None: not wanted)."""
+    `since` up to `answer` (None: not wanted), whether its client used the resource since
+    `history` (None: not wanted). `method`, `key` and `bytes` tell a create's retry."""
 
     id: int
     ts: datetime
     client: str | None
     resource: str
     until: datetime | None
-    since: datetime | None
+    since: datetime | None = None
+    answer: datetime | None = None
+    history: datetime | None = None
+    method: str = ""
+    key: str | None = None
+    bytes: int | None = None
 
 
 class Found(NamedTuple):
-    """What next_writes_and_winners found for one conflict (None where nothing)."""
+    """What next_writes_and_winners found for one conflict (None where nothing; `seen` is
+    None when not asked)."""
 
     conflict_id: int
-    next_write: Attempt | None
+    next_write: dict | None
     winner: RaceWinner | None
+    seen: bool | None = None
+
+
+_NEXT_FIELDS = ("id", "ts", "method", "status", "request_headers", "query", "request_bytes")
 
 
 def next_writes_and_winners(project_id: int, asks: list[Ask]) -> list[Found]:
-    """Postgres, one statement for all the conflicts asked about: for each, its next write and
-    its race winner.
+    """Postgres, one statement for all the conflicts asked about: for each, its next write
+    (as a row dict), its race winner and whether its client used the resource before.
 
     The next write is the same client's first write (by time, then id) to the resource after
-    the conflict, up to `until`. The race winner is the latest successful write (by time, then
-    id) by another client to the resource from `since` up to the conflict's time."""
+    the conflict, up to `until` (for a create, the first that is its retry). The race winner
+    is the successful write by another client to the resource that ended last from `since`
+    up to the conflict's answer (winner_order)."""
     with prepared_cursor() as cursor:
+        set_json_loads(msgspec.json.decode, cursor)
         cursor.execute(
             _NEXT_WRITES_AND_WINNERS,
             {
@@ -341,14 +475,23 @@ def next_writes_and_winners(project_id: int, asks: list[Ask]) -> list[Found]:
                 "resources": [a.resource for a in asks],
                 "until": [a.until for a in asks],
                 "since": [a.since for a in asks],
+                "answers": [a.answer for a in asks],
+                "history": [a.history for a in asks],
+                "methods": [a.method for a in asks],
+                "keys": [a.key for a in asks],
+                "bytes": [a.bytes for a in asks],
                 "project": project_id,
+                "evidence": RETRY_EVIDENCE_WINDOW,
+                "slowest": SLOWEST_WRITE,
             },
         )
+        history = {a.id for a in asks if a.history is not None}
         return [
             Found(
                 row[0],
-                Attempt(*row[1:7]) if row[1] is not None else None,
-                RaceWinner(*row[7:11]) if row[7] is not None else None,
+                dict(zip(_NEXT_FIELDS, row[1:8], strict=True)) if row[1] is not None else None,
+                RaceWinner(*row[8:13]) if row[8] is not None else None,
+                bool(row[13]) if row[0] in history else None,
             )
             for row in cursor.fetchall()
         ]
@@ -356,11 +499,12 @@ def next_writes_and_winners(project_id: int, asks: list[Ask]) -> list[Found]:
 
 def next_writes(
     project_id: int, conflicts: list[dict], bounds: dict[int, datetime] | None = None
-) -> dict[int, Attempt]:
-    """{conflict id: the same client's next write to the same resource within the horizon},
-    for conflicts given as dicts with id, ts, client and resource. `bounds` may give a time
-    by which a conflict's next write is known to have happened (a later write of the same
-    client and resource): the lookup stops there.
+) -> dict[int, dict]:
+    """{conflict id: the same client's next write to the same resource within the horizon}
+    (a row dict: id, ts, method, status, request_headers, query, request_bytes), for
+    conflicts given as row dicts (id, ts, method, client, resource, request_headers,
+    request_bytes). `bounds` may give a time by which a conflict's next write is known to have
+    happened (a later write of the same client and resource): the lookup stops there.
 
     On Postgres one LATERAL query walks the (project, resource, ts) index forward from each
     conflict and stops at the first write (`next_writes_and_winners`); on SQLite a correlated
@@ -381,57 +525,69 @@ def next_write_asks(conflicts: list[dict], bounds: dict[int, datetime]) -> list[
     """What `next_writes_and_winners` is asked for these conflicts' next writes (no race
     winners)."""
     return [
-        Ask(c["id"], c["ts"], c["client"], c["resource"], _lookup_until(c, bounds), None)
+        Ask(
+            c["id"],
+            c["ts"],
+            c["client"],
+            c["resource"],
+            _lookup_until(c, bounds),
+            method=c["method"],
+            key=(c.get("request_headers") or {}).get("idempotency-key"),
+            bytes=c.get("request_bytes"),
+        )
         for c in conflicts
     ]
 
 
+def _unkeyed_create(method: str, headers: dict | None) -> bool:
+    return method == "POST" and "idempotency-key" not in (headers or {})
+
+
 def _lookup_until(conflict: dict, bounds: dict[int, datetime]) -> datetime:
-    """How far the next write of a conflict is looked for."""
+    """How far the next write of a conflict is looked for. A create's retry may come after a
+    later unrelated create, so the batch's next write is no bound for it; without an
+    Idempotency-Key it is retried within the evidence window or not at all."""
     horizon = conflict["ts"] + RETRY_HORIZON
+    if _unkeyed_create(conflict["method"], conflict.get("request_headers")):
+        return conflict["ts"] + RETRY_EVIDENCE_WINDOW
+    if conflict["method"] == "POST":
+        return horizon
     return min(bounds.get(conflict["id"], horizon), horizon)
-
-
-# SQLite allows 32,766 parameters per statement since 3.32; five per conflict.
-_SQLITE_CHUNK = 2000
 
 
 def _next_writes_sqlite(
     project_id: int, conflicts: list[dict], until: list[datetime]
-) -> dict[int, Attempt]:
-    """Two queries for any number of conflicts: a correlated subquery finds each conflict's
-    next write id through the (project, resource, ts) index, then one query reads them."""
-    adapt = connection.ops.adapt_datetimefield_value
-    next_ids: dict[int, int] = {}
-    with connection.cursor() as cursor:
-        for start in range(0, len(conflicts), _SQLITE_CHUNK):
-            chunk = conflicts[start : start + _SQLITE_CHUNK]
-            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
-            params: list = []
-            for c, last in zip(chunk, until[start : start + _SQLITE_CHUNK], strict=True):
-                params += [c["id"], adapt(c["ts"]), adapt(last)]
-                params += [c["client"], c["resource"]]
-            cursor.execute(
-                f"WITH c(id, ts, until, client, resource) AS (VALUES {values}) "
-                f"SELECT c.id, (SELECT r.id FROM {_TABLE} r WHERE r.project_id = %s "
-                "AND r.resource = c.resource AND r.client = c.client "
-                f"AND r.method IN ({_WRITE_METHODS}) "
-                "AND r.ts >= c.ts AND r.ts <= c.until AND (r.ts > c.ts OR r.id > c.id) "
-                "ORDER BY r.ts, r.id LIMIT 1) FROM c",
-                [*params, project_id],
+) -> dict[int, dict]:
+    """One query per chunk of conflicts: the writes of their clients to their resources in
+    the span they are looked for in, read in (ts, id) order through the (project, resource,
+    ts) index; for each conflict the first after it that may be its next attempt
+    (outcomes.is_retry_of)."""
+    found: dict[int, dict] = {}
+    pairs = list(zip(conflicts, until, strict=True))
+    for start in range(0, len(pairs), _SQLITE_CHUNK):
+        chunk = pairs[start : start + _SQLITE_CHUNK]
+        writes = defaultdict(list)
+        for row in (
+            Request.objects.filter(
+                project_id=project_id,
+                resource__in={c["resource"] for c, _ in chunk},
+                client__in={c["client"] for c, _ in chunk},
+                method__in=WRITE_METHODS,
+                ts__gte=min(c["ts"] for c, _ in chunk),
+                ts__lte=max(last for _, last in chunk),
             )
-            next_ids.update((cid, nid) for cid, nid in cursor.fetchall() if nid is not None)
-    if not next_ids:
-        return {}
-    rows = {
-        row["id"]: Attempt(
-            row["id"], row["ts"], row["method"], row["status"], row["if_match"], row["idem"]
-        )
-        for row in Request.objects.filter(id__in=set(next_ids.values()))
-        .annotate(
-            if_match=KeyTextTransform("if-match", "request_headers"),
-            idem=KeyTextTransform("idempotency-key", "request_headers"),
-        )
-        .values("id", "ts", "method", "status", "if_match", "idem")
-    }
-    return {cid: rows[nid] for cid, nid in next_ids.items()}
+            .order_by("ts", "id")
+            .values(*_NEXT_FIELDS, "client", "resource")
+        ):
+            writes[(row.pop("client"), row.pop("resource"))].append(row)
+        for c, last in chunk:
+            conflict = attempt(c)
+            for row in writes[(c["client"], c["resource"])]:
+                if row["ts"] < c["ts"] or (row["ts"] == c["ts"] and row["id"] <= c["id"]):
+                    continue
+                if row["ts"] > last:
+                    break
+                if is_retry_of(conflict, attempt(row)):
+                    found[c["id"]] = row
+                    break
+    return found

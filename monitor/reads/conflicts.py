@@ -27,7 +27,7 @@ from monitor.models import (
 )
 from monitor.reads.timerange import TimeRange
 from monitor.reads.totals import Filters
-from monitor.rules.causes import CONFLICT_STATUSES, WRITE_METHODS
+from monitor.rules.causes import CONFLICT_STATUSES, SLOWEST_WRITE, WRITE_METHODS
 from monitor.rules.outcomes import OUTCOMES, RETRY_HORIZON
 
 OFFENDER_ORDERS = ("conflicts", "conflict_rate", "caused")
@@ -213,7 +213,8 @@ def coverage(
     by: str = "endpoint",
 ) -> dict:
     """Precondition habits per endpoint id (`by="endpoint"`) or client (`by="client"`): writes,
-    precondition coverage (share of writes with If-Match / If-Unmodified-Since), writes whose
+    precondition coverage (share of writes with a version signal: If-Match,
+    If-Unmodified-Since, a version header or parameter of the project), writes whose
     If-Match is a weak ETag, creates and creates without Idempotency-Key."""
     key = "endpoint_id" if by == "endpoint" else "client"
     result = {}
@@ -315,13 +316,14 @@ def conflict_story(row: Request) -> dict:
     - `next_requests`: the same client's requests to the same resource in the retry horizon
       after it, in time order, up to and including the write that decided the outcome.
     """
-    # A loser is a 409 on the winner's resource within the race window after it.
+    # A loser is a 409 on the winner's resource answered after the winner ended: it may have
+    # started a little before the winner (a slow write), at most the race window after it.
     losers = list(
         Request.objects.filter(
             project_id=row.project_id,
             resource=row.resource,
             status__in=CONFLICT_STATUSES,
-            ts__gte=row.ts,
+            ts__gte=row.ts - SLOWEST_WRITE,
             ts__lte=row.ts + timedelta(seconds=MAX_RACE_WINDOW_SECONDS),
             race_winner_id=row.id,
         ).order_by("ts", "id")[:CHAIN_LIMIT]

@@ -116,7 +116,7 @@ def _stale(project, rng, f, cause, stats):
         )
     if blind:
         evidence.append(
-            "Resending the same If-Match: "
+            "Resending the same version (If-Match, ?rev=…): "
             + ", ".join(f"{c['client']} ({c['outcomes']['blind']})" for c in blind)
         )
     return evidence, {"clients": clients, "mean_resolve_ms": stats["mean_resolve_ms"]}
@@ -132,7 +132,8 @@ def _concurrent(project, rng, f, cause, stats):
         rows.append({"endpoint": ep_id, "name": names.get(ep_id), "conflicts": n, **c.as_dict()})
         evidence.append(
             f"{names.get(ep_id)}: {n} lost races; {_pct(c.conditional_writes, c.writes)} of its "
-            f"{c.writes} writes sent If-Match or If-Unmodified-Since"
+            f"{c.writes} writes sent the version they expect (If-Match, If-Unmodified-Since or a "
+            "version header or parameter)"
             + (f" ({c.weak_etag_writes} with a weak ETag)." if c.weak_etag_writes else ".")
         )
     spots = cq.hotspots(project, rng, Filters(cause=cause, endpoint=f.endpoint), limit=3)

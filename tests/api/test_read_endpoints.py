@@ -101,7 +101,14 @@ def test_it_filters_requests_by_each_documented_parameter(api, post_logs):
     post_logs(
         [
             record(1, client="acme", request_id="r-1"),
-            record(2, client="zeta", method="PUT", status=412, request_id="r-2"),
+            record(
+                2,
+                client="zeta",
+                method="PUT",
+                status=412,
+                request_id="r-2",
+                request_headers={"If-Match": '"v1"'},
+            ),
             record(3, path="/v1/customers/9", request_id="r-3"),
         ]
     )

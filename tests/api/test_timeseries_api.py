@@ -70,7 +70,7 @@ def test_it_groups_by_status_cause_and_endpoint(api, post_logs):
     post_logs(
         [
             rec(1, T0),
-            rec(2, T0, status=412, method="PUT"),
+            rec(2, T0, status=412, method="PUT", request_headers={"If-Match": '"v1"'}),
             rec(3, T0 + timedelta(minutes=6), status=409, method="POST", path="/v1/orders"),
             rec(4, T0 + timedelta(minutes=6), status=500),
         ]

@@ -161,8 +161,58 @@ def test_a_race_window_beyond_an_hour_is_refused(shop):
         shop.full_clean()
 
 
-def test_of_two_winning_writes_at_the_same_time_the_one_stored_last_wins(post_logs, shop):
+@pytest.mark.parametrize("order", ["stored first", "stored last"])
+def test_of_two_winning_writes_at_the_same_time_the_same_one_wins_in_any_order(
+    post_logs, shop, order
+):
     first = rec(0, "PATCH", "/v1/orders/7", 200, "billing")
     second = rec(0, "PATCH", "/v1/orders/7", 200, "web")
-    post_logs([first, second, LOSER])
+    post_logs([first, second, LOSER] if order == "stored first" else [second, first, LOSER])
     assert stored(LOSER["request_id"]).race_winner.request_id == second["request_id"]
+
+
+def test_the_winner_is_the_write_that_committed_before_the_answer_not_the_first_to_start(
+    post_logs, shop
+):
+    # The loser reached the gateway 2 ms before the winner, but the winner finished first.
+    loser = rec(10, "PATCH", "/v1/orders/7", 409, "mobile", duration_ms=40)
+    winner = rec(10.002, "PATCH", "/v1/orders/7", 200, "billing", duration_ms=15)
+    older = rec(8, "PATCH", "/v1/orders/7", 200, "web", duration_ms=10)
+    post_logs([older, loser, winner])
+    row = stored(loser["request_id"])
+    assert row.cause == "concurrent_write"
+    assert row.race_winner.request_id == winner["request_id"]
+    story = conflict_story(stored(winner["request_id"]))
+    assert [r.request_id for r in story["race_losers"]] == [loser["request_id"]]
+
+
+def test_a_write_that_ended_after_the_answer_is_no_winner(post_logs, shop):
+    loser = rec(10, "PATCH", "/v1/orders/7", 409, "mobile", duration_ms=5)
+    slower = rec(9.99, "PATCH", "/v1/orders/7", 200, "billing", duration_ms=50)
+    post_logs([loser, slower])
+    assert stored(loser["request_id"]).cause == "unknown"
+
+
+def _offenders(project) -> dict:
+    return {
+        r["client"]: (r["caused"], r["suffered"])
+        for r in ClientRollup.objects.filter(project=project)
+        .values("client")
+        .annotate(caused=Sum("caused"), suffered=Sum("suffered"))
+        if r["caused"] or r["suffered"]
+    }
+
+
+def test_a_closer_winner_in_a_later_batch_takes_the_race_and_its_counts(post_logs, shop):
+    far = rec(8, "PATCH", "/v1/orders/7", 200, "web")
+    close = rec(9.5, "PATCH", "/v1/orders/7", 200, "billing")
+    loser = rec(10, "PATCH", "/v1/orders/7", 409, "mobile")
+    post_logs([far, loser])
+    assert stored(loser["request_id"]).race_winner.request_id == far["request_id"]
+    post_logs([close])
+    row = stored(loser["request_id"])
+    assert row.race_winner.request_id == close["request_id"]
+    assert "billing" in row.cause_reason
+    assert _offenders(shop) == {"billing": (1, 0), "mobile": (0, 1)}
+    pairs = RacePairRollup.objects.filter(project=shop, n__gt=0).values_list("winner", "loser")
+    assert list(pairs) == [("billing", "mobile")]
