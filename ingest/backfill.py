@@ -90,13 +90,13 @@ def _batches(
     for numbered in _numbered_lines(stream, first):
         batch.append(numbered)
         if len(batch) >= batch_size:
-            yield _items(batch)
+            yield numbered_items(batch)
             batch = []
     if batch:
-        yield _items(batch)
+        yield numbered_items(batch)
 
 
-def _items(batch: list[tuple[int, bytes]]) -> list[tuple[int, Item]]:
+def numbered_items(batch: list[tuple[int, bytes]]) -> list[tuple[int, Item]]:
     numbered = []
     for (number, _), item in zip(batch, line_items([line for _, line in batch]), strict=True):
         if isinstance(item.value, list):
@@ -105,6 +105,50 @@ def _items(batch: list[tuple[int, bytes]]) -> list[tuple[int, Item]]:
         else:
             numbered.append((number, item))
     return numbered
+
+
+def import_batch(
+    project: Project,
+    rules: ProjectRules,
+    batch: list[tuple[int, Item]],
+    fmt: str | None,
+    occurrences: FileOccurrences,
+    summary: Summary,
+    max_age_days: int | None = None,
+) -> None:
+    """Normalize and store one batch of (line number, item), counted into the summary."""
+    numbers = [number for number, _ in batch]
+    records = []
+    outcome = Outcome()
+    bounds = time_bounds.bounds(max_age_days)
+    for item_index, result in normalize_items([item for _, item in batch], fmt, rules, bounds):
+        if isinstance(result, str):
+            outcome.rejected += 1
+            if len(summary.bad) < MAX_REPORTED:
+                summary.bad.append((numbers[item_index], clean_text(result, 300)))
+        else:
+            records.append(result)
+    store(project, None, records, outcome, occurrences=occurrences)
+    summary.accepted += outcome.accepted
+    summary.duplicates += outcome.duplicates
+    summary.rejected += outcome.rejected
+    if numbers:
+        summary.lines = numbers[-1]
+
+
+def number_again(
+    rules: ProjectRules,
+    batch: list[tuple[int, Item]],
+    fmt: str | None,
+    occurrences: FileOccurrences,
+    max_age_days: int | None = None,
+) -> None:
+    """Count the look-alikes of a batch already stored, storing nothing: what a restart reads
+    again so that the lines after it are numbered as one import of the whole file numbers them."""
+    bounds = time_bounds.bounds(max_age_days)
+    items = [item for _, item in batch]
+    records = [r for _, r in normalize_items(items, fmt, rules, bounds) if not isinstance(r, str)]
+    occurrences.number(records)
 
 
 def backfill(
@@ -125,23 +169,7 @@ def backfill(
     # Look-alike lines are numbered across the whole file, so that a second run matches.
     occurrences = FileOccurrences()
     for batch in _batches(open_log(stream), batch_size, limit, summary):
-        numbers = [number for number, _ in batch]
-        records = []
-        outcome = Outcome()
-        bounds = time_bounds.bounds(max_age_days)
-        items = [item for _, item in batch]
-        for item_index, result in normalize_items(items, fmt, rules, bounds):
-            if isinstance(result, str):
-                outcome.rejected += 1
-                if len(summary.bad) < MAX_REPORTED:
-                    summary.bad.append((numbers[item_index], clean_text(result, 300)))
-            else:
-                records.append(result)
-        store(project, None, records, outcome, occurrences=occurrences)
-        summary.accepted += outcome.accepted
-        summary.duplicates += outcome.duplicates
-        summary.rejected += outcome.rejected
-        summary.lines = numbers[-1]
+        import_batch(project, rules, batch, fmt, occurrences, summary, max_age_days)
         if progress is not None:
             progress(summary.lines)
     return summary
