@@ -118,6 +118,8 @@ class Command(BaseCommand):
                 limit=settings.CONFLICTWATCH_MAX_BODY_BYTES,
                 max_age_days=max_age,
                 progress=progress,
+                # A file is read by a second process (multiprocessing closes stdin there).
+                parallel=raw is not sys.stdin.buffer,
             )
         except BodyError as exc:
             raise CommandError(f"{label}: {exc.message}") from None
