@@ -114,7 +114,7 @@ def goaccess(log: Path, tmp: Path) -> tuple[float, int]:
     return seconds, rss
 
 
-def importlog(log: Path, db_url: str, tmp: Path) -> tuple[float, int, str]:
+def importlog(log: Path, db_url: str, batch_size: int) -> tuple[float, int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CELERY_"))}
     env.update(DATABASE_URL=db_url, DJANGO_SETTINGS_MODULE="monitor.settings", DEBUG="0")
     env["SECRET_KEY"] = "bench-importlog"
@@ -123,7 +123,19 @@ def importlog(log: Path, db_url: str, tmp: Path) -> tuple[float, int, str]:
         [py, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
     )
     seconds, rss, out = timed(
-        [py, "manage.py", "importlog", str(log), "--project", "bench", "--format", "nginx"], env
+        [
+            py,
+            "manage.py",
+            "importlog",
+            str(log),
+            "--project",
+            "bench",
+            "--format",
+            "nginx",
+            "--batch-size",
+            str(batch_size),
+        ],
+        env,
     )
     return seconds, rss, out.strip().splitlines()[-1]
 
@@ -163,6 +175,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=1000, help="importlog's --batch-size")
     args = parser.parse_args()
     if not shutil.which("goaccess"):
         raise SystemExit("goaccess is not installed (Debian package goaccess)")
@@ -180,7 +193,7 @@ def main() -> None:
             db = fresh_database()
             try:
                 db_url = PG.rsplit("/", 1)[0] + "/" + db
-                cw_s, cw_rss, summary = importlog(log, db_url, tmp)
+                cw_s, cw_rss, summary = importlog(log, db_url, args.batch_size)
                 problem = check_stored(db_url, args.lines)
             finally:
                 drop_database(db)

@@ -123,7 +123,7 @@ class Follower:
         fmt: str | None,
         *,
         batch_size: int = 1000,
-        poll: float = 0.5,
+        poll: float = 1.0,
         max_age_days: int | None = None,
         say: Callable[[str], None] = print,
     ) -> None:
@@ -176,14 +176,15 @@ class Follower:
             for batch, _ in self._take_lines(chunk, final=done >= position.offset):
                 number_again(self.rules, batch, self.fmt, self.occurrences, self.max_age_days)
 
-    def open(self) -> None:
-        """Pick up where the saved state left off, or start the file from its beginning."""
+    def open(self) -> bool:
+        """Pick up where the saved state left off, or start the file from its beginning (once
+        it exists); False when told to stop before."""
         saved = load_position(self.state)
         fd = _open(self.path)
         if saved is not None:
             if fd is not None and _same_file(fd, saved):
                 self._resume(fd, saved)
-                return
+                return True
             old = _renamed(self.path, saved)
             if old is not None:
                 if fd is not None:
@@ -191,15 +192,19 @@ class Follower:
                 self.say(f"{self.path} was rotated: reading the rest of the renamed file first")
                 self._resume(old, saved)
                 self.rotated = True
-                return
+                return True
             self.say(
                 f"{self.path} is not the file of the saved position: reading it from its start"
             )
-        while fd is None:
+        if fd is None:
             self.say(f"waiting for {self.path} to exist")
+        while fd is None:
+            if self.stop():
+                return False
             time.sleep(self.poll)
             fd = _open(self.path)
         self._start_file(fd)
+        return True
 
     def _close(self) -> None:
         if self.fd is not None:
@@ -293,7 +298,8 @@ class Follower:
     def run(self, stop: Callable[[], bool]) -> Summary:
         """Follow until `stop()` says so (checked between batches)."""
         self.stop = stop
-        self.open()
+        if not self.open():
+            return self.summary
         try:
             while not stop():
                 if not self._read_available():

@@ -275,3 +275,12 @@ def test_follow_refuses_stdin(db):
 
     with pytest.raises(CommandError, match="needs a file"):
         call_command("importlog", "-", "--project", "edge", "--follow")
+
+
+def test_a_log_not_created_yet_is_followed_once_it_is(transactional_db, log, state):
+    follower = Follower(log, state)
+    wait_for(lambda: "waiting for" in follower.stderr.read_text(), 30, "the follower to wait")
+    append(log, lines(0, 3))
+    wait_stored(3, follower)
+    follower.stop()
+    assert paths() == sorted(f"/v1/orders/{n}" for n in range(3))

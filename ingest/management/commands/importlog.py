@@ -63,7 +63,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--poll",
             type=float,
-            default=0.5,
+            default=1.0,
             metavar="SECONDS",
             help="with --follow: how often to look for new lines at the end of the file",
         )
