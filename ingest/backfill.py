@@ -4,15 +4,20 @@ run stores nothing new. A bad line is counted and reported, never the end of the
 
 import gzip
 import io
+import multiprocessing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import BinaryIO
+
+import msgspec
 
 from ingest import time_bounds
 from ingest.decode import BodyError, Item, line_items, split_items
 from ingest.lookalikes import FileOccurrences
 from ingest.normalize import ProjectRules, clean_text
 from ingest.pipeline import Outcome, normalize_items, store
+from ingest.record import NativeRecord
 from monitor.models import Project
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -90,13 +95,13 @@ def _batches(
     for numbered in _numbered_lines(stream, first):
         batch.append(numbered)
         if len(batch) >= batch_size:
-            yield _items(batch)
+            yield numbered_items(batch)
             batch = []
     if batch:
-        yield _items(batch)
+        yield numbered_items(batch)
 
 
-def _items(batch: list[tuple[int, bytes]]) -> list[tuple[int, Item]]:
+def numbered_items(batch: list[tuple[int, bytes]]) -> list[tuple[int, Item]]:
     numbered = []
     for (number, _), item in zip(batch, line_items([line for _, line in batch]), strict=True):
         if isinstance(item.value, list):
@@ -105,6 +110,140 @@ def _items(batch: list[tuple[int, bytes]]) -> list[tuple[int, Item]]:
         else:
             numbered.append((number, item))
     return numbered
+
+
+class Parsed(msgspec.Struct):
+    """A batch normalized: what the storing side needs of it (sent between the processes)."""
+
+    last_line: int
+    unit: str
+    records: list[NativeRecord]
+    rejected: int
+    bad: list[tuple[int, str]]
+
+
+def parse_batch(
+    rules: ProjectRules,
+    batch: list[tuple[int, Item]],
+    fmt: str | None,
+    unit: str = "line",
+    max_age_days: int | None = None,
+    reported: int = 0,
+) -> Parsed:
+    """Normalize one batch of (line number, item); the reasons of at most MAX_REPORTED -
+    `reported` bad lines are kept."""
+    records = []
+    parsed = Parsed(batch[-1][0] if batch else 0, unit, records, 0, [])
+    bounds = time_bounds.bounds(max_age_days)
+    for item_index, result in normalize_items([item for _, item in batch], fmt, rules, bounds):
+        if isinstance(result, str):
+            parsed.rejected += 1
+            if reported + len(parsed.bad) < MAX_REPORTED:
+                parsed.bad.append((batch[item_index][0], clean_text(result, 300)))
+        else:
+            records.append(result)
+    return parsed
+
+
+def store_parsed(
+    project: Project, parsed: Parsed, occurrences: FileOccurrences, summary: Summary
+) -> None:
+    """Store a normalized batch, counted into the summary."""
+    outcome = Outcome(rejected=parsed.rejected)
+    store(project, None, parsed.records, outcome, occurrences=occurrences)
+    summary.accepted += outcome.accepted
+    summary.duplicates += outcome.duplicates
+    summary.rejected += outcome.rejected
+    summary.bad += parsed.bad
+    summary.unit = parsed.unit
+    summary.lines = max(summary.lines, parsed.last_line)
+
+
+def import_batch(
+    project: Project,
+    rules: ProjectRules,
+    batch: list[tuple[int, Item]],
+    fmt: str | None,
+    occurrences: FileOccurrences,
+    summary: Summary,
+    max_age_days: int | None = None,
+) -> None:
+    """Normalize and store one batch of (line number, item), counted into the summary."""
+    parsed = parse_batch(rules, batch, fmt, summary.unit, max_age_days, len(summary.bad))
+    store_parsed(project, parsed, occurrences, summary)
+
+
+def number_again(
+    rules: ProjectRules,
+    batch: list[tuple[int, Item]],
+    fmt: str | None,
+    occurrences: FileOccurrences,
+    max_age_days: int | None = None,
+) -> None:
+    """Count the look-alikes of a batch already stored, storing nothing: what a restart reads
+    again so that the lines after it are numbered as one import of the whole file numbers them."""
+    occurrences.number(parse_batch(rules, batch, fmt, max_age_days=max_age_days).records)
+
+
+def _parse_file(
+    out: Connection,
+    stream: BinaryIO,
+    fmt: str | None,
+    rules: ProjectRules,
+    batch_size: int,
+    limit: int,
+    max_age_days: int | None,
+) -> None:
+    """The reading side (a process of its own): read, split and normalize the file's batches
+    and send them on; a BodyError is sent as (status, message). The pipe's small buffer keeps
+    it at most a batch or two ahead of the storing side."""
+    encode = msgspec.msgpack.Encoder().encode
+    summary = Summary()
+    reported = 0
+    try:
+        for batch in _batches(open_log(stream), batch_size, limit, summary):
+            parsed = parse_batch(rules, batch, fmt, summary.unit, max_age_days, reported)
+            reported += len(parsed.bad)
+            out.send_bytes(encode(parsed))
+    except BodyError as exc:
+        out.send_bytes(encode((exc.status, exc.message)))
+    out.send_bytes(b"")
+    out.close()
+
+
+def _parsed_batches(
+    stream: BinaryIO,
+    fmt: str | None,
+    rules: ProjectRules,
+    batch_size: int,
+    limit: int,
+    max_age_days: int | None,
+) -> Iterator[Parsed]:
+    """The file's batches, normalized in a second process while this one stores."""
+    decode = msgspec.msgpack.Decoder(Parsed | tuple[int, str]).decode
+    receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
+    # The reader never touches the database, and leaves by os._exit (multiprocessing's fork):
+    # the connection it inherits is neither used nor closed there.
+    reader = multiprocessing.get_context("fork").Process(
+        target=_parse_file,
+        args=(send, stream, fmt, rules, batch_size, limit, max_age_days),
+        daemon=True,
+    )
+    reader.start()
+    send.close()
+    try:
+        while message := receive.recv_bytes():
+            parsed = decode(message)
+            if isinstance(parsed, tuple):
+                raise BodyError(*parsed)
+            yield parsed
+    except EOFError:
+        raise RuntimeError("the process reading the log stopped unexpectedly") from None
+    finally:
+        receive.close()
+        if reader.is_alive():
+            reader.kill()
+        reader.join()
 
 
 def backfill(
@@ -116,32 +255,26 @@ def backfill(
     limit: int = 20 * 1024 * 1024,
     max_age_days: int | None = None,
     progress: Callable[[int], None] | None = None,
+    parallel: bool = False,
 ) -> Summary:
     """Import every record of the log into the project; `progress(lines read)` after each batch.
     `max_age_days` widens the accepted time range (default: CONFLICTWATCH_MAX_RECORD_AGE_DAYS).
-    Raises BodyError only for a whole-file JSON document that is too big or not JSON."""
+    With `parallel`, a second process reads and normalizes while this one stores (the same
+    records, in the same order). Raises BodyError only for a whole-file JSON document that is
+    too big or not JSON."""
     rules = ProjectRules.for_project(project)
     summary = Summary()
     # Look-alike lines are numbered across the whole file, so that a second run matches.
     occurrences = FileOccurrences()
-    for batch in _batches(open_log(stream), batch_size, limit, summary):
-        numbers = [number for number, _ in batch]
-        records = []
-        outcome = Outcome()
-        bounds = time_bounds.bounds(max_age_days)
-        items = [item for _, item in batch]
-        for item_index, result in normalize_items(items, fmt, rules, bounds):
-            if isinstance(result, str):
-                outcome.rejected += 1
-                if len(summary.bad) < MAX_REPORTED:
-                    summary.bad.append((numbers[item_index], clean_text(result, 300)))
-            else:
-                records.append(result)
-        store(project, None, records, outcome, occurrences=occurrences)
-        summary.accepted += outcome.accepted
-        summary.duplicates += outcome.duplicates
-        summary.rejected += outcome.rejected
-        summary.lines = numbers[-1]
+    if parallel:
+        parsed_batches = _parsed_batches(stream, fmt, rules, batch_size, limit, max_age_days)
+    else:
+        parsed_batches = (
+            parse_batch(rules, batch, fmt, summary.unit, max_age_days, len(summary.bad))
+            for batch in _batches(open_log(stream), batch_size, limit, summary)
+        )
+    for parsed in parsed_batches:
+        store_parsed(project, parsed, occurrences, summary)
         if progress is not None:
             progress(summary.lines)
     return summary

@@ -49,6 +49,17 @@ def test_it_counts_a_resent_record_once(post_logs):
     assert counted() == 4
 
 
+def test_a_body_mixing_stored_and_new_records_stores_the_new_ones(post_logs):
+    """The straight COPY fails on the stored ones; the batch goes through ON CONFLICT."""
+    post_logs([record(i) for i in range(3)])
+    response = post_logs([record(i) for i in range(1, 6)])
+    assert response.json() == {"accepted": 3, "duplicates": 2, "rejected": 0, "errors": []}
+    assert sorted(Request.objects.values_list("request_id", flat=True)) == sorted(
+        record(i)["request_id"] for i in range(6)
+    )
+    assert counted() == 6
+
+
 def test_it_counts_a_record_repeated_in_one_body_once(post_logs):
     response = post_logs([record(1), record(1), record(2)])
     assert response.json()["accepted"] == 2

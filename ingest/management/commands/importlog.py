@@ -1,3 +1,6 @@
+import hashlib
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -11,6 +14,7 @@ from tqdm import tqdm
 from ingest import time_bounds
 from ingest.backfill import backfill
 from ingest.decode import BodyError
+from ingest.follow import Follower
 from ingest.formats import FORMATS
 from monitor.models import Project
 
@@ -19,7 +23,8 @@ class Command(BaseCommand):
     help = (
         "Backfill an existing access log (a file, gzip or not, or - for stdin) into a project, "
         "through the same parse, normalize and store path as HTTP ingest. Safe to run twice: "
-        "records already stored count as duplicates."
+        "records already stored count as duplicates. With --follow, keep storing the lines "
+        "written to a live log, across rotations and restarts."
     )
 
     def add_arguments(self, parser):
@@ -42,6 +47,27 @@ class Command(BaseCommand):
             "CONFLICTWATCH_MAX_RECORD_AGE_DAYS; at most CONFLICTWATCH_ROLLUP_RETENTION_DAYS)",
         )
 
+        parser.add_argument(
+            "--follow",
+            action="store_true",
+            help="keep following the file as it grows (rotation by rename or truncation; "
+            "resumes at its saved position after a restart) until SIGTERM or SIGINT",
+        )
+        parser.add_argument(
+            "--state",
+            metavar="PATH",
+            help="with --follow: the file keeping the position reached (default: "
+            "$STATE_DIRECTORY, else ~/.local/state/conflictwatch, /importlog-<project>-<hash "
+            "of the log's path>.json)",
+        )
+        parser.add_argument(
+            "--poll",
+            type=float,
+            default=1.0,
+            metavar="SECONDS",
+            help="with --follow: how often to look for new lines at the end of the file",
+        )
+
     def handle(self, *args, **opts):
         slug = slugify(opts["project"])
         if not slug:
@@ -57,6 +83,8 @@ class Command(BaseCommand):
                     " older records would be pruned from every rollup"
                 )
         name = opts["file"]
+        if opts["follow"]:
+            return self.follow(slug, Path(name), opts)
         if name == "-":
             raw, total, label = sys.stdin.buffer, None, "stdin"
         else:
@@ -90,6 +118,8 @@ class Command(BaseCommand):
                 limit=settings.CONFLICTWATCH_MAX_BODY_BYTES,
                 max_age_days=max_age,
                 progress=progress,
+                # A file is read by a second process (multiprocessing closes stdin there).
+                parallel=raw is not sys.stdin.buffer,
             )
         except BodyError as exc:
             raise CommandError(f"{label}: {exc.message}") from None
@@ -117,3 +147,53 @@ class Command(BaseCommand):
             self.stderr.write(
                 f"records older than {days} days were rejected; --max-age DAYS accepts older ones"
             )
+
+    def follow(self, slug: str, path: Path, opts: dict) -> None:
+        if str(path) == "-":
+            raise CommandError("--follow needs a file, not stdin")
+        path = path.absolute()
+        state = Path(opts["state"]) if opts["state"] else default_state(slug, path)
+        project, created = Project.objects.get_or_create(slug=slug, defaults={"name": slug})
+        if created:
+            self.stderr.write(f"created project {slug!r}")
+        stopping = []
+
+        def stop(signum, frame):
+            stopping.append(signum)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, stop)
+        follower = Follower(
+            project,
+            path,
+            state,
+            opts["format"] or None,
+            batch_size=opts["batch_size"],
+            poll=opts["poll"],
+            max_age_days=opts["max_age"],
+            say=lambda text: self.stderr.write(text),
+        )
+        self.stderr.write(f"following {path} into {slug} (position kept in {state})")
+        try:
+            summary = follower.run(stop=lambda: bool(stopping))
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        except DatabaseError as exc:
+            raise CommandError(
+                f"{path}: the database failed ({str(exc).strip()[:200]}); "
+                "run the same command again to go on from the saved position"
+            ) from None
+        for number, reason in summary.bad:
+            self.stderr.write(f"{summary.unit} {number}: {reason}")
+        self.stdout.write(
+            f"followed {path} into {slug}: {summary.accepted:,} accepted, "
+            f"{summary.duplicates:,} duplicates, {summary.rejected:,} rejected"
+        )
+
+
+def default_state(slug: str, path: Path) -> Path:
+    """$STATE_DIRECTORY (systemd's StateDirectory=) or ~/.local/state/conflictwatch."""
+    folder = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    base = Path(folder) if folder else Path.home() / ".local" / "state" / "conflictwatch"
+    digest = hashlib.blake2b(str(path).encode(), digest_size=6).hexdigest()
+    return base / f"importlog-{slug}-{digest}.json"
