@@ -5,7 +5,8 @@ and cannot deadlock), then one INSERT … ON CONFLICT … DO UPDATE SET n = t.n 
 table adds them. Postgres receives each column as one array (unnest), so the statement has a
 fixed handful of parameters whatever the number of rows; SQLite gets multi-row VALUES.
 
-Grains: the status and latency rollups exist per minute, hour and day (`GRAINS`). `add` and
+Grains: every rollup exists per minute, hour and day (`GRAINS`): status, latency and the
+conflict analysis's client, outcome, resource and race-pair counts. `add` and
 `drop_empty` take the minute table's counts and apply them to the hour and day tables too, in
 the same transaction (keys folded onto the hour or day, then sorted): every table is written
 minute → hour → day, so the lock order stays one for all workers, and a move between minutes
@@ -19,12 +20,20 @@ from django.db import connection, models
 
 from ingest.prepared import prepared_cursor
 from monitor.models import (
+    ClientDayRollup,
+    ClientHourRollup,
     ClientRollup,
     LatencyDayRollup,
     LatencyHourRollup,
     LatencyRollup,
+    OutcomeDayRollup,
+    OutcomeHourRollup,
     OutcomeRollup,
+    RacePairDayRollup,
+    RacePairHourRollup,
     RacePairRollup,
+    ResourceDayRollup,
+    ResourceHourRollup,
     ResourceRollup,
     StatusDayRollup,
     StatusHourRollup,
@@ -59,35 +68,27 @@ def _columns(model: type[models.Model]) -> tuple[Columns, Columns]:
     )
 
 
+# Every rollup model by grain: (minute, hour, day).
+MODELS_BY_GRAIN = (
+    (StatusRollup, StatusHourRollup, StatusDayRollup),
+    (LatencyRollup, LatencyHourRollup, LatencyDayRollup),
+    (ClientRollup, ClientHourRollup, ClientDayRollup),
+    (OutcomeRollup, OutcomeHourRollup, OutcomeDayRollup),
+    (ResourceRollup, ResourceHourRollup, ResourceDayRollup),
+    (RacePairRollup, RacePairHourRollup, RacePairDayRollup),
+)
+
 # Whitelist: table -> (key columns, additive value columns), declared by the models.
 TABLES: dict[str, tuple[Columns, Columns]] = {
-    m._meta.db_table: _columns(m)
-    for m in (
-        StatusRollup,
-        StatusHourRollup,
-        StatusDayRollup,
-        LatencyRollup,
-        LatencyHourRollup,
-        LatencyDayRollup,
-        ClientRollup,
-        OutcomeRollup,
-        ResourceRollup,
-        RacePairRollup,
-    )
+    m._meta.db_table: _columns(m) for models_ in MODELS_BY_GRAIN for m in models_
 }
 SQLITE_CHUNK = 500
 
 # Minute table -> its coarser tables with the width of their buckets. The coarser tables have
 # the same columns; their `minute` is the first minute of the hour or day.
 GRAINS: dict[str, tuple[tuple[str, timedelta], ...]] = {
-    StatusRollup._meta.db_table: (
-        (StatusHourRollup._meta.db_table, HOUR),
-        (StatusDayRollup._meta.db_table, DAY),
-    ),
-    LatencyRollup._meta.db_table: (
-        (LatencyHourRollup._meta.db_table, HOUR),
-        (LatencyDayRollup._meta.db_table, DAY),
-    ),
+    minute._meta.db_table: ((hour._meta.db_table, HOUR), (day._meta.db_table, DAY))
+    for minute, hour, day in MODELS_BY_GRAIN
 }
 
 
