@@ -20,6 +20,7 @@ from django.db.models import DateTimeField, Func, QuerySet, Sum
 from monitor.reads.timerange import TimeRange
 from monitor.rules.timebuckets import DAY, HOUR, MINUTE, ceil, floor
 
+INTEGER_FIELDS = ("BigIntegerField", "IntegerField", "SmallIntegerField")
 # Ingest keeps only records between 2000 and tomorrow: nothing to read outside that.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -148,7 +149,14 @@ def summed(
         selects.append(sql)
         params.extend(p)
     cols = ", ".join(group)
-    totals = ", ".join(f"SUM(s_{c}) AS {c}" for c in sums)
+    # Postgres sums bigints as numeric: counts come back as integers.
+    fields = parts[0].model._meta
+    totals = ", ".join(
+        f"CAST(SUM(s_{c}) AS BIGINT) AS {c}"
+        if fields.get_field(c).get_internal_type() in INTEGER_FIELDS
+        else f"SUM(s_{c}) AS {c}"
+        for c in sums
+    )
     sql = f"SELECT {cols}, {totals} FROM ({' UNION ALL '.join(selects)}) AS pieces GROUP BY {cols}"
     if order:
         first = order[0].lstrip("-")
