@@ -103,3 +103,26 @@ def test_the_p95_series_per_hour_is_within_2_percent_of_each_hours_raw_rows(api,
         ).values_list("duration_ms", flat=True)
         truth = exact(list(rows), 0.95)
         assert abs(p["value"] - truth) / truth <= 0.02, (p, truth)
+
+
+def test_the_heatmap_counts_every_request_in_the_band_of_its_latency(shop, post_logs):
+    from monitor.reads import charts
+    from monitor.reads.timerange import TimeRange
+
+    post_logs(traffic(400))
+    rng = TimeRange(T0, T0 + timedelta(hours=2))
+    _, heat = charts.latency_charts(shop, rng, compare=False)
+    expected: dict[int, int] = {}
+    for ms in Request.objects.values_list("duration_ms", flat=True):
+        upper = latency.bucket_upper_ms(latency.bucket_for(ms))
+        band = next(
+            (i for i, edge in enumerate(charts.HEATMAP_EDGES) if upper <= edge),
+            len(charts.HEATMAP_EDGES),
+        )
+        expected[band] = expected.get(band, 0) + 1
+    low = min(expected)
+    got: dict[int, int] = {}
+    for _, band, n in heat["cells"]:
+        got[band + low] = got.get(band + low, 0) + n
+    assert got == expected
+    assert len(heat["bands"]) == max(expected) - low + 1
