@@ -1,10 +1,13 @@
-"""Hour and day rollups of the conflict analysis (client, outcome, resource, race pairs), and
-latency histograms three times finer.
+"""Hour and day rollups of the conflict analysis (client, outcome, resource, race pairs),
+project-wide latency histograms, and latency histograms three times finer.
 
-- The eight new tables have the minute tables' columns; their primary key is (id, project_id)
+- The conflict analysis's eight new tables have the minute tables' columns; their primary key is (id, project_id)
   on Postgres, like every rollup's since 0013 (tests/scale/test_citus_keys.py), and they are
   filled from the minute rows already stored, so an upgraded installation reads the same
   offenders and hotspots at every grain.
+- The whole project's latency histograms per minute, hour and day
+  (monitor_rollup_project_latency_*), summed from the per-endpoint ones: what an unfiltered
+  latency series reads.
 - Latency buckets were 10% wide; each is now split in three (monitor/rules/latency.py). A
   stored bucket b becomes 3b - 1, the middle of its three: quantiles of old traffic read about
   as before (within the old 10%), new traffic within 1.6%.
@@ -20,6 +23,99 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.CreateModel(
+            name="ProjectLatencyDayRollup",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("minute", models.DateTimeField()),
+                ("bucket", models.SmallIntegerField()),
+                ("n", models.BigIntegerField(default=0)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="monitor.project",
+                    ),
+                ),
+            ],
+            options={
+                "db_table": "monitor_rollup_project_latency_day",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("project", "minute", "bucket"),
+                        name="rollup_project_latency_day_key",
+                    )
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="ProjectLatencyHourRollup",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("minute", models.DateTimeField()),
+                ("bucket", models.SmallIntegerField()),
+                ("n", models.BigIntegerField(default=0)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="monitor.project",
+                    ),
+                ),
+            ],
+            options={
+                "db_table": "monitor_rollup_project_latency_hour",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("project", "minute", "bucket"),
+                        name="rollup_project_latency_hour_key",
+                    )
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="ProjectLatencyRollup",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("minute", models.DateTimeField()),
+                ("bucket", models.SmallIntegerField()),
+                ("n", models.BigIntegerField(default=0)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="monitor.project",
+                    ),
+                ),
+            ],
+            options={
+                "db_table": "monitor_rollup_project_latency_minute",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("project", "minute", "bucket"),
+                        name="rollup_project_latency_minute_key",
+                    )
+                ],
+            },
+        ),
         migrations.CreateModel(
             name="ClientDayRollup",
             fields=[
@@ -351,7 +447,7 @@ NEW_TABLES = [
     f"monitor_rollup_{kind}_{grain}"
     for kind in ("client", "outcome", "resource", "race")
     for grain in ("hour", "day")
-]
+] + [f"monitor_rollup_project_latency_{grain}" for grain in ("minute", "hour", "day")]
 # table kind -> (key columns other than the time, value columns)
 COLUMNS = {
     "client": (
@@ -403,6 +499,13 @@ def forward(apps, schema_editor):
         schema_editor.execute(
             f"UPDATE {table} SET bucket = CASE WHEN bucket = -1 THEN 0 "
             f"ELSE (-bucket - 1) * 3 - 1 END"
+        )
+    # The whole project's histograms: the per-endpoint ones summed, at every grain.
+    for grain in ("minute", "hour", "day"):
+        schema_editor.execute(
+            f"INSERT INTO monitor_rollup_project_latency_{grain} (project_id, minute, bucket, n) "
+            f"SELECT project_id, minute, bucket, SUM(n) FROM monitor_rollup_latency_{grain} "
+            "GROUP BY project_id, minute, bucket"
         )
 
 

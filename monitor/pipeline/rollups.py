@@ -29,6 +29,9 @@ from monitor.models import (
     OutcomeDayRollup,
     OutcomeHourRollup,
     OutcomeRollup,
+    ProjectLatencyDayRollup,
+    ProjectLatencyHourRollup,
+    ProjectLatencyRollup,
     RacePairDayRollup,
     RacePairHourRollup,
     RacePairRollup,
@@ -72,6 +75,7 @@ def _columns(model: type[models.Model]) -> tuple[Columns, Columns]:
 MODELS_BY_GRAIN = (
     (StatusRollup, StatusHourRollup, StatusDayRollup),
     (LatencyRollup, LatencyHourRollup, LatencyDayRollup),
+    (ProjectLatencyRollup, ProjectLatencyHourRollup, ProjectLatencyDayRollup),
     (ClientRollup, ClientHourRollup, ClientDayRollup),
     (OutcomeRollup, OutcomeHourRollup, OutcomeDayRollup),
     (ResourceRollup, ResourceHourRollup, ResourceDayRollup),
@@ -89,6 +93,13 @@ SQLITE_CHUNK = 500
 GRAINS: dict[str, tuple[tuple[str, timedelta], ...]] = {
     minute._meta.db_table: ((hour._meta.db_table, HOUR), (day._meta.db_table, DAY))
     for minute, hour, day in MODELS_BY_GRAIN
+}
+
+
+# Minute table -> the project-wide minute table whose counts are its own without the endpoint
+# (written right after it, with its own hour and day tables).
+PROJECT_WIDE: dict[str, str] = {
+    LatencyRollup._meta.db_table: ProjectLatencyRollup._meta.db_table,
 }
 
 
@@ -116,14 +127,31 @@ def fold(table: str, counts: Mapping[tuple, Sequence[float]], width: timedelta) 
     return folded
 
 
+def without_endpoint(table: str, counts: Mapping[tuple, Sequence[float]]) -> dict:
+    """The counts of a table keyed by endpoint summed over the endpoints."""
+    i = [name for name, _ in TABLES[table][0]].index("endpoint_id")
+    summed: dict[tuple, list] = {}
+    for key, values in counts.items():
+        wide = key[:i] + key[i + 1 :]
+        acc = summed.get(wide)
+        if acc is None:
+            summed[wide] = list(values)
+        else:
+            for j, v in enumerate(values):
+                acc[j] += v
+    return summed
+
+
 def add(table: str, counts: Mapping[tuple, Sequence[float]]) -> None:
     """Add `counts` ({key tuple: value tuple}) to the rollup table, and to its hour and day
-    tables when it has them."""
+    tables when it has them (then to its project-wide table and that one's grains)."""
     if not counts:
         return
     _add(table, counts)
     for coarse_table, width in GRAINS.get(table, ()):
         _add(coarse_table, fold(table, counts, width))
+    if table in PROJECT_WIDE:
+        add(PROJECT_WIDE[table], without_endpoint(table, counts))
 
 
 def _add(table: str, counts: Mapping[tuple, Sequence[float]]) -> None:
