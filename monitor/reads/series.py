@@ -197,10 +197,15 @@ def quantile_series(
     # Pieces that meet on a bucket boundary never share a bucket: their rows only need to be
     # put together; otherwise a bucket's rows from two pieces are summed first.
     if all(floor(lo, step) == lo for _, lo, _ in cut[1:]):
-        h = f"SELECT {by}, bucket, s_n AS n FROM ({pieces_sql}) AS pieces"
+        h = f"SELECT {by}, bucket, CAST(s_n AS DOUBLE PRECISION) AS n FROM ({pieces_sql}) AS p"
     else:
-        h = f"SELECT {by}, bucket, SUM(s_n) AS n FROM ({pieces_sql}) AS pieces GROUP BY {by}, bucket"
-    # The rank test of rules/latency.py: rank_reached(seen, total, q) is seen >= q * total.
+        h = (
+            f"SELECT {by}, bucket, CAST(SUM(s_n) AS DOUBLE PRECISION) AS n "
+            f"FROM ({pieces_sql}) AS p GROUP BY {by}, bucket"
+        )
+    # Counts are summed as double precision (exact up to 2^53; Postgres sums bigints as
+    # numeric, several times slower), and the rank test is the one of rules/latency.py:
+    # rank_reached(seen, total, q) is seen >= q * total, in floating point there too.
     ranks = ", ".join(f"MIN(CASE WHEN seen >= {float(q)!r} * total THEN bucket END)" for q in qs)
     sql = (
         f"WITH h AS ({h}), "
