@@ -12,6 +12,8 @@ about a hundred of them, against some thirty before.
 """
 
 import math
+from bisect import bisect_left
+from itertools import accumulate
 
 BASE_MS = 0.1
 SPLIT = 3  # buckets per 10% step
@@ -47,12 +49,19 @@ def rank_reached(seen: int, total: int, q: float) -> bool:
 
 def quantile(counts: dict[int, int], q: float) -> float | None:
     """The q-quantile (0-1) of a histogram {bucket: n} in ms, None when it is empty."""
-    total = sum(counts.values())
+    ordered = sorted(counts)
+    return quantiles_of(ordered, [counts[b] for b in ordered], (q,))[0]
+
+
+def quantiles_of(buckets: list[int], counts: list[int], qs) -> list[float | None]:
+    """The quantiles `qs` of a histogram given as its buckets and their counts (any order;
+    None each when it is empty)."""
+    if any(a > b for a, b in zip(buckets, buckets[1:], strict=False)):
+        pairs = sorted(zip(buckets, counts, strict=True))
+        buckets, counts = [b for b, _ in pairs], [n for _, n in pairs]
+    seen = list(accumulate(counts))
+    total = seen[-1] if seen else 0
     if total == 0:
-        return None
-    seen = 0
-    for bucket in sorted(counts):
-        seen += counts[bucket]
-        if rank_reached(seen, total, q):
-            return bucket_value_ms(bucket)
-    return bucket_value_ms(max(counts))
+        return [None] * len(qs)
+    # The first bucket where rank_reached(seen, total, q), i.e. seen >= q * total.
+    return [bucket_value_ms(buckets[min(bisect_left(seen, q * total), len(seen) - 1)]) for q in qs]
