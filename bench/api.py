@@ -5,6 +5,8 @@ page of requests/, against a dedicated Postgres database holding --rows raw rows
     .venv/bin/python bench/api.py --rows 10000000 # the figure in docs/architecture.md
     .venv/bin/python bench/api.py --reuse         # keep the loaded database, time again
 
+(BENCH_DATABASE names another database than the default one, e.g. to keep two loaded.)
+
 Rows are synthetic (eight endpoints, every conflict cause, five clients) spread evenly over
 --days days up to now, loaded with COPY; their rollups are added with the same upserts
 aggregation uses (monitor/pipeline/rollups.py). Calls go through the whole Django stack in-process (token
@@ -45,8 +47,9 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep an already loaded database")
     args = parser.parse_args()
 
-    prepare_database(DB, args.reuse)
-    os.environ["DATABASE_URL"] = f"{SERVER}/{DB}"
+    db = os.environ.get("BENCH_DATABASE", DB)
+    prepare_database(db, args.reuse)
+    os.environ["DATABASE_URL"] = f"{SERVER}/{db}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitor.settings")
     os.environ["CONFLICTWATCH_API_RATE"] = ""
     import django
@@ -62,7 +65,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     if not Project.objects.filter(slug="bench").exists():
-        print(f"loading {args.rows:,} rows over {args.days} days into {DB} …")
+        print(f"loading {args.rows:,} rows over {args.days} days into {db} …")
         load(args.rows, args.days)
     total = Request.objects.count()
     user, _ = get_user_model().objects.get_or_create(username="bench", is_superuser=True)

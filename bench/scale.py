@@ -5,8 +5,12 @@ aggregation throughput with 1, 2 and 4 worker processes.
     .venv/bin/python bench/scale.py --rows 50000000  # the size (about an hour to load)
     .venv/bin/python bench/scale.py --reuse          # keep the loaded database, time again
 
+(BENCH_DATABASE names another database than the default one, e.g. to keep two loaded.)
+
 Rows come from bench/dataset.py (COPY into the daily partitions, rollups at every grain added
-with the aggregation's upserts). Pages and API calls go through the whole Django stack
+with the aggregation's upserts: status, latency and the conflict analysis's client, outcome,
+resource and race-pair rollups). Offenders, hotspots and the p95 series over 30 days are
+printed apart too: their target is under 100 ms. Pages and API calls go through the whole Django stack
 in-process. Latency is printed in ms and as a ratio to a baseline measured in the same run
 (GET /api/v1/projects/); the target is under 150 ms for each.
 
@@ -31,11 +35,18 @@ sys.path.insert(0, str(ROOT))
 from bench.dataset import CLIENTS, ENDPOINTS, SERVER, load, prepare_database  # noqa: E402
 
 DB = "conflictwatch_bench_scale"
+# The reads whose target is under 100 ms at 50 million rows (offenders and hotspots read hour
+# and day rollups of the conflict analysis; the p95 series is cut in the database).
+UNDER_100_MS = {
+    "offenders/ 30 d",
+    "hotspots/ 30 d",
+    "timeseries/ 30 d metric=p95_ms (1h)",
+}
 DAYS = 30
 
 
 def setup_django() -> None:
-    os.environ["DATABASE_URL"] = f"{SERVER}/{DB}"
+    os.environ["DATABASE_URL"] = f"{SERVER}/{os.environ.get('BENCH_DATABASE', DB)}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitor.settings")
     os.environ["CONFLICTWATCH_API_RATE"] = ""
     os.environ.pop("CELERY_BROKER_URL", None)
@@ -70,6 +81,7 @@ def reads(calls: int) -> None:
     pages.force_login(user)
     busiest = Endpoint.objects.filter(project=project, method="GET").order_by("id").first()
     base = p95(api, "/api/v1/projects/", calls)
+    timed: dict[str, float] = {}
     print(f"p95 of {calls} calls each (target under 150 ms):")
     print(f"  {'baseline GET /api/v1/projects/':<48} {base:7.1f} ms")
     ts = "/api/v1/projects/bench/timeseries/"
@@ -87,9 +99,18 @@ def reads(calls: int) -> None:
         ("timeseries/ 30 d metric=p95_ms (1h)", api, ts + "?from=-30d&metric=p95_ms"),
         ("summary/ 30 d", api, "/api/v1/projects/bench/summary/?from=-30d"),
         ("endpoints/ 30 d", api, "/api/v1/projects/bench/endpoints/?from=-30d"),
+        ("offenders/ 7 d", api, "/api/v1/projects/bench/offenders/?from=-7d"),
+        ("offenders/ 30 d", api, "/api/v1/projects/bench/offenders/?from=-30d"),
+        ("hotspots/ 7 d", api, "/api/v1/projects/bench/hotspots/?from=-7d"),
+        ("hotspots/ 30 d", api, "/api/v1/projects/bench/hotspots/?from=-30d"),
     ]:
         ms = p95(client, url, calls)
+        timed[label] = ms
         print(f"  {label:<48} {ms:7.1f} ms = {ms / base:5.1f} x baseline")
+    print("target under 100 ms (offenders, hotspots, p95 series over 30 days):")
+    for label in sorted(UNDER_100_MS):
+        verdict = "under" if timed[label] < 100 else "OVER"
+        print(f"  {label:<48} {timed[label]:7.1f} ms  {verdict} 100 ms")
 
 
 def make_batches(count: int, size: int, seed: int) -> list[int]:
@@ -189,7 +210,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep an already loaded database")
     args = parser.parse_args()
 
-    prepare_database(DB, args.reuse)
+    prepare_database(os.environ.get("BENCH_DATABASE", DB), args.reuse)
     setup_django()
     from django.core.management import call_command
     from django.db import connection
@@ -198,7 +219,9 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     if not Project.objects.filter(slug="bench").exists():
-        print(f"loading {args.rows:,} rows over {DAYS} days into {DB} …")
+        print(
+            f"loading {args.rows:,} rows over {DAYS} days into {os.environ.get('BENCH_DATABASE', DB)} …"
+        )
         t0 = time.perf_counter()
         load(args.rows, DAYS)
         print(f"loaded in {time.perf_counter() - t0:,.0f} s")
@@ -207,7 +230,13 @@ def main() -> None:
         total = cursor.fetchone()[0]
         cursor.execute("SELECT count(*) FROM monitor_rollup_latency_minute")
         minute_rows = cursor.fetchone()[0]
+        rollup_rows = {}
+        for kind in ("latency", "client", "resource"):
+            for grain in ("minute", "hour", "day"):
+                cursor.execute(f"SELECT count(*) FROM monitor_rollup_{kind}_{grain}")
+                rollup_rows[f"{kind} {grain}"] = cursor.fetchone()[0]
     print(f"\n{total:,} raw rows over {DAYS} days; {minute_rows:,} minute latency rollup rows")
+    print("rollup rows: " + ", ".join(f"{k} {n:,}" for k, n in rollup_rows.items()))
     reads(args.calls)
 
     print(f"\naggregation of {args.batches} batches x {args.batch_size} rows (one hour):")

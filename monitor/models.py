@@ -309,13 +309,58 @@ class LatencyDayRollup(LatencyCounts):
         ]
 
 
-class ClientRollup(models.Model):
-    """Requests per client × endpoint × minute, with what offenders and remedies need.
+class ProjectLatencyCounts(models.Model):
+    """The latency histogram of the whole project per time bucket (every endpoint together):
+    what an unfiltered latency series reads, a tenth or less of the per-endpoint rows. Filled
+    from the per-endpoint counts by the same upserts (monitor/pipeline/rollups.py)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+    minute = models.DateTimeField()
+    bucket = models.SmallIntegerField()
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ProjectLatencyRollup(ProjectLatencyCounts):
+    class Meta:
+        db_table = "monitor_rollup_project_latency_minute"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "bucket"], name="rollup_project_latency_minute_key"
+            ),
+        ]
+
+
+class ProjectLatencyHourRollup(ProjectLatencyCounts):
+    class Meta:
+        db_table = "monitor_rollup_project_latency_hour"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "bucket"], name="rollup_project_latency_hour_key"
+            ),
+        ]
+
+
+class ProjectLatencyDayRollup(ProjectLatencyCounts):
+    class Meta:
+        db_table = "monitor_rollup_project_latency_day"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "bucket"], name="rollup_project_latency_day_key"
+            ),
+        ]
+
+
+class ClientCounts(models.Model):
+    """Requests per client × endpoint × time bucket, with what offenders and remedies need.
 
     `conflicts` are the conflicts this client received; `suffered` those of them that another
     client's write caused (a race won, a duplicate created); `caused` the other clients'
     conflicts that this client's write caused, counted at the loser's minute and endpoint.
-    Client '' stands for requests without a client.
+    Client '' stands for requests without a client. One table per grain (minute, hour, day),
+    filled together like StatusCounts.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE)
@@ -334,6 +379,11 @@ class ClientRollup(models.Model):
     creates = models.BigIntegerField(default=0)
     creates_without_key = models.BigIntegerField(default=0)
 
+    class Meta:
+        abstract = True
+
+
+class ClientRollup(ClientCounts):
     class Meta:
         db_table = "monitor_rollup_client_minute"
         constraints = [
@@ -354,12 +404,42 @@ class ClientRollup(models.Model):
         ]
 
 
-class OutcomeRollup(models.Model):
-    """Conflicts per endpoint × client × cause × retry outcome × minute.
+# The hour and day tables of the conflict analysis: the unique key (which leads with the
+# project) is their only index besides the primary key; the foreign keys get none of their own.
+class ClientHourRollup(ClientCounts):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+
+    class Meta:
+        db_table = "monitor_rollup_client_hour"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "endpoint", "client"],
+                name="rollup_client_hour_key",
+            ),
+        ]
+
+
+class ClientDayRollup(ClientCounts):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+
+    class Meta:
+        db_table = "monitor_rollup_client_day"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "endpoint", "client"],
+                name="rollup_client_day_key",
+            ),
+        ]
+
+
+class OutcomeCounts(models.Model):
+    """Conflicts per endpoint × client × cause × retry outcome × time bucket.
 
     Counts move between causes and outcomes as later batches decide them (additive upserts of
-    -1 and +1 in the deciding transaction). `resolved_ms_sum` adds up the time to resolve of
-    the `resolved` ones.
+    -1 and +1 in the deciding transaction, at every grain). `resolved_ms_sum` adds up the time
+    to resolve of the `resolved` ones.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE)
@@ -371,6 +451,11 @@ class OutcomeRollup(models.Model):
     n = models.BigIntegerField(default=0)
     resolved_ms_sum = models.FloatField(default=0)
 
+    class Meta:
+        abstract = True
+
+
+class OutcomeRollup(OutcomeCounts):
     class Meta:
         db_table = "monitor_rollup_outcome_minute"
         constraints = [
@@ -389,8 +474,36 @@ class OutcomeRollup(models.Model):
         ]
 
 
-class ResourceRollup(models.Model):
-    """Conflicts per resource × cause × minute (the hotspots)."""
+class OutcomeHourRollup(OutcomeCounts):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+
+    class Meta:
+        db_table = "monitor_rollup_outcome_hour"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "endpoint", "client", "cause", "outcome"],
+                name="rollup_outcome_hour_key",
+            ),
+        ]
+
+
+class OutcomeDayRollup(OutcomeCounts):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+
+    class Meta:
+        db_table = "monitor_rollup_outcome_day"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "endpoint", "client", "cause", "outcome"],
+                name="rollup_outcome_day_key",
+            ),
+        ]
+
+
+class ResourceCounts(models.Model):
+    """Conflicts per resource × cause × time bucket (the hotspots)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE)
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE)
@@ -399,6 +512,11 @@ class ResourceRollup(models.Model):
     cause = models.CharField(max_length=32)
     n = models.BigIntegerField(default=0)
 
+    class Meta:
+        abstract = True
+
+
+class ResourceRollup(ResourceCounts):
     class Meta:
         db_table = "monitor_rollup_resource_minute"
         constraints = [
@@ -415,9 +533,38 @@ class ResourceRollup(models.Model):
         ]
 
 
-class RacePairRollup(models.Model):
-    """Race pairs per resource × minute: the client whose write won and the one that got the
-    conflict. Keyed by resource first, so that the pairs of the top hotspots are index reads."""
+class ResourceHourRollup(ResourceCounts):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+
+    class Meta:
+        db_table = "monitor_rollup_resource_hour"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "endpoint", "resource", "cause"],
+                name="rollup_resource_hour_key",
+            ),
+        ]
+
+
+class ResourceDayRollup(ResourceCounts):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+
+    class Meta:
+        db_table = "monitor_rollup_resource_day"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "endpoint", "resource", "cause"],
+                name="rollup_resource_day_key",
+            ),
+        ]
+
+
+class RacePairCounts(models.Model):
+    """Race pairs per resource × time bucket: the client whose write won and the one that got
+    the conflict. Keyed by resource first, so that the pairs of the top hotspots are index
+    reads."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE)
     resource = models.TextField()
@@ -427,11 +574,42 @@ class RacePairRollup(models.Model):
     n = models.BigIntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class RacePairRollup(RacePairCounts):
+    class Meta:
         db_table = "monitor_rollup_race_minute"
         constraints = [
             models.UniqueConstraint(
                 fields=["project", "resource", "minute", "winner", "loser"],
                 name="rollup_race_minute_key",
+            ),
+        ]
+
+
+class RacePairHourRollup(RacePairCounts):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+
+    class Meta:
+        db_table = "monitor_rollup_race_hour"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "resource", "minute", "winner", "loser"],
+                name="rollup_race_hour_key",
+            ),
+        ]
+
+
+class RacePairDayRollup(RacePairCounts):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+
+    class Meta:
+        db_table = "monitor_rollup_race_day"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "resource", "minute", "winner", "loser"],
+                name="rollup_race_day_key",
             ),
         ]
 

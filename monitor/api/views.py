@@ -102,10 +102,11 @@ class Summary(ProjectScopedMixin, APIView):
                 ),
                 "by_cause": COUNT_BY_CAUSE,
                 "p50_ms": serializers.FloatField(
-                    allow_null=True, help_text="Median latency, milliseconds (within 10%)."
+                    allow_null=True, help_text="Median latency, milliseconds (within 1.6%)."
                 ),
                 "p95_ms": serializers.FloatField(
-                    allow_null=True, help_text="95th percentile latency, milliseconds (within 10%)."
+                    allow_null=True,
+                    help_text="95th percentile latency, milliseconds (within 1.6%).",
                 ),
             },
         ),
@@ -134,10 +135,11 @@ class Endpoints(ProjectScopedMixin, APIView):
                 "conflicts": serializers.IntegerField(help_text="409/412/423/428 responses."),
                 "conflict_rate": serializers.FloatField(help_text="A fraction 0-1."),
                 "p50_ms": serializers.FloatField(
-                    allow_null=True, help_text="Median latency, milliseconds (within 10%)."
+                    allow_null=True, help_text="Median latency, milliseconds (within 1.6%)."
                 ),
                 "p95_ms": serializers.FloatField(
-                    allow_null=True, help_text="95th percentile latency, milliseconds (within 10%)."
+                    allow_null=True,
+                    help_text="95th percentile latency, milliseconds (within 1.6%).",
                 ),
                 "precondition_coverage": serializers.FloatField(
                     allow_null=True,

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,98 +14,181 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Endpoint',
+            name="Endpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('method', models.CharField(max_length=16)),
-                ('route', models.CharField(max_length=512)),
-                ('first_seen', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("method", models.CharField(max_length=16)),
+                ("route", models.CharField(max_length=512)),
+                ("first_seen", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['route', 'method'],
+                "ordering": ["route", "method"],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('admin', 'Admin'), ('member', 'Member'), ('readonly', 'Readonly')], default='member', max_length=16)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("admin", "Admin"),
+                            ("member", "Member"),
+                            ("readonly", "Readonly"),
+                        ],
+                        default="member",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('race_window_seconds', models.FloatField(default=5.0)),
-                ('extra_headers', models.JSONField(blank=True, default=list)),
-                ('secret_headers', models.JSONField(blank=True, default=list)),
-                ('route_patterns', models.JSONField(blank=True, default=list)),
-                ('members', models.ManyToManyField(related_name='projects', through='monitor.Membership', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("race_window_seconds", models.FloatField(default=5.0)),
+                ("extra_headers", models.JSONField(blank=True, default=list)),
+                ("secret_headers", models.JSONField(blank=True, default=list)),
+                ("route_patterns", models.JSONField(blank=True, default=list)),
+                (
+                    "members",
+                    models.ManyToManyField(
+                        related_name="projects",
+                        through="monitor.Membership",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='membership',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='monitor.project'),
+            model_name="membership",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to="monitor.project"
+            ),
         ),
         migrations.CreateModel(
-            name='LatencyRollup',
+            name="LatencyRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('minute', models.DateTimeField()),
-                ('bucket', models.SmallIntegerField()),
-                ('n', models.BigIntegerField(default=0)),
-                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='monitor.endpoint')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='monitor.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("minute", models.DateTimeField()),
+                ("bucket", models.SmallIntegerField()),
+                ("n", models.BigIntegerField(default=0)),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="monitor.endpoint"
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="monitor.project"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'monitor_rollup_latency_minute',
+                "db_table": "monitor_rollup_latency_minute",
             },
         ),
         migrations.AddField(
-            model_name='endpoint',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='endpoints', to='monitor.project'),
+            model_name="endpoint",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="endpoints",
+                to="monitor.project",
+            ),
         ),
         migrations.CreateModel(
-            name='StatusRollup',
+            name="StatusRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('minute', models.DateTimeField()),
-                ('status', models.SmallIntegerField()),
-                ('cause', models.CharField(default='', max_length=32)),
-                ('n', models.BigIntegerField(default=0)),
-                ('duration_ms_sum', models.FloatField(default=0)),
-                ('writes', models.BigIntegerField(default=0)),
-                ('conditional_writes', models.BigIntegerField(default=0)),
-                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='monitor.endpoint')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='monitor.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("minute", models.DateTimeField()),
+                ("status", models.SmallIntegerField()),
+                ("cause", models.CharField(default="", max_length=32)),
+                ("n", models.BigIntegerField(default=0)),
+                ("duration_ms_sum", models.FloatField(default=0)),
+                ("writes", models.BigIntegerField(default=0)),
+                ("conditional_writes", models.BigIntegerField(default=0)),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="monitor.endpoint"
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="monitor.project"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'monitor_rollup_status_minute',
+                "db_table": "monitor_rollup_status_minute",
             },
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('project', 'user'), name='membership_unique'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(
+                fields=("project", "user"), name="membership_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='latencyrollup',
-            constraint=models.UniqueConstraint(fields=('project', 'minute', 'endpoint', 'bucket'), name='rollup_latency_minute_key'),
+            model_name="latencyrollup",
+            constraint=models.UniqueConstraint(
+                fields=("project", "minute", "endpoint", "bucket"), name="rollup_latency_minute_key"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='endpoint',
-            constraint=models.UniqueConstraint(fields=('project', 'method', 'route'), name='endpoint_unique'),
+            model_name="endpoint",
+            constraint=models.UniqueConstraint(
+                fields=("project", "method", "route"), name="endpoint_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='statusrollup',
-            constraint=models.UniqueConstraint(fields=('project', 'minute', 'endpoint', 'status', 'cause'), name='rollup_status_minute_key'),
+            model_name="statusrollup",
+            constraint=models.UniqueConstraint(
+                fields=("project", "minute", "endpoint", "status", "cause"),
+                name="rollup_status_minute_key",
+            ),
         ),
     ]

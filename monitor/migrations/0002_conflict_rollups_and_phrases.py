@@ -5,88 +5,162 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitor', '0001_initial'),
+        ("monitor", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='project',
-            name='conflict_phrases',
+            model_name="project",
+            name="conflict_phrases",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.CreateModel(
-            name='ClientRollup',
+            name="ClientRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('minute', models.DateTimeField()),
-                ('client', models.TextField(default='')),
-                ('requests', models.BigIntegerField(default=0)),
-                ('conflicts', models.BigIntegerField(default=0)),
-                ('suffered', models.BigIntegerField(default=0)),
-                ('caused', models.BigIntegerField(default=0)),
-                ('writes', models.BigIntegerField(default=0)),
-                ('conditional_writes', models.BigIntegerField(default=0)),
-                ('weak_etag_writes', models.BigIntegerField(default=0)),
-                ('creates', models.BigIntegerField(default=0)),
-                ('creates_without_key', models.BigIntegerField(default=0)),
-                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='monitor.endpoint')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='monitor.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("minute", models.DateTimeField()),
+                ("client", models.TextField(default="")),
+                ("requests", models.BigIntegerField(default=0)),
+                ("conflicts", models.BigIntegerField(default=0)),
+                ("suffered", models.BigIntegerField(default=0)),
+                ("caused", models.BigIntegerField(default=0)),
+                ("writes", models.BigIntegerField(default=0)),
+                ("conditional_writes", models.BigIntegerField(default=0)),
+                ("weak_etag_writes", models.BigIntegerField(default=0)),
+                ("creates", models.BigIntegerField(default=0)),
+                ("creates_without_key", models.BigIntegerField(default=0)),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="monitor.endpoint"
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="monitor.project"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'monitor_rollup_client_minute',
-                'constraints': [models.UniqueConstraint(fields=('project', 'minute', 'endpoint', 'client'), name='rollup_client_minute_key')],
+                "db_table": "monitor_rollup_client_minute",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("project", "minute", "endpoint", "client"),
+                        name="rollup_client_minute_key",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='OutcomeRollup',
+            name="OutcomeRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('minute', models.DateTimeField()),
-                ('client', models.TextField(default='')),
-                ('cause', models.CharField(max_length=32)),
-                ('outcome', models.CharField(default='', max_length=16)),
-                ('n', models.BigIntegerField(default=0)),
-                ('resolved_ms_sum', models.FloatField(default=0)),
-                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='monitor.endpoint')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='monitor.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("minute", models.DateTimeField()),
+                ("client", models.TextField(default="")),
+                ("cause", models.CharField(max_length=32)),
+                ("outcome", models.CharField(default="", max_length=16)),
+                ("n", models.BigIntegerField(default=0)),
+                ("resolved_ms_sum", models.FloatField(default=0)),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="monitor.endpoint"
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="monitor.project"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'monitor_rollup_outcome_minute',
-                'constraints': [models.UniqueConstraint(fields=('project', 'minute', 'endpoint', 'client', 'cause', 'outcome'), name='rollup_outcome_minute_key')],
+                "db_table": "monitor_rollup_outcome_minute",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("project", "minute", "endpoint", "client", "cause", "outcome"),
+                        name="rollup_outcome_minute_key",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RacePairRollup',
+            name="RacePairRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('resource', models.TextField()),
-                ('minute', models.DateTimeField()),
-                ('winner', models.TextField(default='')),
-                ('loser', models.TextField(default='')),
-                ('n', models.BigIntegerField(default=0)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='monitor.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("resource", models.TextField()),
+                ("minute", models.DateTimeField()),
+                ("winner", models.TextField(default="")),
+                ("loser", models.TextField(default="")),
+                ("n", models.BigIntegerField(default=0)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="monitor.project"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'monitor_rollup_race_minute',
-                'constraints': [models.UniqueConstraint(fields=('project', 'resource', 'minute', 'winner', 'loser'), name='rollup_race_minute_key')],
+                "db_table": "monitor_rollup_race_minute",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("project", "resource", "minute", "winner", "loser"),
+                        name="rollup_race_minute_key",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ResourceRollup',
+            name="ResourceRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('minute', models.DateTimeField()),
-                ('resource', models.TextField()),
-                ('cause', models.CharField(max_length=32)),
-                ('n', models.BigIntegerField(default=0)),
-                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='monitor.endpoint')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='monitor.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("minute", models.DateTimeField()),
+                ("resource", models.TextField()),
+                ("cause", models.CharField(max_length=32)),
+                ("n", models.BigIntegerField(default=0)),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="monitor.endpoint"
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="monitor.project"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'monitor_rollup_resource_minute',
-                'constraints': [models.UniqueConstraint(fields=('project', 'minute', 'endpoint', 'resource', 'cause'), name='rollup_resource_minute_key')],
+                "db_table": "monitor_rollup_resource_minute",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("project", "minute", "endpoint", "resource", "cause"),
+                        name="rollup_resource_minute_key",
+                    )
+                ],
             },
         ),
     ]

@@ -5,19 +5,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitor', '0004_hour_and_day_rollups'),
+        ("monitor", "0004_hour_and_day_rollups"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='project',
-            name='race_window_seconds',
-            field=models.FloatField(default=5.0, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(3600.0)]),
+            model_name="project",
+            name="race_window_seconds",
+            field=models.FloatField(
+                default=5.0,
+                validators=[
+                    django.core.validators.MinValueValidator(0.0),
+                    django.core.validators.MaxValueValidator(3600.0),
+                ],
+            ),
         ),
         migrations.AddIndex(
-            model_name='outcomerollup',
-            index=models.Index(condition=models.Q(('outcome', 'pending')), fields=['minute'], name='rollup_outcome_pending'),
+            model_name="outcomerollup",
+            index=models.Index(
+                condition=models.Q(("outcome", "pending")),
+                fields=["minute"],
+                name="rollup_outcome_pending",
+            ),
         ),
     ]

@@ -6,25 +6,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitor', '0005_race_window_bound_and_pending_outcome_index'),
+        ("monitor", "0005_race_window_bound_and_pending_outcome_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='project',
-            name='max_endpoints',
-            field=models.PositiveIntegerField(db_default=2000, default=2000, validators=[django.core.validators.MinValueValidator(1)]),
+            model_name="project",
+            name="max_endpoints",
+            field=models.PositiveIntegerField(
+                db_default=2000,
+                default=2000,
+                validators=[django.core.validators.MinValueValidator(1)],
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='version_headers',
-            field=models.JSONField(blank=True, db_default=['if-match', 'x-if-match', 'x-expected-version', 'if-unmodified-since'], default=monitor.models.default_version_headers),
+            model_name="project",
+            name="version_headers",
+            field=models.JSONField(
+                blank=True,
+                db_default=["if-match", "x-if-match", "x-expected-version", "if-unmodified-since"],
+                default=monitor.models.default_version_headers,
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='version_params',
-            field=models.JSONField(blank=True, db_default=['rev', '_rev', 'version', 'if_match'], default=monitor.models.default_version_params),
+            model_name="project",
+            name="version_params",
+            field=models.JSONField(
+                blank=True,
+                db_default=["rev", "_rev", "version", "if_match"],
+                default=monitor.models.default_version_params,
+            ),
         ),
     ]

@@ -6,29 +6,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitor', '0012_rollup_indexes_by_client_and_resource'),
+        ("monitor", "0012_rollup_indexes_by_client_and_resource"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Deploy',
+            name="Deploy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.CharField(max_length=200)),
-                ('ts', models.DateTimeField()),
-                ('environment', models.CharField(blank=True, default='', max_length=64)),
-                ('description', models.TextField(blank=True, default='', max_length=2000)),
-                ('url', models.URLField(blank=True, default='', max_length=2000)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deploys', to='monitor.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.CharField(max_length=200)),
+                ("ts", models.DateTimeField()),
+                ("environment", models.CharField(blank=True, default="", max_length=64)),
+                ("description", models.TextField(blank=True, default="", max_length=2000)),
+                ("url", models.URLField(blank=True, default="", max_length=2000)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deploys",
+                        to="monitor.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-ts', '-id'],
-                'indexes': [models.Index(fields=['project', 'ts'], name='deploy_project_ts')],
+                "ordering": ["-ts", "-id"],
+                "indexes": [models.Index(fields=["project", "ts"], name="deploy_project_ts")],
             },
         ),
     ]

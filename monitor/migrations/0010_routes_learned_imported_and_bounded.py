@@ -19,48 +19,86 @@ def mark_declared(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitor', '0009_deploys'),
+        ("monitor", "0009_deploys"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='endpoint',
-            name='merged_into',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='merged', to='monitor.endpoint'),
+            model_name="endpoint",
+            name="merged_into",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="merged",
+                to="monitor.endpoint",
+            ),
         ),
         migrations.AddField(
-            model_name='endpoint',
-            name='source',
-            field=models.CharField(choices=[('gateway', 'Gateway'), ('declared', 'Declared'), ('openapi', 'Openapi'), ('learned', 'Learned'), ('derived', 'Derived'), ('overflow', 'Overflow')], db_default='derived', default='derived', max_length=16),
+            model_name="endpoint",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("gateway", "Gateway"),
+                    ("declared", "Declared"),
+                    ("openapi", "Openapi"),
+                    ("learned", "Learned"),
+                    ("derived", "Derived"),
+                    ("overflow", "Overflow"),
+                ],
+                db_default="derived",
+                default="derived",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='route_learning_threshold',
+            model_name="project",
+            name="route_learning_threshold",
             field=models.PositiveIntegerField(db_default=100, default=100),
         ),
         migrations.AddField(
-            model_name='project',
-            name='routes_version',
+            model_name="project",
+            name="routes_version",
             field=models.PositiveIntegerField(db_default=0, default=0),
         ),
         migrations.CreateModel(
-            name='RouteRule',
+            name="RouteRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('openapi', 'Openapi'), ('learned', 'Learned')], max_length=16)),
-                ('template', models.CharField(max_length=512)),
-                ('parent', models.CharField(blank=True, default='', max_length=512)),
-                ('methods', models.JSONField(blank=True, default=list)),
-                ('evidence', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('removed_at', models.DateTimeField(blank=True, null=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='route_rules', to='monitor.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("openapi", "Openapi"), ("learned", "Learned")], max_length=16
+                    ),
+                ),
+                ("template", models.CharField(max_length=512)),
+                ("parent", models.CharField(blank=True, default="", max_length=512)),
+                ("methods", models.JSONField(blank=True, default=list)),
+                ("evidence", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("removed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="route_rules",
+                        to="monitor.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['template'],
-                'constraints': [models.UniqueConstraint(fields=('project', 'source', 'template'), name='route_rule_unique')],
+                "ordering": ["template"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("project", "source", "template"), name="route_rule_unique"
+                    )
+                ],
             },
         ),
         migrations.RunPython(mark_declared, migrations.RunPython.noop),

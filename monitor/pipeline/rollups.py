@@ -5,7 +5,8 @@ and cannot deadlock), then one INSERT … ON CONFLICT … DO UPDATE SET n = t.n 
 table adds them. Postgres receives each column as one array (unnest), so the statement has a
 fixed handful of parameters whatever the number of rows; SQLite gets multi-row VALUES.
 
-Grains: the status and latency rollups exist per minute, hour and day (`GRAINS`). `add` and
+Grains: every rollup exists per minute, hour and day (`GRAINS`): status, latency and the
+conflict analysis's client, outcome, resource and race-pair counts. `add` and
 `drop_empty` take the minute table's counts and apply them to the hour and day tables too, in
 the same transaction (keys folded onto the hour or day, then sorted): every table is written
 minute → hour → day, so the lock order stays one for all workers, and a move between minutes
@@ -19,12 +20,23 @@ from django.db import connection, models
 
 from ingest.prepared import prepared_cursor
 from monitor.models import (
+    ClientDayRollup,
+    ClientHourRollup,
     ClientRollup,
     LatencyDayRollup,
     LatencyHourRollup,
     LatencyRollup,
+    OutcomeDayRollup,
+    OutcomeHourRollup,
     OutcomeRollup,
+    ProjectLatencyDayRollup,
+    ProjectLatencyHourRollup,
+    ProjectLatencyRollup,
+    RacePairDayRollup,
+    RacePairHourRollup,
     RacePairRollup,
+    ResourceDayRollup,
+    ResourceHourRollup,
     ResourceRollup,
     StatusDayRollup,
     StatusHourRollup,
@@ -59,35 +71,35 @@ def _columns(model: type[models.Model]) -> tuple[Columns, Columns]:
     )
 
 
+# Every rollup model by grain: (minute, hour, day).
+MODELS_BY_GRAIN = (
+    (StatusRollup, StatusHourRollup, StatusDayRollup),
+    (LatencyRollup, LatencyHourRollup, LatencyDayRollup),
+    (ProjectLatencyRollup, ProjectLatencyHourRollup, ProjectLatencyDayRollup),
+    (ClientRollup, ClientHourRollup, ClientDayRollup),
+    (OutcomeRollup, OutcomeHourRollup, OutcomeDayRollup),
+    (ResourceRollup, ResourceHourRollup, ResourceDayRollup),
+    (RacePairRollup, RacePairHourRollup, RacePairDayRollup),
+)
+
 # Whitelist: table -> (key columns, additive value columns), declared by the models.
 TABLES: dict[str, tuple[Columns, Columns]] = {
-    m._meta.db_table: _columns(m)
-    for m in (
-        StatusRollup,
-        StatusHourRollup,
-        StatusDayRollup,
-        LatencyRollup,
-        LatencyHourRollup,
-        LatencyDayRollup,
-        ClientRollup,
-        OutcomeRollup,
-        ResourceRollup,
-        RacePairRollup,
-    )
+    m._meta.db_table: _columns(m) for models_ in MODELS_BY_GRAIN for m in models_
 }
 SQLITE_CHUNK = 500
 
 # Minute table -> its coarser tables with the width of their buckets. The coarser tables have
 # the same columns; their `minute` is the first minute of the hour or day.
 GRAINS: dict[str, tuple[tuple[str, timedelta], ...]] = {
-    StatusRollup._meta.db_table: (
-        (StatusHourRollup._meta.db_table, HOUR),
-        (StatusDayRollup._meta.db_table, DAY),
-    ),
-    LatencyRollup._meta.db_table: (
-        (LatencyHourRollup._meta.db_table, HOUR),
-        (LatencyDayRollup._meta.db_table, DAY),
-    ),
+    minute._meta.db_table: ((hour._meta.db_table, HOUR), (day._meta.db_table, DAY))
+    for minute, hour, day in MODELS_BY_GRAIN
+}
+
+
+# Minute table -> the project-wide minute table whose counts are its own without the endpoint
+# (written right after it, with its own hour and day tables).
+PROJECT_WIDE: dict[str, str] = {
+    LatencyRollup._meta.db_table: ProjectLatencyRollup._meta.db_table,
 }
 
 
@@ -115,14 +127,31 @@ def fold(table: str, counts: Mapping[tuple, Sequence[float]], width: timedelta) 
     return folded
 
 
+def without_endpoint(table: str, counts: Mapping[tuple, Sequence[float]]) -> dict:
+    """The counts of a table keyed by endpoint summed over the endpoints."""
+    i = [name for name, _ in TABLES[table][0]].index("endpoint_id")
+    summed: dict[tuple, list] = {}
+    for key, values in counts.items():
+        wide = key[:i] + key[i + 1 :]
+        acc = summed.get(wide)
+        if acc is None:
+            summed[wide] = list(values)
+        else:
+            for j, v in enumerate(values):
+                acc[j] += v
+    return summed
+
+
 def add(table: str, counts: Mapping[tuple, Sequence[float]]) -> None:
     """Add `counts` ({key tuple: value tuple}) to the rollup table, and to its hour and day
-    tables when it has them."""
+    tables when it has them (then to its project-wide table and that one's grains)."""
     if not counts:
         return
     _add(table, counts)
     for coarse_table, width in GRAINS.get(table, ()):
         _add(coarse_table, fold(table, counts, width))
+    if table in PROJECT_WIDE:
+        add(PROJECT_WIDE[table], without_endpoint(table, counts))
 
 
 def _add(table: str, counts: Mapping[tuple, Sequence[float]]) -> None:

@@ -16,7 +16,7 @@ from monitor.reads import series as engine
 from monitor.reads.timerange import TimeRange
 from monitor.reads.totals import Filters, previous
 from monitor.rules.causes import CAUSES
-from monitor.rules.latency import bucket_upper_ms
+from monitor.rules.latency import MAX_BUCKET, bucket_upper_ms
 from monitor.rules.timebuckets import HOUR, floor, starts
 
 STEPS = [
@@ -32,6 +32,11 @@ PREVIOUS = "previous period"
 # goes to the first band whose upper edge is at or above the bucket's upper bound (read from
 # monitor/rules/latency.py, whatever width the buckets have).
 HEATMAP_EDGES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000]
+# The last latency bucket of each band (-1: none), so that the database sums requests per band.
+BAND_LAST_BUCKETS = [
+    max((b for b in range(MAX_BUCKET + 1) if bucket_upper_ms(b) <= edge), default=-1)
+    for edge in HEATMAP_EDGES
+]
 
 
 def step_for(rng: TimeRange) -> timedelta:
@@ -151,12 +156,14 @@ def latency_charts(
     compare: bool = True,
 ) -> tuple[dict, dict]:
     """The latency lines (p50, p95, and the previous period's p95 with `compare`) and the
-    latency heatmap, from one read of the latency histograms per period."""
+    latency heatmap. Quantiles are cut in the database (series.quantile_series) and the
+    heatmap's requests are summed per band there, so a few rows per chart bucket reach Python
+    whatever the width of the histogram's buckets."""
     step = step_for(rng)
-    per_bucket = engine.histograms(project, rng, step, f).get(None, {})
+    points = engine.quantile_series(project, rng, step, f, (0.5, 0.95)).get(None, {})
     lines = {
-        "p50 ms": engine.quantiles(per_bucket, 0.5),
-        "p95 ms": engine.quantiles(per_bucket, 0.95),
+        "p50 ms": {t: values[0] for t, (_, values) in points.items()},
+        "p95 ms": {t: values[1] for t, (_, values) in points.items()},
     }
     chart = bucketize(lines, rng, list(lines), empty=None)
     if not chart["series"]:
@@ -165,13 +172,13 @@ def latency_charts(
         # The previous period's p95 per hour where the chart's buckets are shorter: a faint
         # line for context, read from the hour rollups instead of a day of minute histograms.
         coarse = previous_step(rng)
-        before = engine.histograms(project, previous(rng), coarse, f).get(None, {})
-        values = engine.quantiles(before, 0.95)
+        before = engine.quantile_series(project, previous(rng), coarse, f, (0.95,)).get(None, {})
+        values = {t: v[0] for t, (_, v) in before.items()}
         if coarse != step:
             values = {t + k * step: v for t, v in values.items() for k in range(coarse // step)}
         with_previous(chart, values, rng, empty=None)
         chart["series"][-1]["name"] = "p95 ms, " + PREVIOUS
-    return chart, heatmap(per_bucket, rng)
+    return chart, heatmap(engine.band_histograms(project, rng, step, BAND_LAST_BUCKETS, f), rng)
 
 
 def _band_label(lo: float, hi: float | None) -> str:
@@ -183,21 +190,22 @@ def _band_label(lo: float, hi: float | None) -> str:
     return f"≤ {ms(hi)}" if lo == 0 else f"{ms(lo)} – {ms(hi)}"
 
 
-def heatmap(per_bucket: dict[datetime, dict[int, int]], rng: TimeRange) -> dict:
-    """Requests per time bucket × latency band: {"step_seconds", "labels", "bands": [label…]
-    (fastest first), "cells": [[time index, band index, n]…], "max"}. Only the bands from the
-    fastest to the slowest one with requests are kept."""
+def heatmap(per_band: dict[datetime, dict[int, int]], rng: TimeRange) -> dict:
+    """Requests per time bucket × latency band ({bucket start: {band: n}}, bands of
+    HEATMAP_EDGES): {"step_seconds", "labels", "bands": [label…] (fastest first), "cells":
+    [[time index, band index, n]…], "max"}. Only the bands from the fastest to the slowest one
+    with requests are kept."""
     step = step_for(rng)
     labels = starts(rng.start, rng.end, step)
     index = {t: i for i, t in enumerate(labels)}
     counts: dict[tuple[int, int], int] = defaultdict(int)
-    for t, hist in per_bucket.items():
+    for t, bands in per_band.items():
         i = index.get(floor(t, step))
         if i is None:
             continue
-        for bucket, n in hist.items():
+        for band, n in bands.items():
             if n:
-                counts[(i, band_of(bucket_upper_ms(bucket)))] += n
+                counts[(i, band)] += n
     bands = [0, *HEATMAP_EDGES]
     used = sorted({b for _, b in counts}) or [0]
     low, high = used[0], used[-1]
@@ -211,14 +219,6 @@ def heatmap(per_bucket: dict[datetime, dict[int, int]], rng: TimeRange) -> dict:
         "cells": [[i, b - low, n] for (i, b), n in sorted(counts.items())],
         "max": max(counts.values(), default=0),
     }
-
-
-def band_of(upper_ms: float) -> int:
-    """The heatmap band of a latency bucket whose upper bound is `upper_ms`."""
-    for i, edge in enumerate(HEATMAP_EDGES):
-        if upper_ms <= edge:
-            return i
-    return len(HEATMAP_EDGES)
 
 
 def client_activity(project: Project, rng: TimeRange, client: str) -> dict:

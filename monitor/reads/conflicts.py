@@ -12,44 +12,73 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 
 from ingest.models import Request
 from monitor.models import (
     MAX_RACE_WINDOW_SECONDS,
+    ClientDayRollup,
+    ClientHourRollup,
     ClientRollup,
     Endpoint,
+    OutcomeDayRollup,
+    OutcomeHourRollup,
     OutcomeRollup,
     Project,
+    RacePairDayRollup,
+    RacePairHourRollup,
     RacePairRollup,
+    ResourceDayRollup,
+    ResourceHourRollup,
     ResourceRollup,
-    StatusRollup,
 )
+from monitor.reads.grains import pieces, summed
 from monitor.reads.timerange import TimeRange
-from monitor.reads.totals import Filters
+from monitor.reads.totals import Filters, status_parts
 from monitor.rules.causes import CONFLICT_STATUSES, SLOWEST_WRITE, WRITE_METHODS
 from monitor.rules.outcomes import OUTCOMES, RETRY_HORIZON
+from monitor.rules.timebuckets import DAY, HOUR, MINUTE
 
 OFFENDER_ORDERS = ("conflicts", "conflict_rate", "caused")
 HOTSPOT_LIMIT = 20
 PAIRS_PER_HOTSPOT = 5
 CHAIN_LIMIT = 20
 
+# The conflict analysis's rollups by grain (monitor/pipeline/rollups.py fills all three).
+CLIENT = {MINUTE: ClientRollup, HOUR: ClientHourRollup, DAY: ClientDayRollup}
+OUTCOME = {MINUTE: OutcomeRollup, HOUR: OutcomeHourRollup, DAY: OutcomeDayRollup}
+RESOURCE = {MINUTE: ResourceRollup, HOUR: ResourceHourRollup, DAY: ResourceDayRollup}
+RACE = {MINUTE: RacePairRollup, HOUR: RacePairHourRollup, DAY: RacePairDayRollup}
+
 
 def _rate(part: int, whole: int) -> float:
     return round(part / whole, 6) if whole else 0.0
 
 
-def _rollup(model, project: Project, rng: TimeRange, f: Filters) -> QuerySet:
-    start, end = rng.minute_bounds()
-    qs = model.objects.filter(project=project, minute__gte=start, minute__lt=end)
-    if f.endpoint is not None:
-        qs = qs.filter(endpoint_id=f.endpoint)
-    if f.method:
-        qs = qs.filter(endpoint__method=f.method.upper())
-    if f.route:
-        qs = qs.filter(endpoint__route=f.route)
-    return qs
+def rollup_parts(
+    models: dict,
+    project: Project,
+    rng: TimeRange,
+    f: Filters = Filters(),  # noqa: B008 - frozen dataclass, never mutated
+    coarsest: timedelta = DAY,
+    **where,
+) -> list[QuerySet]:
+    """One queryset per piece of the range (monitor/reads/grains.py: pieces): minutes at the
+    ragged edges, hours and days in between (up to `coarsest`), so a month reads day rows and
+    the counts outlive the minute rollups' retention. Endpoint filters apply to the tables
+    keyed by endpoint."""
+    parts = []
+    for grain, lo, hi in pieces(rng, coarsest):
+        qs = models[grain].objects.filter(project=project, minute__gte=lo, minute__lt=hi, **where)
+        if models is not RACE:
+            if f.endpoint is not None:
+                qs = qs.filter(endpoint_id=f.endpoint)
+            if f.method:
+                qs = qs.filter(endpoint__method=f.method.upper())
+            if f.route:
+                qs = qs.filter(endpoint__route=f.route)
+        parts.append(qs)
+    return parts
 
 
 # -- lists -------------------------------------------------------------------------------------
@@ -78,23 +107,19 @@ def offenders(
     or created first what they tried to create); `suffered` counts this client's conflicts that
     another client caused. With a cause filter, `conflicts` counts that cause only.
     """
-    qs = _rollup(ClientRollup, project, rng, f)
-    if client is not None:
-        qs = qs.filter(client=client)
+    one = {} if client is None else {"client": client}
     stats = {
-        row["client"]: row
-        for row in qs.values("client").annotate(
-            requests=Sum("requests"),
-            conflicts=Sum("conflicts"),
-            caused=Sum("caused"),
-            suffered=Sum("suffered"),
+        name: {"requests": requests, "conflicts": conflicts, "caused": caused, "suffered": suffered}
+        for name, requests, conflicts, caused, suffered in summed(
+            rollup_parts(CLIENT, project, rng, f, **one),
+            ["client"],
+            ["requests", "conflicts", "caused", "suffered"],
         )
     }
     if f.cause:
-        by_cause = _rollup(OutcomeRollup, project, rng, f).filter(cause=f.cause)
-        if client is not None:
-            by_cause = by_cause.filter(client=client)
-        counted = dict(by_cause.values("client").annotate(n=Sum("n")).values_list("client", "n"))
+        counted = dict(
+            summed(rollup_parts(OUTCOME, project, rng, f, cause=f.cause, **one), ["client"], ["n"])
+        )
         for name, row in stats.items():
             row["conflicts"] = counted.get(name, 0)
     result = [
@@ -121,23 +146,24 @@ def hotspots(
 ) -> list[dict]:
     """Resources ranked by conflicts: [{"resource", "route", "conflicts", "by_cause",
     "race_pairs": [{"winner", "loser", "races"}]}], at most `limit`."""
-    qs = _rollup(ResourceRollup, project, rng, f)
-    if f.cause:
-        qs = qs.filter(cause=f.cause)
-    # Ranked in SQL: only the top resources' rows come back, whatever the range holds.
-    ranked = list(
-        qs.values("resource")
-        .annotate(total=Sum("n"))
-        .filter(total__gt=0)
-        .order_by("-total", "resource")
-        .values_list("resource", flat=True)[:limit]
-    )
+    where = {"cause": f.cause} if f.cause else {}
+    # Ranked in SQL over all the range's pieces: only the top resources' rows come back,
+    # whatever the range holds.
+    ranked = [
+        resource
+        for resource, _ in summed(
+            rollup_parts(RESOURCE, project, rng, f, **where),
+            ["resource"],
+            ["n"],
+            order=["-n", "resource"],
+            limit=limit,
+        )
+    ]
     per_resource: dict[str, dict] = {}
-    for resource, endpoint_id, cause, n in (
-        qs.filter(resource__in=ranked)
-        .values_list("resource", "endpoint_id", "cause")
-        .annotate(n=Sum("n"))
-        .order_by()
+    for resource, endpoint_id, cause, n in summed(
+        rollup_parts(RESOURCE, project, rng, f, resource__in=ranked, **where) if ranked else [],
+        ["resource", "endpoint_id", "cause"],
+        ["n"],
     ):
         if not n:
             continue
@@ -169,15 +195,12 @@ def hotspots(
 def _race_pairs(project: Project, rng: TimeRange, resources: list[str]) -> dict[str, list]:
     if not resources:
         return {}
-    start, end = rng.minute_bounds()
     found: dict[str, list] = defaultdict(list)
-    for resource, winner, loser, n in (
-        RacePairRollup.objects.filter(
-            project=project, resource__in=resources, minute__gte=start, minute__lt=end
-        )
-        .values_list("resource", "winner", "loser")
-        .annotate(n=Sum("n"))
-        .order_by("resource", "-n", "winner", "loser")
+    for resource, winner, loser, n in summed(
+        rollup_parts(RACE, project, rng, resource__in=resources),
+        ["resource", "winner", "loser"],
+        ["n"],
+        order=["resource", "-n", "winner", "loser"],
     ):
         if n and len(found[resource]) < PAIRS_PER_HOTSPOT:
             found[resource].append({"winner": winner, "loser": loser, "races": n})
@@ -218,19 +241,13 @@ def coverage(
     If-Match is a weak ETag, creates and creates without Idempotency-Key."""
     key = "endpoint_id" if by == "endpoint" else "client"
     result = {}
-    for row in (
-        _rollup(ClientRollup, project, rng, f)
-        .values(key)
-        .annotate(
-            w=Sum("writes"),
-            c=Sum("conditional_writes"),
-            weak=Sum("weak_etag_writes"),
-            cr=Sum("creates"),
-            nokey=Sum("creates_without_key"),
-        )
+    for name, *values in summed(
+        rollup_parts(CLIENT, project, rng, f),
+        [key],
+        ["writes", "conditional_writes", "weak_etag_writes", "creates", "creates_without_key"],
     ):
-        if row["w"]:
-            result[row[key]] = Coverage(row["w"], row["c"], row["weak"], row["cr"], row["nokey"])
+        if values[0]:
+            result[name] = Coverage(*values)
     return result
 
 
@@ -240,12 +257,12 @@ def outcomes_by_cause(
     f: Filters = Filters(),  # noqa: B008
 ) -> dict[str, dict]:
     """{cause: {"conflicts", "outcomes": {outcome: n}, "mean_resolve_ms"}}."""
-    qs = _rollup(OutcomeRollup, project, rng, f)
-    if f.cause:
-        qs = qs.filter(cause=f.cause)
+    where = {"cause": f.cause} if f.cause else {}
     result: dict[str, dict] = {}
-    for cause, outcome, n, ms in qs.values_list("cause", "outcome").annotate(
-        n=Sum("n"), ms=Sum("resolved_ms_sum")
+    for cause, outcome, n, ms in summed(
+        rollup_parts(OUTCOME, project, rng, f, **where),
+        ["cause", "outcome"],
+        ["n", "resolved_ms_sum"],
     ):
         if not n:
             continue
@@ -271,11 +288,8 @@ def clients_by_cause(
 ) -> list[dict]:
     """The clients with most conflicts of `cause`: [{"client", "conflicts", "outcomes"}]."""
     per: dict[str, dict] = {}
-    for client, outcome, n in (
-        _rollup(OutcomeRollup, project, rng, f)
-        .filter(cause=cause)
-        .values_list("client", "outcome")
-        .annotate(n=Sum("n"))
+    for client, outcome, n in summed(
+        rollup_parts(OUTCOME, project, rng, f, cause=cause), ["client", "outcome"], ["n"]
     ):
         if n:
             entry = per.setdefault(client, {"client": client, "conflicts": 0, "outcomes": {}})
@@ -291,18 +305,8 @@ def conflicts_by_endpoint(
     f: Filters = Filters(),  # noqa: B008
 ) -> dict[int, int]:
     """{endpoint id: conflicts of `cause`} from the status rollup."""
-    qs = StatusRollup.objects.filter(
-        project=project, minute__gte=rng.minute_bounds()[0], minute__lt=rng.end, cause=cause
-    )
-    if f.endpoint is not None:
-        qs = qs.filter(endpoint_id=f.endpoint)
-    return {
-        ep: n
-        for ep, n in qs.values_list("endpoint_id")
-        .annotate(n=Sum("n"))
-        .values_list("endpoint_id", "n")
-        if n
-    }
+    parts = status_parts(project, rng, Filters(endpoint=f.endpoint, cause=cause))
+    return {ep: n for ep, n in summed(parts, ["endpoint_id"], ["n"]) if n}
 
 
 # -- one conflict ------------------------------------------------------------------------------
@@ -366,15 +370,9 @@ RIVALS_SHOWN = 10
 
 def retry_behaviour(project, rng: TimeRange, client: str) -> dict[str, dict[str, int]]:
     """{cause: {outcome: conflicts}} of one client's conflicts, from the outcome rollup."""
-    start, end = rng.minute_bounds()
     result: dict[str, dict[str, int]] = {}
-    for cause, outcome, n in (
-        OutcomeRollup.objects.filter(
-            project=project, client=client, minute__gte=start, minute__lt=end
-        )
-        .values_list("cause", "outcome")
-        .annotate(n=Sum("n"))
-        .values_list("cause", "outcome", "n")
+    for cause, outcome, n in summed(
+        rollup_parts(OUTCOME, project, rng, client=client), ["cause", "outcome"], ["n"]
     ):
         if n:
             per = result.setdefault(cause, {})
@@ -384,16 +382,11 @@ def retry_behaviour(project, rng: TimeRange, client: str) -> dict[str, dict[str,
 
 def rivals(project, rng: TimeRange, client: str, side: str) -> list[tuple[str, int]]:
     """The clients this one beat (side="winner") or lost to (side="loser") in races, most first."""
-    start, end = rng.minute_bounds()
     other = "loser" if side == "winner" else "winner"
-    return [
-        (name, n)
-        for name, n in RacePairRollup.objects.filter(
-            project=project, minute__gte=start, minute__lt=end, **{side: client}
-        )
-        .values_list(other)
-        .annotate(n=Sum("n"))
-        .order_by("-n", other)
-        .values_list(other, "n")[:RIVALS_SHOWN]
-        if n
-    ]
+    return summed(
+        rollup_parts(RACE, project, rng, **{side: client}),
+        [other],
+        ["n"],
+        order=["-n", other],
+        limit=RIVALS_SHOWN,
+    )

@@ -10,14 +10,17 @@ than that is read from its whole hour, whether or not the minutes are still ther
 answer for a range does not change when `prune` runs.
 """
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import DateTimeField, Func
+from django.db import connections
+from django.db.models import DateTimeField, Func, QuerySet, Sum
 
 from monitor.reads.timerange import TimeRange
 from monitor.rules.timebuckets import DAY, HOUR, MINUTE, ceil, floor
 
+INTEGER_FIELDS = ("BigIntegerField", "IntegerField", "SmallIntegerField")
 # Ingest keeps only records between 2000 and tomorrow: nothing to read outside that.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -119,3 +122,49 @@ def pieces(
         else:
             merged.append(piece)
     return merged
+
+
+def summed(
+    parts: Sequence[QuerySet],
+    group: Sequence[str],
+    sums: Sequence[str],
+    *,
+    order: Sequence[str] = (),
+    limit: int | None = None,
+) -> list[tuple]:
+    """Rows (*group, *sums) summed over every part (the querysets of a range's pieces), in one
+    statement: each part grouped by `group`, all of them UNION ALL, grouped again. `order`
+    holds output columns (`-` for descending), `limit` cuts the ranked rows; when ordering by a
+    sum first, rows whose sum is not positive are left out.
+
+    One statement whatever the number of pieces, so that a ranking (the top resources of 30
+    days) is decided in the database over the range as a whole, not piece by piece."""
+    if not parts:
+        return []
+    selects, params = [], []
+    using = parts[0].db  # the database the router reads rollups from (ops/routers.py)
+    for qs in parts:
+        grouped = qs.order_by().values(*group).annotate(**{f"s_{c}": Sum(c) for c in sums})
+        sql, p = grouped.query.get_compiler(using=using).as_sql()
+        selects.append(sql)
+        params.extend(p)
+    cols = ", ".join(group)
+    # Postgres sums bigints as numeric: counts come back as integers.
+    fields = parts[0].model._meta
+    totals = ", ".join(
+        f"CAST(SUM(s_{c}) AS BIGINT) AS {c}"
+        if fields.get_field(c).get_internal_type() in INTEGER_FIELDS
+        else f"SUM(s_{c}) AS {c}"
+        for c in sums
+    )
+    sql = f"SELECT {cols}, {totals} FROM ({' UNION ALL '.join(selects)}) AS pieces GROUP BY {cols}"
+    if order:
+        first = order[0].lstrip("-")
+        if first in sums:
+            sql += f" HAVING SUM(s_{first}) > 0"
+        sql += " ORDER BY " + ", ".join(f"{o[1:]} DESC" if o.startswith("-") else o for o in order)
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()

@@ -15,6 +15,9 @@ from monitor.models import (
     LatencyHourRollup,
     LatencyRollup,
     Project,
+    ProjectLatencyDayRollup,
+    ProjectLatencyHourRollup,
+    ProjectLatencyRollup,
     StatusDayRollup,
     StatusHourRollup,
     StatusRollup,
@@ -27,6 +30,12 @@ from monitor.rules.timebuckets import DAY, HOUR, MINUTE, floor
 
 STATUS_MODELS = {MINUTE: StatusRollup, HOUR: StatusHourRollup, DAY: StatusDayRollup}
 LATENCY_MODELS = {MINUTE: LatencyRollup, HOUR: LatencyHourRollup, DAY: LatencyDayRollup}
+# The whole project's histograms (every endpoint summed), for unfiltered latency series.
+PROJECT_LATENCY_MODELS = {
+    MINUTE: ProjectLatencyRollup,
+    HOUR: ProjectLatencyHourRollup,
+    DAY: ProjectLatencyDayRollup,
+}
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,13 @@ def status_parts(
         _rollup_rows(STATUS_MODELS[g], project, rng, f, by_status=True, bounds=(lo, hi))
         for g, lo, hi in pieces(rng, coarsest)
     ]
+
+
+def latency_rows_of(
+    grain: timedelta, project: Project, rng: TimeRange, f: Filters, lo: datetime, hi: datetime
+) -> QuerySet:
+    """The latency rollups of one grain between `lo` and `hi` that the filters match."""
+    return _rollup_rows(LATENCY_MODELS[grain], project, rng, f, by_status=False, bounds=(lo, hi))
 
 
 def latency_parts(

@@ -174,3 +174,28 @@ def test_hourly_and_daily_series_agree_with_the_minute_series(shop, post_logs):
     assert any(p["value"] for p in p95_hourly["series"][0]["points"])
     assert len(p95_daily["series"][0]["points"]) == 3  # the range starts mid-day
     assert all(p["value"] for p in p95_daily["series"][0]["points"])
+
+
+def test_the_project_wide_latency_histograms_are_the_endpoints_summed_at_every_grain(
+    post_logs,
+):
+    from monitor.models import (
+        ProjectLatencyDayRollup,
+        ProjectLatencyHourRollup,
+        ProjectLatencyRollup,
+    )
+
+    post_logs(spread(300, 3, seed=9))
+    for per_endpoint, wide in [
+        (LatencyRollup, ProjectLatencyRollup),
+        (LatencyHourRollup, ProjectLatencyHourRollup),
+        (LatencyDayRollup, ProjectLatencyDayRollup),
+    ]:
+        summed = {
+            (row["minute"], row["bucket"]): row["t"]
+            for row in per_endpoint.objects.values("minute", "bucket").annotate(t=Sum("n"))
+        }
+        assert summed == {
+            (m, b): n for m, b, n in wide.objects.values_list("minute", "bucket", "n")
+        }
+    assert sum(ProjectLatencyDayRollup.objects.values_list("n", flat=True)) == 300
