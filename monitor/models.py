@@ -405,7 +405,8 @@ class ClientRollup(ClientCounts):
 
 
 # The hour and day tables of the conflict analysis: the unique key (which leads with the
-# project) is their only index besides the primary key; the foreign keys get none of their own.
+# project) is their index besides the primary key (and, for resources, one by resource); the
+# foreign keys get none of their own.
 class ClientHourRollup(ClientCounts):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
@@ -545,6 +546,12 @@ class ResourceHourRollup(ResourceCounts):
                 name="rollup_resource_hour_key",
             ),
         ]
+        indexes = [
+            # The breakdown of the top hotspots: a few resources over a long range.
+            models.Index(
+                fields=["project", "resource", "minute"], name="rollup_resource_hour_by_res"
+            ),
+        ]
 
 
 class ResourceDayRollup(ResourceCounts):
@@ -557,6 +564,12 @@ class ResourceDayRollup(ResourceCounts):
             models.UniqueConstraint(
                 fields=["project", "minute", "endpoint", "resource", "cause"],
                 name="rollup_resource_day_key",
+            ),
+        ]
+        indexes = [
+            # The breakdown of the top hotspots: a few resources over a long range.
+            models.Index(
+                fields=["project", "resource", "minute"], name="rollup_resource_day_by_res"
             ),
         ]
 

@@ -440,6 +440,18 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.AddIndex(
+            model_name="resourcedayrollup",
+            index=models.Index(
+                fields=["project", "resource", "minute"], name="rollup_resource_day_by_res"
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="resourcehourrollup",
+            index=models.Index(
+                fields=["project", "resource", "minute"], name="rollup_resource_hour_by_res"
+            ),
+        ),
     ]
 
 
