@@ -284,3 +284,10 @@ def test_a_log_not_created_yet_is_followed_once_it_is(transactional_db, log, sta
     wait_stored(3, follower)
     follower.stop()
     assert paths() == sorted(f"/v1/orders/{n}" for n in range(3))
+
+
+def test_follow_refuses_a_poll_of_no_time(db, log):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--poll must be more than 0"):
+        call_command("importlog", str(log), "--project", "edge", "--follow", "--poll", "0")

@@ -57,8 +57,8 @@ class Command(BaseCommand):
             "--state",
             metavar="PATH",
             help="with --follow: the file keeping the position reached (default: "
-            "$STATE_DIRECTORY, else ~/.local/state/conflictwatch, /importlog-<project>-<hash "
-            "of the log's path>.json)",
+            "importlog-<project>-<hash of the log's path>.json in $STATE_DIRECTORY, else in "
+            "~/.local/state/conflictwatch)",
         )
         parser.add_argument(
             "--poll",
@@ -151,6 +151,8 @@ class Command(BaseCommand):
     def follow(self, slug: str, path: Path, opts: dict) -> None:
         if str(path) == "-":
             raise CommandError("--follow needs a file, not stdin")
+        if not opts["poll"] > 0:
+            raise CommandError("--poll must be more than 0 seconds")
         path = path.absolute()
         state = Path(opts["state"]) if opts["state"] else default_state(slug, path)
         project, created = Project.objects.get_or_create(slug=slug, defaults={"name": slug})
