@@ -71,12 +71,7 @@ def rollup_parts(
     for grain, lo, hi in pieces(rng, coarsest):
         qs = models[grain].objects.filter(project=project, minute__gte=lo, minute__lt=hi, **where)
         if models is not RACE:
-            if f.endpoint is not None:
-                qs = qs.filter(endpoint_id=f.endpoint)
-            if f.method:
-                qs = qs.filter(endpoint__method=f.method.upper())
-            if f.route:
-                qs = qs.filter(endpoint__route=f.route)
+            qs = f.to_endpoints(qs)
         parts.append(qs)
     return parts
 

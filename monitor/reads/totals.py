@@ -48,6 +48,16 @@ class Filters:
     status: int | str | None = None  # a code (409) or a class ("4xx")
     cause: str | None = None
 
+    def to_endpoints(self, qs: QuerySet) -> QuerySet:
+        """`qs` (rows keyed by endpoint) narrowed by the endpoint, method and route filters."""
+        if self.endpoint is not None:
+            qs = qs.filter(endpoint_id=self.endpoint)
+        if self.method:
+            qs = qs.filter(endpoint__method=self.method.upper())
+        if self.route:
+            qs = qs.filter(endpoint__route=self.route)
+        return qs
+
 
 def _rollup_rows(
     model,
@@ -59,13 +69,7 @@ def _rollup_rows(
     bounds: tuple[datetime, datetime] | None = None,
 ) -> QuerySet:
     start, end = bounds or rng.minute_bounds()
-    qs = model.objects.filter(project=project, minute__gte=start, minute__lt=end)
-    if f.endpoint is not None:
-        qs = qs.filter(endpoint_id=f.endpoint)
-    if f.method:
-        qs = qs.filter(endpoint__method=f.method.upper())
-    if f.route:
-        qs = qs.filter(endpoint__route=f.route)
+    qs = f.to_endpoints(model.objects.filter(project=project, minute__gte=start, minute__lt=end))
     if by_status:
         if f.status is not None:
             lo, hi = status_bounds(f.status)
