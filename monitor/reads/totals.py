@@ -134,11 +134,16 @@ def summary(project: Project, rng: TimeRange, f: Filters = Filters()) -> dict:
         by_status[str(row["status"])] += row["total"]
         if row["cause"]:
             by_cause[row["cause"]] += row["total"]
-    requests = sum(by_status.values())
-    conflicts = sum(by_cause.values())
     hist: dict[int, int] = defaultdict(int)
     for row in _grouped(latency_parts(project, rng, f), ["bucket"], total=Sum("n")):
         hist[row["bucket"]] += row["total"]
+    return _totals(by_status, by_cause, hist)
+
+
+def _totals(by_status: dict[str, int], by_cause: dict[str, int], hist: dict[int, int]) -> dict:
+    """The summary's shape from counts by status, by cause and the latency histogram."""
+    requests = sum(by_status.values())
+    conflicts = sum(by_cause.values())
     return {
         "requests": requests,
         "by_status": dict(sorted(by_status.items())),
@@ -252,18 +257,7 @@ def summary_and_endpoints(
             }
         )
     result.sort(key=lambda e: (-e["requests"], e["route"], e["method"]))
-    requests = sum(by_status.values())
-    conflicts = sum(by_cause.values())
-    summary = {
-        "requests": requests,
-        "by_status": dict(sorted(by_status.items())),
-        "conflicts": conflicts,
-        "conflict_rate": _rate(conflicts, requests),
-        "by_cause": dict(sorted(by_cause.items(), key=lambda kv: -kv[1])),
-        "p50_ms": quantile(hist, 0.5),
-        "p95_ms": quantile(hist, 0.95),
-    }
-    return summary, result
+    return _totals(by_status, by_cause, hist), result
 
 
 def compared(
