@@ -1,6 +1,7 @@
 """Store normalized records: one transaction for the batch row and its raw rows.
 
-On Postgres the rows are COPYed straight into the raw table; a batch holding a record stored
+On Postgres the rows are COPYed, in COPY's binary format (no times or numbers written out as
+text and parsed again), straight into the raw table; a batch holding a record stored
 already goes through COPY into a session temp table instead, then one INSERT … ON CONFLICT DO
 NOTHING into the raw table, so that a record shipped twice is stored once and counted as a
 duplicate. SQLite does the same with a plain multi-row insert.
@@ -12,6 +13,7 @@ from datetime import UTC
 import msgspec
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg.types.json import set_json_dumps
 
 from ingest import partitions, sampling
 from ingest.models import IngestBatch, Request, SampledKey, Source
@@ -44,6 +46,35 @@ COLUMNS = (
     "response_body",
     "resource",
 )
+# The Postgres type of each column, as binary COPY writes it (tests/ingest/test_storage_copy.py
+# checks them against the table).
+COPY_TYPES = (
+    "int8",  # project_id
+    "int8",  # batch_id
+    "int8",  # endpoint_id
+    "varchar",  # dedup_key
+    "timestamptz",  # ts
+    "varchar",  # method
+    "text",  # path
+    "text",  # query
+    "text",  # route
+    "int2",  # status
+    "text",  # host
+    "text",  # service
+    "float8",  # duration_ms
+    "int8",  # request_bytes
+    "int8",  # response_bytes
+    "int2",  # upstream_status
+    "text",  # client
+    "text",  # client_ip
+    "text",  # user_agent
+    "text",  # request_id
+    "jsonb",  # request_headers
+    "jsonb",  # response_headers
+    "text",  # response_body
+    "text",  # resource
+)
+_JSON_COLUMNS = tuple(i for i, name in enumerate(COPY_TYPES) if name == "jsonb")
 _TABLE = Request._meta.db_table
 _TEMP = "cw_incoming_requests"
 _json = msgspec.json.Encoder()
@@ -139,13 +170,23 @@ def _rows(project_id: int, batch_id: int, records: list[NativeRecord], endpoints
             r.client_ip,
             r.user_agent,
             r.request_id,
-            _json.encode(r.request_headers).decode(),
-            _json.encode(r.response_headers).decode(),
+            r.request_headers,
+            r.response_headers,
             r.response_body,
             r.resource,
         )
         for r in records
     ]
+
+
+def _copy(cursor, table: str, rows: list[tuple]) -> None:
+    """COPY the rows into the table in binary; headers go as jsonb, encoded by msgspec."""
+    cols = ", ".join(COLUMNS)
+    set_json_dumps(_json.encode, cursor)
+    with cursor.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(COPY_TYPES)
+        for row in rows:
+            copy.write_row(row)
 
 
 def _insert_postgres(cursor, rows: list[tuple]) -> int:
@@ -156,9 +197,7 @@ def _insert_postgres(cursor, rows: list[tuple]) -> int:
     cols = ", ".join(COLUMNS)
     try:
         with transaction.atomic(savepoint=True), connection.wrap_database_errors:
-            with cursor.cursor.copy(f"COPY {_TABLE} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            _copy(cursor.cursor, _TABLE, rows)
         return len(rows)
     except IntegrityError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != UNIQUE_VIOLATION:
@@ -168,12 +207,8 @@ def _insert_postgres(cursor, rows: list[tuple]) -> int:
         f"AS SELECT {cols} FROM {_TABLE} WITH NO DATA"
     )
     # The raw psycopg cursor does COPY; wrap its errors as Django's like every other query.
-    with (
-        connection.wrap_database_errors,
-        cursor.cursor.copy(f"COPY {_TEMP} ({cols}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+    with connection.wrap_database_errors:
+        _copy(cursor.cursor, _TEMP, rows)
     cursor.execute(
         f"INSERT INTO {_TABLE} ({cols}) SELECT {cols} FROM {_TEMP} "
         "ON CONFLICT (project_id, dedup_key, ts) DO NOTHING"
@@ -186,6 +221,10 @@ def _insert_postgres(cursor, rows: list[tuple]) -> int:
 def _insert_sqlite(cursor, rows: list[tuple]) -> int:
     adapt = connection.ops.adapt_datetimefield_value
     rows = [(*row[:4], adapt(row[4]), *row[5:]) for row in rows]
+    rows = [
+        tuple(_json.encode(v).decode() if i in _JSON_COLUMNS else v for i, v in enumerate(row))
+        for row in rows
+    ]
     cols = ", ".join(COLUMNS)
     marks = ", ".join(["%s"] * len(COLUMNS))
     cursor.executemany(
