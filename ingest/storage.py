@@ -287,7 +287,10 @@ def store_records(
         unique.setdefault((rec.dedup_key, rec.ts), rec)
     fresh = list(unique.values())
     sample_rate = sampling.rate()
-    kept = [r for r in fresh if sampling.keep(r.method, r.status, r.dedup_key, sample_rate)]
+    if sample_rate >= 1.0:
+        kept = fresh
+    else:
+        kept = [r for r in fresh if sampling.keep(r.method, r.status, r.dedup_key, sample_rate)]
     left_out: list[NativeRecord] = []
     if len(kept) < len(fresh):
         kept_ids = {id(r) for r in kept}
