@@ -1,10 +1,11 @@
 """Store normalized records: one transaction for the batch row and its raw rows.
 
 On Postgres the rows are COPYed, in COPY's binary format (no times or numbers written out as
-text and parsed again), straight into the raw table; a batch holding a record stored
-already goes through COPY into a session temp table instead, then one INSERT … ON CONFLICT DO
-NOTHING into the raw table, so that a record shipped twice is stored once and counted as a
-duplicate. SQLite does the same with a plain multi-row insert.
+text and parsed again), straight into the raw table. A batch holding a record stored already
+fails there on the dedup key and is stored again in a new transaction, through COPY into a
+session temp table, then one INSERT … ON CONFLICT DO NOTHING into the raw table, so that a
+record shipped twice is stored once and counted as a duplicate. SQLite does the same with a
+plain multi-row insert.
 """
 
 from dataclasses import dataclass
@@ -189,19 +190,15 @@ def _copy(cursor, table: str, rows: list[tuple]) -> None:
             copy.write_row(row)
 
 
-def _insert_postgres(cursor, rows: list[tuple]) -> int:
-    """COPY the rows straight into the raw table; when one of them is stored already (a body
-    sent again, records of another door), that COPY fails on the dedup key and is rolled back to
-    its savepoint, and the rows go through the temp table and ON CONFLICT DO NOTHING instead.
-    The straight COPY writes each row once instead of twice; duplicates are the exception."""
+def _insert_postgres(cursor, rows: list[tuple], straight: bool) -> int:
+    """`straight`: COPY the rows straight into the raw table, which fails on the dedup key when
+    one of them is stored already. Else COPY them into the temp table and from there into the
+    raw table with ON CONFLICT DO NOTHING, which skips those."""
     cols = ", ".join(COLUMNS)
-    try:
-        with transaction.atomic(savepoint=True), connection.wrap_database_errors:
+    if straight:
+        with connection.wrap_database_errors:
             _copy(cursor.cursor, _TABLE, rows)
         return len(rows)
-    except IntegrityError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) != UNIQUE_VIOLATION:
-            raise
     cursor.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {_TEMP} ON COMMIT DELETE ROWS "
         f"AS SELECT {cols} FROM {_TABLE} WITH NO DATA"
@@ -297,6 +294,29 @@ def store_records(
         left_out = [r for r in fresh if id(r) not in kept_ids]
     # Daily partitions the rows need (Postgres), created before the batch's transaction.
     partitions.ensure({r.ts.astimezone(UTC).date() for r in kept})
+    # The straight COPY writes each row once instead of twice, and needs no savepoint (two
+    # round trips) to recover from: when a record is stored already (a body sent again, records
+    # of another door), it fails on the dedup key, and the batch's transaction is done again
+    # through the temp table. Duplicates are the exception.
+    try:
+        return _store(project, source, records, fresh, kept, left_out, rejected, straight=True)
+    except IntegrityError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != UNIQUE_VIOLATION:
+            raise
+    return _store(project, source, records, fresh, kept, left_out, rejected, straight=False)
+
+
+def _store(
+    project: Project,
+    source: Source | None,
+    records: list[NativeRecord],
+    fresh: list[NativeRecord],
+    kept: list[NativeRecord],
+    left_out: list[NativeRecord],
+    rejected: int,
+    straight: bool,
+) -> StoreResult:
+    """The batch's transaction: its row, its endpoints, its raw rows and sampled keys."""
     with transaction.atomic():
         batch = IngestBatch.objects.create(project=project, source=source, rejected=rejected)
         inserted = 0
@@ -308,7 +328,7 @@ def store_records(
                 if kept:
                     rows = _rows(project.id, batch.id, kept, endpoints)
                     if connection.vendor == "postgresql":
-                        inserted = _insert_postgres(cursor, rows)
+                        inserted = _insert_postgres(cursor, rows, straight)
                     else:
                         inserted = _insert_sqlite(cursor, rows)
                 if left_out:
