@@ -26,3 +26,12 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    # Everything loaded so far (Django, the project's modules) lives as long as the worker:
+    # moved out of the cycle collector's sight, so that a full collection walks only what
+    # requests made, not some hundred thousand objects that are never garbage.
+    import gc
+
+    gc.freeze()

@@ -89,6 +89,15 @@ def _decode_json(data: bytes | str):
         raise msgspec.DecodeError(_NESTED_TOO_DEEPLY) from None
 
 
+def _decode_lines(data: bytes) -> list:
+    try:
+        return _decoder.decode_lines(data)
+    except UnicodeDecodeError:
+        return _decoder.decode_lines(data.decode("utf-8", "replace"))
+    except RecursionError:
+        raise msgspec.DecodeError(_NESTED_TOO_DEEPLY) from None
+
+
 class Item(msgspec.Struct):
     """One top-level item of the body: a decoded value, or the reason it did not decode."""
 
@@ -129,24 +138,26 @@ def split_items(data: bytes, max_items: int | None = MAX_RECORDS) -> list[Item]:
         _counted(len(lines), max_items)
         if len(lines) == 1 and lines[0][:1] in (b"{", b"["):
             raise BodyError(400, f"body is not valid JSON: {whole_error}") from None
-        return line_items(lines)
+        return line_items(lines, stripped)
     if isinstance(value, list):
         _counted(len(value), max_items)
         return [Item(value=v) for v in value]
     return [Item(value=value)]
 
 
-def line_items(lines: list[bytes]) -> list[Item]:
+def line_items(lines: list[bytes], data: bytes | None = None) -> list[Item]:
     """One item per line (lines already stripped, none blank): its JSON value, or for a line
-    that is not JSON its text and the JSON error."""
+    that is not JSON its text and the JSON error. `data`: the lines as they came, when the
+    caller has them."""
     if all(line[:1] == b"{" and line[-1:] == b"}" for line in lines):
-        # NDJSON of objects: one decode of the lines as an array is several times faster than a
-        # decode per line; a bad line falls back to the line-by-line path below.
+        # NDJSON of objects: one decode of all the lines is several times faster than a decode
+        # per line; a bad line falls back to the line-by-line path below. No value can go on
+        # past a line that ends in `}` onto one that starts with `{`, so each line holds whole
+        # values, and as many values as lines means one per line (`{"a":1} {"b":2}` is two).
         try:
-            values = _decode_json(b"[" + b",".join(lines) + b"]")
+            values = _decode_lines(b"\n".join(lines) if data is None else data)
         except msgspec.DecodeError:
             values = None
-        # A line such as `{"a":1},{"b":2}` would pass as two values: one item per line only.
         if values is not None and len(values) == len(lines):
             return [Item(value=v) for v in values]
     items = []

@@ -5,8 +5,11 @@ from datetime import datetime
 import msgspec
 
 
-class NativeRecord(msgspec.Struct, kw_only=True):
-    """A normalized request, ready to store (see the native record in docs/architecture.md)."""
+class NativeRecord(msgspec.Struct):
+    """A normalized request, ready to store (see the native record in docs/architecture.md).
+
+    ingest/normalize.py builds it with positional arguments: a new field goes last, or there
+    too."""
 
     ts: datetime
     method: str

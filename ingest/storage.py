@@ -1,9 +1,11 @@
 """Store normalized records: one transaction for the batch row and its raw rows.
 
-On Postgres the rows are COPYed straight into the raw table; a batch holding a record stored
-already goes through COPY into a session temp table instead, then one INSERT … ON CONFLICT DO
-NOTHING into the raw table, so that a record shipped twice is stored once and counted as a
-duplicate. SQLite does the same with a plain multi-row insert.
+On Postgres the rows are COPYed, in COPY's binary format (no times or numbers written out as
+text and parsed again), straight into the raw table. A batch holding a record stored already
+fails there on the dedup key and is stored again in a new transaction, through COPY into a
+session temp table, then one INSERT … ON CONFLICT DO NOTHING into the raw table, so that a
+record shipped twice is stored once and counted as a duplicate. SQLite does the same with a
+plain multi-row insert.
 """
 
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from datetime import UTC
 import msgspec
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg.types.json import set_json_dumps
 
 from ingest import partitions, sampling
 from ingest.models import IngestBatch, Request, SampledKey, Source
@@ -44,6 +47,35 @@ COLUMNS = (
     "response_body",
     "resource",
 )
+# The Postgres type of each column, as binary COPY writes it (tests/ingest/test_storage_copy.py
+# checks them against the table).
+COPY_TYPES = (
+    "int8",  # project_id
+    "int8",  # batch_id
+    "int8",  # endpoint_id
+    "varchar",  # dedup_key
+    "timestamptz",  # ts
+    "varchar",  # method
+    "text",  # path
+    "text",  # query
+    "text",  # route
+    "int2",  # status
+    "text",  # host
+    "text",  # service
+    "float8",  # duration_ms
+    "int8",  # request_bytes
+    "int8",  # response_bytes
+    "int2",  # upstream_status
+    "text",  # client
+    "text",  # client_ip
+    "text",  # user_agent
+    "text",  # request_id
+    "jsonb",  # request_headers
+    "jsonb",  # response_headers
+    "text",  # response_body
+    "text",  # resource
+)
+_JSON_COLUMNS = tuple(i for i, name in enumerate(COPY_TYPES) if name == "jsonb")
 _TABLE = Request._meta.db_table
 _TEMP = "cw_incoming_requests"
 _json = msgspec.json.Encoder()
@@ -139,8 +171,8 @@ def _rows(project_id: int, batch_id: int, records: list[NativeRecord], endpoints
             r.client_ip,
             r.user_agent,
             r.request_id,
-            _json.encode(r.request_headers).decode(),
-            _json.encode(r.response_headers).decode(),
+            r.request_headers,
+            r.response_headers,
             r.response_body,
             r.resource,
         )
@@ -148,32 +180,32 @@ def _rows(project_id: int, batch_id: int, records: list[NativeRecord], endpoints
     ]
 
 
-def _insert_postgres(cursor, rows: list[tuple]) -> int:
-    """COPY the rows straight into the raw table; when one of them is stored already (a body
-    sent again, records of another door), that COPY fails on the dedup key and is rolled back to
-    its savepoint, and the rows go through the temp table and ON CONFLICT DO NOTHING instead.
-    The straight COPY writes each row once instead of twice; duplicates are the exception."""
+def _copy(cursor, table: str, rows: list[tuple]) -> None:
+    """COPY the rows into the table in binary; headers go as jsonb, encoded by msgspec."""
     cols = ", ".join(COLUMNS)
-    try:
-        with transaction.atomic(savepoint=True), connection.wrap_database_errors:
-            with cursor.cursor.copy(f"COPY {_TABLE} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+    set_json_dumps(_json.encode, cursor)
+    with cursor.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(COPY_TYPES)
+        for row in rows:
+            copy.write_row(row)
+
+
+def _insert_postgres(cursor, rows: list[tuple], straight: bool) -> int:
+    """`straight`: COPY the rows straight into the raw table, which fails on the dedup key when
+    one of them is stored already. Else COPY them into the temp table and from there into the
+    raw table with ON CONFLICT DO NOTHING, which skips those."""
+    cols = ", ".join(COLUMNS)
+    if straight:
+        with connection.wrap_database_errors:
+            _copy(cursor.cursor, _TABLE, rows)
         return len(rows)
-    except IntegrityError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) != UNIQUE_VIOLATION:
-            raise
     cursor.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {_TEMP} ON COMMIT DELETE ROWS "
         f"AS SELECT {cols} FROM {_TABLE} WITH NO DATA"
     )
     # The raw psycopg cursor does COPY; wrap its errors as Django's like every other query.
-    with (
-        connection.wrap_database_errors,
-        cursor.cursor.copy(f"COPY {_TEMP} ({cols}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+    with connection.wrap_database_errors:
+        _copy(cursor.cursor, _TEMP, rows)
     cursor.execute(
         f"INSERT INTO {_TABLE} ({cols}) SELECT {cols} FROM {_TEMP} "
         "ON CONFLICT (project_id, dedup_key, ts) DO NOTHING"
@@ -186,6 +218,10 @@ def _insert_postgres(cursor, rows: list[tuple]) -> int:
 def _insert_sqlite(cursor, rows: list[tuple]) -> int:
     adapt = connection.ops.adapt_datetimefield_value
     rows = [(*row[:4], adapt(row[4]), *row[5:]) for row in rows]
+    rows = [
+        tuple(_json.encode(v).decode() if i in _JSON_COLUMNS else v for i, v in enumerate(row))
+        for row in rows
+    ]
     cols = ", ".join(COLUMNS)
     marks = ", ".join(["%s"] * len(COLUMNS))
     cursor.executemany(
@@ -248,13 +284,39 @@ def store_records(
         unique.setdefault((rec.dedup_key, rec.ts), rec)
     fresh = list(unique.values())
     sample_rate = sampling.rate()
-    kept = [r for r in fresh if sampling.keep(r.method, r.status, r.dedup_key, sample_rate)]
+    if sample_rate >= 1.0:
+        kept = fresh
+    else:
+        kept = [r for r in fresh if sampling.keep(r.method, r.status, r.dedup_key, sample_rate)]
     left_out: list[NativeRecord] = []
     if len(kept) < len(fresh):
         kept_ids = {id(r) for r in kept}
         left_out = [r for r in fresh if id(r) not in kept_ids]
     # Daily partitions the rows need (Postgres), created before the batch's transaction.
     partitions.ensure({r.ts.astimezone(UTC).date() for r in kept})
+    # The straight COPY writes each row once instead of twice, and needs no savepoint (two
+    # round trips) to recover from: when a record is stored already (a body sent again, records
+    # of another door), it fails on the dedup key, and the batch's transaction is done again
+    # through the temp table. Duplicates are the exception.
+    try:
+        return _store(project, source, records, fresh, kept, left_out, rejected, straight=True)
+    except IntegrityError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != UNIQUE_VIOLATION:
+            raise
+    return _store(project, source, records, fresh, kept, left_out, rejected, straight=False)
+
+
+def _store(
+    project: Project,
+    source: Source | None,
+    records: list[NativeRecord],
+    fresh: list[NativeRecord],
+    kept: list[NativeRecord],
+    left_out: list[NativeRecord],
+    rejected: int,
+    straight: bool,
+) -> StoreResult:
+    """The batch's transaction: its row, its endpoints, its raw rows and sampled keys."""
     with transaction.atomic():
         batch = IngestBatch.objects.create(project=project, source=source, rejected=rejected)
         inserted = 0
@@ -266,7 +328,7 @@ def store_records(
                 if kept:
                     rows = _rows(project.id, batch.id, kept, endpoints)
                     if connection.vendor == "postgresql":
-                        inserted = _insert_postgres(cursor, rows)
+                        inserted = _insert_postgres(cursor, rows, straight)
                     else:
                         inserted = _insert_sqlite(cursor, rows)
                 if left_out:

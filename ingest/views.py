@@ -12,7 +12,7 @@ from ingest import problems
 from ingest.decode import JSON_TYPES, BodyError, check_content_type, split_items
 from ingest.formats import FORMATS, aws, unknown_format_error
 from ingest.intake import Refused, authenticate, database_errors_refused, media_type, receive
-from ingest.pipeline import ingest_items
+from ingest.pipeline import collector_paused, ingest_items
 
 TOKEN_HINT = "send Authorization: Bearer <token>"
 FIREHOSE_TOKEN_HINT = "set the delivery stream's access key to the source token"
@@ -57,7 +57,8 @@ def logs(request: HttpRequest) -> JsonResponse:
             _checked_content_type(request)
             body = receive(request, source)
             try:
-                outcome = ingest_items(source, split_items(body), fmt)
+                with collector_paused():
+                    outcome = ingest_items(source, split_items(body), fmt)
             except BodyError as exc:
                 raise Refused(exc.status, exc.message) from None
     except Refused as refused:
@@ -116,7 +117,8 @@ def firehose(request: HttpRequest) -> JsonResponse:
             if not envelope["records"]:
                 return _firehose_answer(request_id)
             try:
-                outcome = ingest_items(source, items, fmt)
+                with collector_paused():
+                    outcome = ingest_items(source, items, fmt)
             except BodyError as exc:
                 raise Refused(exc.status, exc.message) from None
     except Refused as refused:

@@ -1,5 +1,6 @@
 """POST /ingest/v1/logs: the answer contract, dedup and bad input."""
 
+import gc
 import gzip
 import json
 
@@ -233,3 +234,11 @@ def test_it_names_the_missing_field_of_a_native_record_without_format(post_logs)
 def test_it_still_says_no_format_recognises_a_record_with_one_native_key(post_logs):
     response = post_logs([record(1), {"path": "/x", "hello": "world"}])
     assert "no known format recognises it" in response.json()["errors"][0]["error"]
+
+
+def test_the_cycle_collector_runs_again_after_a_body_whatever_its_outcome(post_logs):
+    assert gc.isenabled()
+    assert post_logs([record(1)]).status_code == 200
+    assert gc.isenabled()
+    assert post_logs("{not json", content_type="application/json").status_code == 400
+    assert gc.isenabled()
