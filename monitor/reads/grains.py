@@ -57,7 +57,6 @@ class FloorTo(Func):
         )
 
 
-
 class EpochFloorTo(FloorTo):
     """EpochFloorTo("minute", step): the start of the column's bucket as whole seconds since
     the Unix epoch. An integer comes back from the database several times faster than a
@@ -75,6 +74,7 @@ class EpochFloorTo(FloorTo):
             f"(CAST(strftime('%%s', {column}) AS INTEGER) / {self.seconds}) * {self.seconds}",
             params,
         )
+
 
 def grain_for(step: timedelta) -> timedelta:
     """The coarsest rollup grain whose buckets fit whole in buckets of `step`."""

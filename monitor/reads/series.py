@@ -333,7 +333,9 @@ def timeseries(project: Project, rng: TimeRange, q: Query, f: Filters | None = N
         "series": [
             {
                 "name": names[key],
-                "points": [{"t": iso, "value": v} for iso, v in zip(isos, values[key], strict=True)],
+                "points": [
+                    {"t": iso, "value": v} for iso, v in zip(isos, values[key], strict=True)
+                ],
             }
             for key in _order(weights, group)
         ]
