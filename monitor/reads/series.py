@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 from django.db import connections
 from django.db.models import Case, F, IntegerField, Sum, Value, When
 
@@ -226,9 +227,12 @@ def quantile_series(
             f"GROUP BY {by}, bucket ORDER BY {by}, bucket"
         )
     out: dict = defaultdict(dict)
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    if vendor == "postgresql":
+        rows = _binary_rows(connections[using], sql, params)
+    else:
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
     if vendor != "postgresql":  # rows of (time, key, bucket, n): grouped here
         grouped: dict = {}
         for *head, bucket, n in rows:
@@ -250,6 +254,18 @@ def quantile_series(
         if total:
             out[k][floor(t, step)] = (int(total), quantiles_of(buckets, counts, qs))
     return out
+
+
+def _binary_rows(connection, sql: str, params: list) -> list[tuple]:
+    """The rows of a Postgres statement read in the binary format, where a day of minute
+    histograms (some 140,000 array elements) loads about four times faster than as text.
+    Django binds parameters on the client, and such cursors cannot ask for binary results: the
+    statement is composed the same way first, then run on a plain cursor of the connection."""
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        statement = cursor.mogrify(sql, params)
+        with psycopg.Cursor(cursor.connection) as raw:
+            raw.execute(statement, prepare=False, binary=True)
+            return raw.fetchall()
 
 
 # -- the API's timeseries/ ---------------------------------------------------------------------
