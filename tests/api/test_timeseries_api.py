@@ -197,3 +197,15 @@ def test_counts_per_bucket_over_a_ragged_range_are_the_raw_rows_of_the_bucket(
     for s in body["series"]:
         assert [p["t"] for p in s["points"]] == stamps
         assert {p["t"]: p["value"] for p in s["points"] if p["value"]} == expected[s["name"]]
+
+
+@pytest.mark.parametrize("metric", ["requests", "p95_ms"])
+def test_a_filter_with_percent_signs_and_quotes_is_a_plain_value(api, post_logs, metric):
+    post_logs([rec(1, T0, duration_ms=12)])
+    # route=/v1/100%%s'x: placeholders and quotes in a value never reach the SQL as such.
+    response = api.get(query(metric=metric, interval="1m", route="/v1/100%25%25s'x"))
+    assert response.status_code == 200
+    [series] = response.json()["series"]
+    assert {p["value"] for p in series["points"]} == ({0} if metric == "requests" else {None})
+    matched = api.get(query(metric=metric, interval="1m", route="/v1/orders/{id}")).json()
+    assert matched["series"][0]["points"][0]["value"]
