@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import DateTimeField, Func, QuerySet, Sum
+from django.db.models import BigIntegerField, DateTimeField, Func, QuerySet, Sum
 
 from monitor.reads.timerange import TimeRange
 from monitor.rules.timebuckets import DAY, HOUR, MINUTE, ceil, floor
@@ -53,6 +53,25 @@ class FloorTo(Func):
         return (
             f"strftime('%%Y-%%m-%%d %%H:%%M:%%S', (CAST(strftime('%%s', {column}) AS INTEGER)"
             f" / {self.seconds}) * {self.seconds}, 'unixepoch')",
+            params,
+        )
+
+
+class EpochFloorTo(FloorTo):
+    """EpochFloorTo("minute", step): the start of the column's bucket as whole seconds since
+    the Unix epoch. An integer comes back from the database several times faster than a
+    timestamp is parsed, which counts for a series of thousands of points."""
+
+    output_field = BigIntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        bucket, params = super().as_postgresql(compiler, connection, **extra)
+        return f"CAST(date_part('epoch', {bucket}) AS BIGINT)", params
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column, params = self._column(compiler)
+        return (
+            f"(CAST(strftime('%%s', {column}) AS INTEGER) / {self.seconds}) * {self.seconds}",
             params,
         )
 

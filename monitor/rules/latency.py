@@ -56,7 +56,7 @@ def quantile(counts: dict[int, int], q: float) -> float | None:
 def quantiles_of(buckets: list[int], counts: list[int], qs) -> list[float | None]:
     """The quantiles `qs` of a histogram given as its buckets and their counts (any order;
     None each when it is empty)."""
-    if any(a > b for a, b in zip(buckets, buckets[1:], strict=False)):
+    if buckets != sorted(buckets):  # sorted() of a sorted list is one cheap pass
         pairs = sorted(zip(buckets, counts, strict=True))
         buckets, counts = [b for b, _ in pairs], [n for _, n in pairs]
     seen = list(accumulate(counts))

@@ -165,3 +165,47 @@ def test_p95_per_bucket_is_the_histogram_quantile_of_the_buckets_requests(
         assert {t: v for t, v in values.items() if v is not None} == {
             t: quantile(h, 0.95) for t, h in per_bucket.items()
         }
+
+
+@pytest.mark.parametrize("interval", ["5m", "1h", "1d"])
+@pytest.mark.parametrize("group", [None, "status"])
+def test_counts_per_bucket_over_a_ragged_range_are_the_raw_rows_of_the_bucket(
+    api, post_logs, interval, group
+):
+    # Minutes at both ends, whole hours and a day boundary between: rollup pieces of several
+    # grains fall in one bucket (an hour or a day) and must be added up, not overwritten.
+    offsets = [-50, -1, 3, 59, 60, 61, 125, 13 * 60 + 59, 14 * 60, 14 * 60 + 1, 25 * 60 + 10]
+    records = [
+        rec(i, T0 + timedelta(minutes=m, seconds=i), status=(200, 409, 500)[i % 3])
+        for i, m in enumerate(offsets)
+    ]
+    post_logs(records)
+    start, end = T0 - timedelta(minutes=52, seconds=43), T0 + timedelta(hours=25, minutes=30)
+    step = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "1d": timedelta(days=1)}[interval]
+    expected: dict = {}
+    for r in records:
+        key = str(r["status"]) if group else "requests"
+        t = iso(floor(datetime.fromisoformat(r["ts"]), step))
+        expected.setdefault(key, {}).setdefault(t, 0)
+        expected[key][t] += 1
+    params = {"interval": interval, "from": iso(start), "to": iso(end)}
+    if group:
+        params["group"] = group
+    body = api.get(query(**params)).json()
+    stamps = [iso(t) for t in buckets(TimeRange(start, end), step)]
+    assert {s["name"] for s in body["series"]} == set(expected)
+    for s in body["series"]:
+        assert [p["t"] for p in s["points"]] == stamps
+        assert {p["t"]: p["value"] for p in s["points"] if p["value"]} == expected[s["name"]]
+
+
+@pytest.mark.parametrize("metric", ["requests", "p95_ms"])
+def test_a_filter_with_percent_signs_and_quotes_is_a_plain_value(api, post_logs, metric):
+    post_logs([rec(1, T0, duration_ms=12)])
+    # route=/v1/100%%s'x: placeholders and quotes in a value never reach the SQL as such.
+    response = api.get(query(metric=metric, interval="1m", route="/v1/100%25%25s'x"))
+    assert response.status_code == 200
+    [series] = response.json()["series"]
+    assert {p["value"] for p in series["points"]} == ({0} if metric == "requests" else {None})
+    matched = api.get(query(metric=metric, interval="1m", route="/v1/orders/{id}")).json()
+    assert matched["series"][0]["points"][0]["value"]

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from ingest.models import Request
-from monitor.reads.grains import FloorTo
+from monitor.reads.grains import EpochFloorTo, FloorTo
 from tests.records import record
 
 
@@ -24,3 +24,20 @@ def test_it_floors_times_to_their_bucket_like_python_does(post_logs):
         day.replace(hour=10, minute=30),
         day.replace(hour=11, minute=0),
     }
+
+
+def test_epoch_buckets_are_the_same_buckets_as_seconds_since_the_epoch(post_logs):
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
+    base = day.replace(hour=23, minute=52, second=31, microsecond=250000)
+    times = [base + timedelta(minutes=m, seconds=s) for m in (0, 8, 22, 53) for s in (0, 29)]
+    post_logs([record(i, ts=t.isoformat()) for i, t in enumerate(times)], fmt="native")
+    for step in (
+        timedelta(minutes=1),
+        timedelta(minutes=15),
+        timedelta(hours=1),
+        timedelta(days=1),
+    ):
+        got = Request.objects.annotate(b=FloorTo("ts", step), e=EpochFloorTo("ts", step))
+        pairs = list(got.values_list("b", "e"))
+        assert len(pairs) == len(times)
+        assert all(isinstance(e, int) and b.timestamp() == e for b, e in pairs), (step, pairs)
