@@ -11,10 +11,13 @@ adds) are a list that static/monitor/js/charts.js draws on every chart that has 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+from django.db.models import Sum
+
 from monitor.models import Project
 from monitor.reads import series as engine
+from monitor.reads.grains import FloorTo, grain_for
 from monitor.reads.timerange import TimeRange
-from monitor.reads.totals import Filters, previous
+from monitor.reads.totals import Filters, one_read, previous, status_parts, tagged
 from monitor.rules.causes import CAUSES
 from monitor.rules.latency import MAX_BUCKET, bucket_upper_ms
 from monitor.rules.timebuckets import HOUR, floor, starts
@@ -107,15 +110,30 @@ def spread(values: dict[datetime, float], coarse: timedelta, step: timedelta) ->
     return {t + i * step: n / k for t, n in values.items() for i in range(k)}
 
 
-def _status_counts(project, rng, f, step: timedelta | None = None) -> tuple[dict, dict]:
-    """Requests per bucket by status class, and conflicts per bucket by cause."""
-    by_class: dict[str, dict] = defaultdict(lambda: defaultdict(int))
-    by_cause: dict[str, dict] = defaultdict(lambda: defaultdict(int))
-    for row in engine.count_rows(project, rng, step or step_for(rng), f, ("status", "cause")):
+def _status_counts(
+    project, f: Filters, periods: list[tuple[TimeRange, timedelta]]
+) -> list[tuple[dict, dict]]:
+    """For each (range, bucket width): requests per bucket by status class, and conflicts per
+    bucket by cause. Every range's rollup pieces are read in one statement."""
+    rows = one_read(
+        [
+            qs.annotate(t=FloorTo("minute", step))
+            .values("period", "t", "status", "cause")
+            .annotate(n=Sum("n"))
+            for i, (rng, step) in enumerate(periods)
+            for qs in tagged(status_parts(project, rng, f, grain_for(step)), i)
+        ]
+    )
+    out = [
+        (defaultdict(lambda: defaultdict(int)), defaultdict(lambda: defaultdict(int)))
+        for _ in periods
+    ]
+    for row in rows:
+        by_class, by_cause = out[row["period"]]
         by_class[status_class(row["status"])][row["t"]] += row["n"]
         if row["cause"]:
             by_cause[row["cause"]][row["t"]] += row["n"]
-    return by_class, by_cause
+    return out
 
 
 def _totals(per_name: dict[str, dict]) -> dict[datetime, int]:
@@ -137,12 +155,15 @@ def traffic_and_causes(
     per bucket by cause (their own chart and scale: a few conflicts beside a thousand requests
     a minute would be a flat line). With `compare`, each has the previous period's total as
     a faint line (per hour, shared among the hour's buckets, on ranges of 6 hours or more)."""
-    by_class, by_cause = _status_counts(project, rng, f)
+    step = step_for(rng)
+    coarse = previous_step(rng)
+    periods = [(rng, step), (previous(rng), coarse)] if compare else [(rng, step)]
+    counts = _status_counts(project, f, periods)
+    by_class, by_cause = counts[0]
     traffic = bucketize(by_class, rng, STATUS_CLASSES)
     causes = bucketize(by_cause, rng, list(CAUSES))
     if compare:
-        coarse, step = previous_step(rng), step_for(rng)
-        prev_class, prev_cause = _status_counts(project, previous(rng), f, coarse)
+        prev_class, prev_cause = counts[1]
         with_previous(traffic, spread(_totals(prev_class), coarse, step), rng)
         with_previous(causes, spread(_totals(prev_cause), coarse, step), rng)
     return traffic, causes
