@@ -238,6 +238,14 @@ class StatusRollup(StatusCounts):
                 name="rollup_status_minute_key",
             ),
         ]
+        indexes = [
+            # One endpoint over a range (its page's totals and charts), without reading every
+            # other endpoint's minutes.
+            models.Index(
+                fields=["project", "endpoint", "minute"],
+                name="rollup_status_minute_by_ep",
+            ),
+        ]
 
 
 class StatusHourRollup(StatusCounts):
@@ -285,6 +293,15 @@ class LatencyRollup(LatencyCounts):
                 name="rollup_latency_minute_key",
             ),
         ]
+        indexes = [
+            # One endpoint's histograms over a range (its page's p95, latency lines and heatmap),
+            # answered from the index alone.
+            models.Index(
+                fields=["project", "endpoint", "minute"],
+                include=["bucket", "n"],
+                name="rollup_latency_minute_by_ep",
+            ),
+        ]
 
 
 class LatencyHourRollup(LatencyCounts):
@@ -294,6 +311,14 @@ class LatencyHourRollup(LatencyCounts):
             models.UniqueConstraint(
                 fields=["project", "minute", "endpoint", "bucket"],
                 name="rollup_latency_hour_key",
+            ),
+        ]
+        indexes = [
+            # One endpoint's hourly histograms (a week's latency lines), from the index alone.
+            models.Index(
+                fields=["project", "endpoint", "minute"],
+                include=["bucket", "n"],
+                name="rollup_latency_hour_by_ep",
             ),
         ]
 
