@@ -22,7 +22,7 @@ from monitor.models import (
     StatusHourRollup,
     StatusRollup,
 )
-from monitor.reads.grains import pieces
+from monitor.reads.grains import pieces, summed
 from monitor.reads.timerange import TimeRange
 from monitor.rules.latency import quantile
 from monitor.rules.statuses import status_bounds
@@ -223,27 +223,23 @@ def _read(
     in one statement, the latency rollups in another, and the endpoints' names in a third
     (`by_endpoint`; else the endpoint lists are empty)."""
     key = ["period", "endpoint_id"] if by_endpoint else ["period"]
-    status_rows = one_read(
-        [
-            qs.values(*key, "status", "cause").annotate(
-                total=Sum("n"), writes=Sum("writes"), conditional=Sum("conditional_writes")
-            )
-            for i, rng in enumerate(ranges)
-            for qs in tagged(status_parts(project, rng, f), i)
-        ]
+    # Summed over the pieces in the database: a row per period, endpoint and status (or
+    # latency bucket) reaches Python, not one per piece.
+    status_rows = summed(
+        [qs for i, rng in enumerate(ranges) for qs in tagged(status_parts(project, rng, f), i)],
+        [*key, "status", "cause"],
+        ["n", "writes", "conditional_writes"],
     )
-    latency_rows = one_read(
-        [
-            qs.values(*key, "bucket").annotate(total=Sum("n"))
-            for i, rng in enumerate(ranges)
-            for qs in tagged(latency_parts(project, rng, f), i)
-        ]
+    latency_rows = summed(
+        [qs for i, rng in enumerate(ranges) for qs in tagged(latency_parts(project, rng, f), i)],
+        [*key, "bucket"],
+        ["n"],
     )
     periods = [_Period() for _ in ranges]
-    for row in status_rows:
-        periods[row["period"]].add_status(row, by_endpoint)
-    for row in latency_rows:
-        periods[row["period"]].add_latency(row, by_endpoint)
+    for period, *row in status_rows:
+        periods[period].add_status(row, by_endpoint)
+    for period, *row in latency_rows:
+        periods[period].add_latency(row, by_endpoint)
     names = {}
     if by_endpoint:
         ids = {ep for p in periods for ep in p.stats}
@@ -262,16 +258,21 @@ class _Period:
         self.hists: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self.hist: dict[int, int] = defaultdict(int)
 
-    def add_status(self, row: dict, by_endpoint: bool) -> None:
-        n, status = row["total"], str(row["status"])
+    def add_status(self, row: list, by_endpoint: bool) -> None:
+        """`row`: ([endpoint id,] status, cause, n, writes, conditional writes)."""
+        if by_endpoint:
+            ep_id, status, cause, n, writes, conditional = row
+        else:
+            status, cause, n, writes, conditional = row
+        status = str(status)
         self.by_status[status] += n
-        if row["cause"]:
-            self.by_cause[row["cause"]] += n
+        if cause:
+            self.by_cause[cause] += n
         if not by_endpoint:
             return
-        ep = self.stats.get(row["endpoint_id"])
+        ep = self.stats.get(ep_id)
         if ep is None:
-            ep = self.stats[row["endpoint_id"]] = {
+            ep = self.stats[ep_id] = {
                 "requests": 0,
                 "by_status": defaultdict(int),
                 "conflicts": 0,
@@ -280,15 +281,17 @@ class _Period:
             }
         ep["requests"] += n
         ep["by_status"][status] += n
-        if row["cause"]:
+        if cause:
             ep["conflicts"] += n
-        ep["writes"] += row["writes"]
-        ep["conditional"] += row["conditional"]
+        ep["writes"] += writes
+        ep["conditional"] += conditional
 
-    def add_latency(self, row: dict, by_endpoint: bool) -> None:
-        self.hist[row["bucket"]] += row["total"]
+    def add_latency(self, row: list, by_endpoint: bool) -> None:
+        """`row`: ([endpoint id,] latency bucket, n)."""
+        *ep, bucket, n = row
+        self.hist[bucket] += n
         if by_endpoint:
-            self.hists[row["endpoint_id"]][row["bucket"]] += row["total"]
+            self.hists[ep[0]][bucket] += n
 
     def result(self, names: dict[int, tuple[str, str]]) -> tuple[dict, list[dict]]:
         endpoints = []
