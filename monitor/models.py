@@ -556,6 +556,12 @@ class ResourceRollup(ResourceCounts):
             models.Index(
                 fields=["project", "resource", "minute"], name="rollup_resource_by_resource"
             ),
+            # One endpoint's hotspots (its page), from the index alone.
+            models.Index(
+                fields=["project", "endpoint", "minute"],
+                include=["resource", "cause", "n"],
+                name="rollup_resource_minute_by_ep",
+            ),
         ]
 
 
@@ -576,6 +582,12 @@ class ResourceHourRollup(ResourceCounts):
             models.Index(
                 fields=["project", "resource", "minute"], name="rollup_resource_hour_by_res"
             ),
+            # One endpoint's hotspots (its page), from the index alone.
+            models.Index(
+                fields=["project", "endpoint", "minute"],
+                include=["resource", "cause", "n"],
+                name="rollup_resource_hour_by_ep",
+            ),
         ]
 
 
@@ -595,6 +607,12 @@ class ResourceDayRollup(ResourceCounts):
             # The breakdown of the top hotspots: a few resources over a long range.
             models.Index(
                 fields=["project", "resource", "minute"], name="rollup_resource_day_by_res"
+            ),
+            # One endpoint's hotspots (its page), from the index alone.
+            models.Index(
+                fields=["project", "endpoint", "minute"],
+                include=["resource", "cause", "n"],
+                name="rollup_resource_day_by_ep",
             ),
         ]
 
