@@ -642,6 +642,19 @@ class RacePairRollup(RacePairCounts):
                 name="rollup_race_minute_key",
             ),
         ]
+        indexes = [
+            # One client's races over a range, as winner and as loser (its page's rivals).
+            models.Index(
+                fields=["project", "winner", "minute"],
+                include=["loser", "n"],
+                name="rollup_race_minute_by_winner",
+            ),
+            models.Index(
+                fields=["project", "loser", "minute"],
+                include=["winner", "n"],
+                name="rollup_race_minute_by_loser",
+            ),
+        ]
 
 
 class RacePairHourRollup(RacePairCounts):
@@ -655,6 +668,19 @@ class RacePairHourRollup(RacePairCounts):
                 name="rollup_race_hour_key",
             ),
         ]
+        indexes = [
+            # One client's races over a range, as winner and as loser (its page's rivals).
+            models.Index(
+                fields=["project", "winner", "minute"],
+                include=["loser", "n"],
+                name="rollup_race_hour_by_winner",
+            ),
+            models.Index(
+                fields=["project", "loser", "minute"],
+                include=["winner", "n"],
+                name="rollup_race_hour_by_loser",
+            ),
+        ]
 
 
 class RacePairDayRollup(RacePairCounts):
@@ -666,6 +692,19 @@ class RacePairDayRollup(RacePairCounts):
             models.UniqueConstraint(
                 fields=["project", "resource", "minute", "winner", "loser"],
                 name="rollup_race_day_key",
+            ),
+        ]
+        indexes = [
+            # One client's races over a range, as winner and as loser (its page's rivals).
+            models.Index(
+                fields=["project", "winner", "minute"],
+                include=["loser", "n"],
+                name="rollup_race_day_by_winner",
+            ),
+            models.Index(
+                fields=["project", "loser", "minute"],
+                include=["winner", "n"],
+                name="rollup_race_day_by_loser",
             ),
         ]
 
