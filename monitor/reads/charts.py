@@ -8,6 +8,7 @@ length just before the range, shifted onto the range's buckets (drawn as a faint
 adds) are a list that static/monitor/js/charts.js draws on every chart that has them.
 """
 
+from bisect import bisect_left
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -178,14 +179,15 @@ def latency_charts(
     compare: bool = True,
 ) -> tuple[dict, dict]:
     """The latency lines (p50, p95, and the previous period's p95 with `compare`) and the
-    latency heatmap. Quantiles are cut in the database (series.quantile_series) and the
-    heatmap's requests are summed per band there, so a few rows per chart bucket reach Python
-    whatever the width of the histogram's buckets."""
+    latency heatmap. The histograms are summed per chart bucket in the database
+    (series.quantile_series: one row per bucket whatever the width of the histogram's
+    buckets), and both the quantiles and the heatmap's bands come from that one read."""
     step = step_for(rng)
-    points = engine.quantile_series(project, rng, step, f, (0.5, 0.95)).get(None, {})
+    points = engine.quantile_series(project, rng, step, f, (0.5, 0.95), histograms=True)
+    points = points.get(None, {})
     lines = {
-        "p50 ms": {t: values[0] for t, (_, values) in points.items()},
-        "p95 ms": {t: values[1] for t, (_, values) in points.items()},
+        "p50 ms": {t: values[0] for t, (_, values, _) in points.items()},
+        "p95 ms": {t: values[1] for t, (_, values, _) in points.items()},
     }
     chart = bucketize(lines, rng, list(lines), empty=None)
     if not chart["series"]:
@@ -200,7 +202,18 @@ def latency_charts(
             values = {t + k * step: v for t, v in values.items() for k in range(coarse // step)}
         with_previous(chart, values, rng, empty=None)
         chart["series"][-1]["name"] = "p95 ms, " + PREVIOUS
-    return chart, heatmap(engine.band_histograms(project, rng, step, BAND_LAST_BUCKETS, f), rng)
+    # The heatmap from the same histograms: one read of the range's latency rollups.
+    per_band = {t: _bands(buckets, counts) for t, (_, _, (buckets, counts)) in points.items()}
+    return chart, heatmap(per_band, rng)
+
+
+def _bands(buckets: list[int], counts: list[int]) -> dict[int, int]:
+    """Requests per heatmap band of one histogram: band i holds the latency buckets up to
+    BAND_LAST_BUCKETS[i] (after band i - 1's), the last band every slower one."""
+    out: dict[int, int] = defaultdict(int)
+    for bucket, n in zip(buckets, counts, strict=True):
+        out[bisect_left(BAND_LAST_BUCKETS, bucket)] += n
+    return out
 
 
 def _band_label(lo: float, hi: float | None) -> str:
