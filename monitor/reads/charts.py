@@ -42,6 +42,8 @@ BAND_LAST_BUCKETS = [
     max((b for b in range(MAX_BUCKET + 1) if bucket_upper_ms(b) <= edge), default=-1)
     for edge in HEATMAP_EDGES
 ]
+# The heatmap band of each latency bucket (the first band whose last bucket is at or above it).
+BAND_OF_BUCKET = [bisect_left(BAND_LAST_BUCKETS, b) for b in range(MAX_BUCKET + 1)]
 
 
 def step_for(rng: TimeRange) -> timedelta:
@@ -212,7 +214,10 @@ def _bands(buckets: list[int], counts: list[int]) -> dict[int, int]:
     BAND_LAST_BUCKETS[i] (after band i - 1's), the last band every slower one."""
     out: dict[int, int] = defaultdict(int)
     for bucket, n in zip(buckets, counts, strict=True):
-        out[bisect_left(BAND_LAST_BUCKETS, bucket)] += n
+        if 0 <= bucket <= MAX_BUCKET:
+            out[BAND_OF_BUCKET[bucket]] += n
+        else:
+            out[bisect_left(BAND_LAST_BUCKETS, bucket)] += n
     return out
 
 
