@@ -4,6 +4,7 @@ number of SQL queries per page, against a dedicated Postgres database holding --
     .venv/bin/python bench/pages.py                  # 200,000 rows (a few minutes)
     .venv/bin/python bench/pages.py --rows 10000000  # the size (long load)
     .venv/bin/python bench/pages.py --reuse          # keep the loaded database, time again
+    .venv/bin/python bench/pages.py --db NAME        # another database (two sizes side by side)
 
 Rows and their rollups come from the shared loader in bench/dataset.py (COPY, then the upserts
 aggregation uses), the conflict analysis's client, outcome, resource and race-pair rollups
