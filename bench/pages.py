@@ -4,6 +4,7 @@ number of SQL queries per page, against a dedicated Postgres database holding --
     .venv/bin/python bench/pages.py                  # 200,000 rows (a few minutes)
     .venv/bin/python bench/pages.py --rows 10000000  # the size (long load)
     .venv/bin/python bench/pages.py --reuse          # keep the loaded database, time again
+    .venv/bin/python bench/pages.py --db NAME        # another database (two sizes side by side)
 
 Rows and their rollups come from the shared loader in bench/dataset.py (COPY, then the upserts
 aggregation uses), the conflict analysis's client, outcome, resource and race-pair rollups
@@ -54,10 +55,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=7, help="span the rows cover, up to now")
     parser.add_argument("--calls", type=int, default=20, help="timed calls per page and range")
     parser.add_argument("--reuse", action="store_true", help="keep an already loaded database")
+    parser.add_argument("--db", default=DB, help=f"the benchmark database (default {DB})")
     args = parser.parse_args()
 
-    prepare_database(DB, args.reuse)
-    os.environ["DATABASE_URL"] = f"{SERVER}/{DB}"
+    prepare_database(args.db, args.reuse)
+    os.environ["DATABASE_URL"] = f"{SERVER}/{args.db}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitor.settings")
     import django
 
@@ -71,7 +73,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     if not Project.objects.filter(slug="bench").exists():
-        print(f"loading {args.rows:,} rows over {args.days} days into {DB} …")
+        print(f"loading {args.rows:,} rows over {args.days} days into {args.db} …")
         load(args.rows, args.days)
     total = Request.objects.count()
     user, _ = get_user_model().objects.get_or_create(

@@ -238,6 +238,14 @@ class StatusRollup(StatusCounts):
                 name="rollup_status_minute_key",
             ),
         ]
+        indexes = [
+            # One endpoint over a range (its page's totals and charts), without reading every
+            # other endpoint's minutes.
+            models.Index(
+                fields=["project", "endpoint", "minute"],
+                name="rollup_status_minute_by_ep",
+            ),
+        ]
 
 
 class StatusHourRollup(StatusCounts):
@@ -285,6 +293,15 @@ class LatencyRollup(LatencyCounts):
                 name="rollup_latency_minute_key",
             ),
         ]
+        indexes = [
+            # One endpoint's histograms over a range (its page's p95, latency lines and heatmap),
+            # answered from the index alone.
+            models.Index(
+                fields=["project", "endpoint", "minute"],
+                include=["bucket", "n"],
+                name="rollup_latency_minute_by_ep",
+            ),
+        ]
 
 
 class LatencyHourRollup(LatencyCounts):
@@ -294,6 +311,14 @@ class LatencyHourRollup(LatencyCounts):
             models.UniqueConstraint(
                 fields=["project", "minute", "endpoint", "bucket"],
                 name="rollup_latency_hour_key",
+            ),
+        ]
+        indexes = [
+            # One endpoint's hourly histograms (a week's latency lines), from the index alone.
+            models.Index(
+                fields=["project", "endpoint", "minute"],
+                include=["bucket", "n"],
+                name="rollup_latency_hour_by_ep",
             ),
         ]
 
@@ -531,6 +556,12 @@ class ResourceRollup(ResourceCounts):
             models.Index(
                 fields=["project", "resource", "minute"], name="rollup_resource_by_resource"
             ),
+            # One endpoint's hotspots (its page), from the index alone.
+            models.Index(
+                fields=["project", "endpoint", "minute"],
+                include=["resource", "cause", "n"],
+                name="rollup_resource_minute_by_ep",
+            ),
         ]
 
 
@@ -551,6 +582,12 @@ class ResourceHourRollup(ResourceCounts):
             models.Index(
                 fields=["project", "resource", "minute"], name="rollup_resource_hour_by_res"
             ),
+            # One endpoint's hotspots (its page), from the index alone.
+            models.Index(
+                fields=["project", "endpoint", "minute"],
+                include=["resource", "cause", "n"],
+                name="rollup_resource_hour_by_ep",
+            ),
         ]
 
 
@@ -570,6 +607,12 @@ class ResourceDayRollup(ResourceCounts):
             # The breakdown of the top hotspots: a few resources over a long range.
             models.Index(
                 fields=["project", "resource", "minute"], name="rollup_resource_day_by_res"
+            ),
+            # One endpoint's hotspots (its page), from the index alone.
+            models.Index(
+                fields=["project", "endpoint", "minute"],
+                include=["resource", "cause", "n"],
+                name="rollup_resource_day_by_ep",
             ),
         ]
 
@@ -599,6 +642,19 @@ class RacePairRollup(RacePairCounts):
                 name="rollup_race_minute_key",
             ),
         ]
+        indexes = [
+            # One client's races over a range, as winner and as loser (its page's rivals).
+            models.Index(
+                fields=["project", "winner", "minute"],
+                include=["loser", "n"],
+                name="rollup_race_minute_by_winner",
+            ),
+            models.Index(
+                fields=["project", "loser", "minute"],
+                include=["winner", "n"],
+                name="rollup_race_minute_by_loser",
+            ),
+        ]
 
 
 class RacePairHourRollup(RacePairCounts):
@@ -612,6 +668,19 @@ class RacePairHourRollup(RacePairCounts):
                 name="rollup_race_hour_key",
             ),
         ]
+        indexes = [
+            # One client's races over a range, as winner and as loser (its page's rivals).
+            models.Index(
+                fields=["project", "winner", "minute"],
+                include=["loser", "n"],
+                name="rollup_race_hour_by_winner",
+            ),
+            models.Index(
+                fields=["project", "loser", "minute"],
+                include=["winner", "n"],
+                name="rollup_race_hour_by_loser",
+            ),
+        ]
 
 
 class RacePairDayRollup(RacePairCounts):
@@ -623,6 +692,19 @@ class RacePairDayRollup(RacePairCounts):
             models.UniqueConstraint(
                 fields=["project", "resource", "minute", "winner", "loser"],
                 name="rollup_race_day_key",
+            ),
+        ]
+        indexes = [
+            # One client's races over a range, as winner and as loser (its page's rivals).
+            models.Index(
+                fields=["project", "winner", "minute"],
+                include=["loser", "n"],
+                name="rollup_race_day_by_winner",
+            ),
+            models.Index(
+                fields=["project", "loser", "minute"],
+                include=["winner", "n"],
+                name="rollup_race_day_by_loser",
             ),
         ]
 

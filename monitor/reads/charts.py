@@ -8,13 +8,18 @@ length just before the range, shifted onto the range's buckets (drawn as a faint
 adds) are a list that static/monitor/js/charts.js draws on every chart that has them.
 """
 
+from bisect import bisect_left
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+from django.db.models import Sum
+
 from monitor.models import Project
 from monitor.reads import series as engine
+from monitor.reads.conflicts import CLIENT, rollup_parts
+from monitor.reads.grains import FloorTo, grain_for
 from monitor.reads.timerange import TimeRange
-from monitor.reads.totals import Filters, previous
+from monitor.reads.totals import Filters, one_read, previous, status_parts, tagged
 from monitor.rules.causes import CAUSES
 from monitor.rules.latency import MAX_BUCKET, bucket_upper_ms
 from monitor.rules.timebuckets import HOUR, floor, starts
@@ -37,6 +42,8 @@ BAND_LAST_BUCKETS = [
     max((b for b in range(MAX_BUCKET + 1) if bucket_upper_ms(b) <= edge), default=-1)
     for edge in HEATMAP_EDGES
 ]
+# The heatmap band of each latency bucket (the first band whose last bucket is at or above it).
+BAND_OF_BUCKET = [bisect_left(BAND_LAST_BUCKETS, b) for b in range(MAX_BUCKET + 1)]
 
 
 def step_for(rng: TimeRange) -> timedelta:
@@ -107,15 +114,30 @@ def spread(values: dict[datetime, float], coarse: timedelta, step: timedelta) ->
     return {t + i * step: n / k for t, n in values.items() for i in range(k)}
 
 
-def _status_counts(project, rng, f, step: timedelta | None = None) -> tuple[dict, dict]:
-    """Requests per bucket by status class, and conflicts per bucket by cause."""
-    by_class: dict[str, dict] = defaultdict(lambda: defaultdict(int))
-    by_cause: dict[str, dict] = defaultdict(lambda: defaultdict(int))
-    for row in engine.count_rows(project, rng, step or step_for(rng), f, ("status", "cause")):
+def _status_counts(
+    project, f: Filters, periods: list[tuple[TimeRange, timedelta]]
+) -> list[tuple[dict, dict]]:
+    """For each (range, bucket width): requests per bucket by status class, and conflicts per
+    bucket by cause. Every range's rollup pieces are read in one statement."""
+    rows = one_read(
+        [
+            qs.annotate(t=FloorTo("minute", step))
+            .values("period", "t", "status", "cause")
+            .annotate(n=Sum("n"))
+            for i, (rng, step) in enumerate(periods)
+            for qs in tagged(status_parts(project, rng, f, grain_for(step)), i)
+        ]
+    )
+    out = [
+        (defaultdict(lambda: defaultdict(int)), defaultdict(lambda: defaultdict(int)))
+        for _ in periods
+    ]
+    for row in rows:
+        by_class, by_cause = out[row["period"]]
         by_class[status_class(row["status"])][row["t"]] += row["n"]
         if row["cause"]:
             by_cause[row["cause"]][row["t"]] += row["n"]
-    return by_class, by_cause
+    return out
 
 
 def _totals(per_name: dict[str, dict]) -> dict[datetime, int]:
@@ -137,12 +159,15 @@ def traffic_and_causes(
     per bucket by cause (their own chart and scale: a few conflicts beside a thousand requests
     a minute would be a flat line). With `compare`, each has the previous period's total as
     a faint line (per hour, shared among the hour's buckets, on ranges of 6 hours or more)."""
-    by_class, by_cause = _status_counts(project, rng, f)
+    step = step_for(rng)
+    coarse = previous_step(rng)
+    periods = [(rng, step), (previous(rng), coarse)] if compare else [(rng, step)]
+    counts = _status_counts(project, f, periods)
+    by_class, by_cause = counts[0]
     traffic = bucketize(by_class, rng, STATUS_CLASSES)
     causes = bucketize(by_cause, rng, list(CAUSES))
     if compare:
-        coarse, step = previous_step(rng), step_for(rng)
-        prev_class, prev_cause = _status_counts(project, previous(rng), f, coarse)
+        prev_class, prev_cause = counts[1]
         with_previous(traffic, spread(_totals(prev_class), coarse, step), rng)
         with_previous(causes, spread(_totals(prev_cause), coarse, step), rng)
     return traffic, causes
@@ -156,14 +181,15 @@ def latency_charts(
     compare: bool = True,
 ) -> tuple[dict, dict]:
     """The latency lines (p50, p95, and the previous period's p95 with `compare`) and the
-    latency heatmap. Quantiles are cut in the database (series.quantile_series) and the
-    heatmap's requests are summed per band there, so a few rows per chart bucket reach Python
-    whatever the width of the histogram's buckets."""
+    latency heatmap. The histograms are summed per chart bucket in the database
+    (series.quantile_series: one row per bucket whatever the width of the histogram's
+    buckets), and both the quantiles and the heatmap's bands come from that one read."""
     step = step_for(rng)
-    points = engine.quantile_series(project, rng, step, f, (0.5, 0.95)).get(None, {})
+    points = engine.quantile_series(project, rng, step, f, (0.5, 0.95), histograms=True)
+    points = points.get(None, {})
     lines = {
-        "p50 ms": {t: values[0] for t, (_, values) in points.items()},
-        "p95 ms": {t: values[1] for t, (_, values) in points.items()},
+        "p50 ms": {t: values[0] for t, (_, values, _) in points.items()},
+        "p95 ms": {t: values[1] for t, (_, values, _) in points.items()},
     }
     chart = bucketize(lines, rng, list(lines), empty=None)
     if not chart["series"]:
@@ -178,7 +204,21 @@ def latency_charts(
             values = {t + k * step: v for t, v in values.items() for k in range(coarse // step)}
         with_previous(chart, values, rng, empty=None)
         chart["series"][-1]["name"] = "p95 ms, " + PREVIOUS
-    return chart, heatmap(engine.band_histograms(project, rng, step, BAND_LAST_BUCKETS, f), rng)
+    # The heatmap from the same histograms: one read of the range's latency rollups.
+    per_band = {t: _bands(buckets, counts) for t, (_, _, (buckets, counts)) in points.items()}
+    return chart, heatmap(per_band, rng)
+
+
+def _bands(buckets: list[int], counts: list[int]) -> dict[int, int]:
+    """Requests per heatmap band of one histogram: band i holds the latency buckets up to
+    BAND_LAST_BUCKETS[i] (after band i - 1's), the last band every slower one."""
+    out: dict[int, int] = defaultdict(int)
+    for bucket, n in zip(buckets, counts, strict=True):
+        if 0 <= bucket <= MAX_BUCKET:
+            out[BAND_OF_BUCKET[bucket]] += n
+        else:
+            out[bisect_left(BAND_LAST_BUCKETS, bucket)] += n
+    return out
 
 
 def _band_label(lo: float, hi: float | None) -> str:
@@ -223,9 +263,20 @@ def heatmap(per_band: dict[datetime, dict[int, int]], rng: TimeRange) -> dict:
 
 def client_activity(project: Project, rng: TimeRange, client: str) -> dict:
     """One client's requests per bucket, and its conflicts on a scale of their own."""
+    step = step_for(rng)
     requests: dict[datetime, int] = defaultdict(int)
     conflicts: dict[datetime, int] = defaultdict(int)
-    for row in engine.client_rows(project, rng, step_for(rng), client):
+    # The client rollups of the coarsest grain the buckets allow (hours for a week), in one
+    # statement.
+    parts = rollup_parts(CLIENT, project, rng, coarsest=grain_for(step), client=client)
+    for row in one_read(
+        [
+            qs.annotate(t=FloorTo("minute", step))
+            .values("t")
+            .annotate(requests=Sum("requests"), conflicts=Sum("conflicts"))
+            for qs in parts
+        ]
+    ):
         requests[row["t"]] += row["requests"]
         conflicts[row["t"]] += row["conflicts"]
     chart = bucketize({"requests": requests, "conflicts": conflicts}, rng, ["requests"])

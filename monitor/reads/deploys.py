@@ -68,8 +68,8 @@ def comparison(project: Project, deploy: Deploy, f: totals.Filters = totals.Filt
     {"name", "kind" (count, rate, ms), "before", "after", "delta"} for requests, conflicts,
     conflict rate, 5xx rate and p95; `complete` is False while the hour after is running."""
     at = deploy.ts.replace(second=0, microsecond=0)
-    before = _figures(totals.summary(project, TimeRange(at - COMPARED, at), f))
-    after = _figures(totals.summary(project, TimeRange(at, at + COMPARED), f))
+    hours = [TimeRange(at - COMPARED, at), TimeRange(at, at + COMPARED)]
+    before, after = (_figures(s) for s in totals.summaries(project, hours, f))
     rows = []
     for name, key, kind in ROWS:
         b, a = before[key], after[key]

@@ -156,9 +156,12 @@ def quantile_series(
     qs: Sequence[float] = (0.95,),
     *,
     by_endpoint: bool = False,
+    histograms: bool = False,
 ) -> dict:
     """Latency quantiles per bucket: {key: {bucket start: (requests, [value of each q in
-    ms])}}, the key being the endpoint id when `by_endpoint`, else None.
+    ms])}}, the key being the endpoint id when `by_endpoint`, else None. With `histograms`,
+    each value also carries the bucket's histogram: (requests, [values], (latency buckets,
+    counts)), for a chart that draws it (the endpoint page's heatmap).
 
     The database sums the histograms per time bucket and hands each one over as two arrays
     in bucket order (one row per time bucket); the rule of monitor/rules/latency.py
@@ -247,7 +250,8 @@ def quantile_series(
         buckets, counts = row[-2], row[-1]
         total = sum(counts)
         if total:
-            out[k][floor(t, step)] = (int(total), quantiles_of(buckets, counts, qs))
+            point = (int(total), quantiles_of(buckets, counts, qs))
+            out[k][floor(t, step)] = (*point, (buckets, counts)) if histograms else point
     return out
 
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import IntegerField, Q, QuerySet, Sum, Value
 
 from monitor.models import (
     Endpoint,
@@ -22,7 +22,7 @@ from monitor.models import (
     StatusHourRollup,
     StatusRollup,
 )
-from monitor.reads.grains import pieces
+from monitor.reads.grains import pieces, summed
 from monitor.reads.timerange import TimeRange
 from monitor.rules.latency import quantile
 from monitor.rules.statuses import status_bounds
@@ -117,9 +117,19 @@ def latency_parts(
     ]
 
 
-def _grouped(parts: list[QuerySet], fields: list[str], **sums) -> list[dict]:
-    """Rows of `fields` with their `sums`, read from every part."""
-    return [row for qs in parts for row in qs.values(*fields).annotate(**sums)]
+def one_read(parts: list[QuerySet]) -> list[dict]:
+    """The rows of every part (values querysets with the same columns, e.g. one per piece of
+    one or several ranges) from one statement: UNION ALL, so one round trip whatever the
+    number of pieces and periods."""
+    if not parts:
+        return []
+    parts = [qs.order_by() for qs in parts]
+    return list(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
+
+
+def tagged(parts: list[QuerySet], period: int) -> list[QuerySet]:
+    """`parts` with the index of the period they belong to as the column `period`."""
+    return [qs.annotate(period=Value(period, output_field=IntegerField())) for qs in parts]
 
 
 def _rate(part: int, whole: int) -> float:
@@ -128,16 +138,17 @@ def _rate(part: int, whole: int) -> float:
 
 def summary(project: Project, rng: TimeRange, f: Filters = Filters()) -> dict:
     """Totals for the range: requests, by status, conflicts, conflict rate, by cause, p95."""
-    by_status: dict[str, int] = defaultdict(int)
-    by_cause: dict[str, int] = defaultdict(int)
-    for row in _grouped(status_parts(project, rng, f), ["status", "cause"], total=Sum("n")):
-        by_status[str(row["status"])] += row["total"]
-        if row["cause"]:
-            by_cause[row["cause"]] += row["total"]
-    hist: dict[int, int] = defaultdict(int)
-    for row in _grouped(latency_parts(project, rng, f), ["bucket"], total=Sum("n")):
-        hist[row["bucket"]] += row["total"]
-    return _totals(by_status, by_cause, hist)
+    return summaries(project, [rng], f)[0]
+
+
+def summaries(
+    project: Project,
+    ranges: list[TimeRange],
+    f: Filters = Filters(),  # noqa: B008 - frozen dataclass, never mutated
+) -> list[dict]:
+    """`summary` of each range, from one read of the status rollups and one of the latency
+    rollups for all of them."""
+    return [s for s, _ in _read(project, ranges, f, by_endpoint=False)]
 
 
 def _totals(by_status: dict[str, int], by_cause: dict[str, int], hist: dict[int, int]) -> dict:
@@ -202,62 +213,110 @@ def summary_and_endpoints(
 ) -> tuple[dict, list[dict]]:
     """What `summary` and `endpoints` answer, from one read of each rollup (for a page that
     shows both): the range's totals, and its endpoints with traffic, most requests first."""
-    stats: dict[int, dict] = {}
-    by_status: dict[str, int] = defaultdict(int)
-    by_cause: dict[str, int] = defaultdict(int)
-    for row in _grouped(
-        status_parts(project, rng, f),
-        ["endpoint_id", "status", "cause"],
-        total=Sum("n"),
-        writes=Sum("writes"),
-        conditional=Sum("conditional_writes"),
-    ):
-        ep = stats.setdefault(
-            row["endpoint_id"],
-            {
+    return _read(project, [rng], f, by_endpoint=True)[0]
+
+
+def _read(
+    project: Project, ranges: list[TimeRange], f: Filters, *, by_endpoint: bool
+) -> list[tuple[dict, list[dict]]]:
+    """(summary, endpoints) of each range: the status rollups of every piece of every range
+    in one statement, the latency rollups in another, and the endpoints' names in a third
+    (`by_endpoint`; else the endpoint lists are empty)."""
+    key = ["period", "endpoint_id"] if by_endpoint else ["period"]
+    # Summed over the pieces in the database: a row per period, endpoint and status (or
+    # latency bucket) reaches Python, not one per piece.
+    status_rows = summed(
+        [qs for i, rng in enumerate(ranges) for qs in tagged(status_parts(project, rng, f), i)],
+        [*key, "status", "cause"],
+        ["n", "writes", "conditional_writes"],
+    )
+    latency_rows = summed(
+        [qs for i, rng in enumerate(ranges) for qs in tagged(latency_parts(project, rng, f), i)],
+        [*key, "bucket"],
+        ["n"],
+    )
+    periods = [_Period() for _ in ranges]
+    for period, *row in status_rows:
+        periods[period].add_status(row, by_endpoint)
+    for period, *row in latency_rows:
+        periods[period].add_latency(row, by_endpoint)
+    names = {}
+    if by_endpoint:
+        ids = {ep for p in periods for ep in p.stats}
+        rows = Endpoint.objects.filter(id__in=ids).values_list("id", "method", "route")
+        names = {ep_id: (method, route) for ep_id, method, route in rows} if ids else {}
+    return [p.result(names) for p in periods]
+
+
+class _Period:
+    """Counts of one period as the rollup rows come: the whole and per endpoint."""
+
+    def __init__(self):
+        self.stats: dict[int, dict] = {}
+        self.by_status: dict[str, int] = defaultdict(int)
+        self.by_cause: dict[str, int] = defaultdict(int)
+        self.hists: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        self.hist: dict[int, int] = defaultdict(int)
+
+    def add_status(self, row: list, by_endpoint: bool) -> None:
+        """`row`: ([endpoint id,] status, cause, n, writes, conditional writes)."""
+        if by_endpoint:
+            ep_id, status, cause, n, writes, conditional = row
+        else:
+            status, cause, n, writes, conditional = row
+        status = str(status)
+        self.by_status[status] += n
+        if cause:
+            self.by_cause[cause] += n
+        if not by_endpoint:
+            return
+        ep = self.stats.get(ep_id)
+        if ep is None:
+            ep = self.stats[ep_id] = {
                 "requests": 0,
                 "by_status": defaultdict(int),
                 "conflicts": 0,
                 "writes": 0,
                 "conditional": 0,
-            },
-        )
-        n = row["total"]
-        ep["requests"] += n
-        ep["by_status"][str(row["status"])] += n
-        by_status[str(row["status"])] += n
-        if row["cause"]:
-            ep["conflicts"] += n
-            by_cause[row["cause"]] += n
-        ep["writes"] += row["writes"]
-        ep["conditional"] += row["conditional"]
-    hists: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    hist: dict[int, int] = defaultdict(int)
-    for row in _grouped(latency_parts(project, rng, f), ["endpoint_id", "bucket"], total=Sum("n")):
-        hists[row["endpoint_id"]][row["bucket"]] += row["total"]
-        hist[row["bucket"]] += row["total"]
-    names = Endpoint.objects.filter(id__in=stats.keys()).values_list("id", "method", "route")
-    result = []
-    for ep_id, method, route in names:
-        ep = stats[ep_id]
-        result.append(
-            {
-                "id": ep_id,
-                "method": method,
-                "route": route,
-                "requests": ep["requests"],
-                "by_status": dict(sorted(ep["by_status"].items())),
-                "conflicts": ep["conflicts"],
-                "conflict_rate": _rate(ep["conflicts"], ep["requests"]),
-                "p50_ms": quantile(hists[ep_id], 0.5),
-                "p95_ms": quantile(hists[ep_id], 0.95),
-                "precondition_coverage": (
-                    _rate(ep["conditional"], ep["writes"]) if ep["writes"] else None
-                ),
             }
-        )
-    result.sort(key=lambda e: (-e["requests"], e["route"], e["method"]))
-    return _totals(by_status, by_cause, hist), result
+        ep["requests"] += n
+        ep["by_status"][status] += n
+        if cause:
+            ep["conflicts"] += n
+        ep["writes"] += writes
+        ep["conditional"] += conditional
+
+    def add_latency(self, row: list, by_endpoint: bool) -> None:
+        """`row`: ([endpoint id,] latency bucket, n)."""
+        *ep, bucket, n = row
+        self.hist[bucket] += n
+        if by_endpoint:
+            self.hists[ep[0]][bucket] += n
+
+    def result(self, names: dict[int, tuple[str, str]]) -> tuple[dict, list[dict]]:
+        endpoints = []
+        for ep_id, ep in self.stats.items():
+            if ep_id not in names:
+                continue
+            method, route = names[ep_id]
+            endpoints.append(
+                {
+                    "id": ep_id,
+                    "method": method,
+                    "route": route,
+                    "requests": ep["requests"],
+                    "by_status": dict(sorted(ep["by_status"].items())),
+                    "conflicts": ep["conflicts"],
+                    "conflict_rate": _rate(ep["conflicts"], ep["requests"]),
+                    "p50_ms": quantile(self.hists[ep_id], 0.5),
+                    "p95_ms": quantile(self.hists[ep_id], 0.95),
+                    "precondition_coverage": (
+                        _rate(ep["conditional"], ep["writes"]) if ep["writes"] else None
+                    ),
+                }
+            )
+        endpoints.sort(key=lambda e: (-e["requests"], e["route"], e["method"]))
+        return _totals(self.by_status, self.by_cause, self.hist), endpoints
 
 
 def compared(
@@ -267,9 +326,11 @@ def compared(
 ) -> tuple[dict, list[dict]]:
     """`summary_and_endpoints` of the range with the previous period of the same length
     (`previous`) beside each: the summary's "previous" holds that period's summary, each
-    endpoint's "previous" its figures then (None when it had no traffic)."""
-    summary, endpoints = summary_and_endpoints(project, rng, f)
-    before, before_endpoints = summary_and_endpoints(project, previous(rng), f)
+    endpoint's "previous" its figures then (None when it had no traffic). Both periods are
+    read together (one statement per rollup)."""
+    (summary, endpoints), (before, before_endpoints) = _read(
+        project, [rng, previous(rng)], f, by_endpoint=True
+    )
     summary["previous"] = before
     by_id = {e["id"]: e for e in before_endpoints}
     for e in endpoints:

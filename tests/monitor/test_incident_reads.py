@@ -213,3 +213,19 @@ def test_a_previous_line_read_per_hour_is_shared_among_its_buckets_and_keeps_its
     hour = NOW.replace(minute=0, second=0)
     shared = spread({hour: 10}, HOUR, timedelta(minutes=15))
     assert shared == {hour + timedelta(minutes=15 * i): 2.5 for i in range(4)}
+
+
+@pytest.mark.parametrize("span", [timedelta(hours=1), timedelta(hours=24), timedelta(days=7)])
+def test_the_comparison_and_the_charts_read_both_periods_in_a_fixed_number_of_queries(
+    shop, two_hours, span, django_assert_num_queries
+):
+    from monitor.reads import charts
+
+    # A week is read in minute, hour and day pieces for each period: still one statement per
+    # rollup for both periods (and the endpoints' names), one for the two traffic charts.
+    rng = TimeRange(NOW - span, NOW)
+    with django_assert_num_queries(3):
+        summary, endpoints = totals.compared(shop, rng)
+    assert summary["requests"] and endpoints
+    with django_assert_num_queries(1):
+        charts.traffic_and_causes(shop, rng)
