@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 from django.db import connections
-from django.db.models import Case, F, IntegerField, Sum, Value, When
+from django.db.models import F, Sum
 
 from monitor.models import ClientRollup, Endpoint, Project, ResourceRollup
 from monitor.reads.grains import EpochFloorTo, FloorTo, grain_for, pieces
@@ -87,34 +87,6 @@ def histograms(
             key = row["endpoint_id"] if by_endpoint else None
             hists[key][floor(row["t"], step)][row["bucket"]] += row["n"]
     return hists
-
-
-def band_histograms(
-    project: Project,
-    rng: TimeRange,
-    step: timedelta,
-    last_buckets: Sequence[int],
-    f: Filters = Filters(),  # noqa: B008
-) -> dict[datetime, dict[int, int]]:
-    """Requests per bucket and latency band, summed in the database: {bucket start: {band:
-    n}}. Band i holds the latency buckets up to `last_buckets[i]` (after band i - 1's), the
-    last band every slower one; a page's heatmap reads a few bands per bucket instead of every
-    latency bucket."""
-    band = Case(
-        *(When(bucket__lte=last, then=Value(i)) for i, last in enumerate(last_buckets)),
-        default=Value(len(last_buckets)),
-        output_field=IntegerField(),
-    )
-    out: dict = defaultdict(lambda: defaultdict(int))
-    for qs in latency_parts(project, rng, f, grain_for(step)):
-        rows = (
-            qs.annotate(t=FloorTo("minute", step), band=band)
-            .values("t", "band")
-            .annotate(n=Sum("n"))
-        )
-        for row in rows:
-            out[floor(row["t"], step)][row["band"]] += row["n"]
-    return out
 
 
 def client_rows(project: Project, rng: TimeRange, step: timedelta, client: str) -> Iterator[dict]:
