@@ -10,11 +10,13 @@ a few queries. Every lookup bounds `ts`, which lets Postgres read only the day p
 concerned.
 """
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import NamedTuple
 
 import msgspec
@@ -32,7 +34,13 @@ from monitor.rules.causes import (
     WRITE_METHODS,
     RaceWinner,
 )
-from monitor.rules.outcomes import RETRY_EVIDENCE_WINDOW, RETRY_HORIZON, attempt, is_retry_of
+from monitor.rules.outcomes import (
+    RETRY_EVIDENCE_WINDOW,
+    RETRY_HORIZON,
+    Attempt,
+    attempt,
+    is_retry_of,
+)
 
 # Causes that a race winner or the client's history may change.
 RACING_CAUSES = "('unknown', 'duplicate', 'concurrent_write')"
@@ -335,21 +343,31 @@ def race_winners(project_id: int, losers: list[dict], window: timedelta) -> dict
         candidates[cand[6]].append(cand)
     found = {}
     for loser in losers:
-        answer = ended(loser["ts"], loser["duration_ms"])
-        since = loser["ts"] - window
-        best = None
-        for cand_id, client, method, ts, status, duration, _ in candidates.get(
-            loser["resource"], ()
-        ):
-            done = ended(ts, duration)
-            if client == loser["client"] or not since <= done <= answer:
-                continue
-            order = winner_order(done, ts, client, method, cand_id)
-            if best is None or order > best[0]:
-                best = (order, RaceWinner(cand_id, client, method, ts, status))
+        best = _best_winner(
+            loser["client"],
+            loser["ts"] - window,
+            ended(loser["ts"], loser["duration_ms"]),
+            candidates.get(loser["resource"], ()),
+        )
         if best is not None:
-            found[loser["id"]] = best[1]
+            found[loser["id"]] = best
     return found
+
+
+def _best_winner(
+    client: str | None, since: datetime, answer: datetime, candidates
+) -> RaceWinner | None:
+    """Of the candidates (id, client, method, ts, status, duration_ms, …), the write by another
+    client that ended last from `since` up to `answer` (winner_order), or None."""
+    best = None
+    for cand_id, other, method, ts, status, duration, *_ in candidates:
+        done = ended(ts, duration)
+        if other == client or not since <= done <= answer:
+            continue
+        order = winner_order(done, ts, other, method, cand_id)
+        if best is None or order > best[0]:
+            best = (order, RaceWinner(cand_id, other, method, ts, status))
+    return best[1] if best is not None else None
 
 
 def seen_before(project_id: int, conflicts: list[dict]) -> dict[int, bool]:
@@ -374,53 +392,28 @@ def seen_before(project_id: int, conflicts: list[dict]) -> dict[int, bool]:
     return found
 
 
-# The same client's writes to the conflict's resource after it; for a create (POST), only a
-# POST that shows it is the same create (outcomes.is_retry_of).
-_NEXT_WRITE = f"""
+# The rows that may answer the asks, read per resource over merged spans through the
+# (project, resource, ts) index and of the day partitions concerned: the asking clients'
+# writes (next writes, kind 'n'), the successful writes of any client (race winners, 'w') and
+# any request of the asking clients (history, 'h'). Python picks each ask's answer, by the
+# rules the SQLite lookups apply: overlapping lookups read each row once.
+_CANDIDATES = f"""
+SELECT s.kind, r.id, r.ts, r.client, r.method, r.status, r.duration_ms, r.request_bytes,
+       r.headers, r.query, s.resource
+FROM unnest(%(kinds)b::text[], %(resources)b::text[], %(starts)b::timestamptz[],
+            %(stops)b::timestamptz[]) AS s(kind, resource, start, stop)
+CROSS JOIN LATERAL (
+    SELECT r.id, r.ts, r.client, r.method, r.status, r.duration_ms, r.request_bytes,
+           CASE WHEN s.kind = 'n' THEN r.request_headers END AS headers,
+           CASE WHEN s.kind = 'n' THEN r.query END AS query
     FROM {_TABLE} r
-    WHERE r.project_id = %(project)b AND r.resource = c.resource AND r.client = c.client
-      AND r.method IN ({_WRITE_METHODS}) AND (r.ts > c.ts OR r.id > c.id)
-      AND (c.method <> 'POST' OR (r.method = 'POST' AND CASE WHEN c.key IS NOT NULL
-           THEN r.request_headers ->> 'idempotency-key' = c.key
-           ELSE r.request_bytes = c.bytes AND r.ts <= c.ts + %(evidence)b END))"""
-_END = "r.ts + coalesce(r.duration_ms, 0) * interval '1 millisecond'"
-# Each next-write lookup takes two steps: the time, in the order of the (project, resource,
-# ts) index and of the day partitions, so that the walk stops at the first row found; then
-# the row of that time with the lowest id. One `ORDER BY ts, id` would read every row of the
-# resource in the range and sort them. The winner is read from the writes that started in
-# the window (and SLOWEST_WRITE before it) up to the loser's answer.
-_NEXT_WRITES_AND_WINNERS = f"""
-SELECT c.id, n.id, n.ts, n.method, n.status, n.request_headers, n.query, n.request_bytes,
-       w.id, w.client, w.method, w.ts, w.status, h.seen
-FROM unnest(%(ids)b::bigint[], %(times)b::timestamptz[], %(clients)b::text[],
-            %(resources)b::text[], %(until)b::timestamptz[], %(since)b::timestamptz[],
-            %(answers)b::timestamptz[], %(history)b::timestamptz[], %(methods)b::text[],
-            %(keys)b::text[], %(bytes)b::bigint[])
-    AS c(id, ts, client, resource, until, since, answer, history, method, key, bytes)
-LEFT JOIN LATERAL (
-    SELECT r.ts {_NEXT_WRITE} AND r.ts >= c.ts AND r.ts <= c.until ORDER BY r.ts LIMIT 1
-) AS next_at ON true
-LEFT JOIN LATERAL (
-    SELECT r.id, r.ts, r.method, r.status, r.request_headers, r.query, r.request_bytes
-    {_NEXT_WRITE} AND r.ts = next_at.ts ORDER BY r.id LIMIT 1
-) AS n ON true
-LEFT JOIN LATERAL (
-    SELECT r.id, r.client, r.method, r.ts, r.status
-    FROM {_TABLE} r
-    WHERE r.project_id = %(project)b AND r.resource = c.resource
-      AND r.client IS DISTINCT FROM c.client
-      AND r.status >= 200 AND r.status < 300 AND r.method IN ({_WRITE_METHODS})
-      AND r.ts >= c.since - %(slowest)b AND r.ts <= c.answer
-      AND {_END} >= c.since AND {_END} <= c.answer
-    ORDER BY {_END} DESC, r.ts DESC, coalesce(r.client, '') DESC, r.method DESC, r.id DESC
-    LIMIT 1
-) AS w ON true
-LEFT JOIN LATERAL (
-    SELECT true AS seen FROM {_TABLE} r
-    WHERE r.project_id = %(project)b AND r.resource = c.resource AND r.client = c.client
-      AND r.ts >= c.history AND r.ts < c.ts
-    LIMIT 1
-) AS h ON true
+    WHERE r.project_id = %(project)b AND r.resource = s.resource
+      AND r.ts >= s.start AND r.ts <= s.stop
+      AND CASE s.kind
+          WHEN 'n' THEN r.client = ANY(%(clients)b) AND r.method IN ({_WRITE_METHODS})
+          WHEN 'w' THEN r.status >= 200 AND r.status < 300 AND r.method IN ({_WRITE_METHODS})
+          ELSE r.client = ANY(%(clients)b) END
+) AS r
 """
 
 
@@ -464,37 +457,84 @@ def next_writes_and_winners(project_id: int, asks: list[Ask]) -> list[Found]:
     the conflict, up to `until` (for a create, the first that is its retry). The race winner
     is the successful write by another client to the resource that ended last from `since`
     up to the conflict's answer (winner_order)."""
-    with prepared_cursor() as cursor:
-        set_json_loads(msgspec.json.decode, cursor)
-        cursor.execute(
-            _NEXT_WRITES_AND_WINNERS,
-            {
-                "ids": [a.id for a in asks],
-                "times": [a.ts for a in asks],
-                "clients": [a.client for a in asks],
-                "resources": [a.resource for a in asks],
-                "until": [a.until for a in asks],
-                "since": [a.since for a in asks],
-                "answers": [a.answer for a in asks],
-                "history": [a.history for a in asks],
-                "methods": [a.method for a in asks],
-                "keys": [a.key for a in asks],
-                "bytes": [a.bytes for a in asks],
-                "project": project_id,
-                "evidence": RETRY_EVIDENCE_WINDOW,
-                "slowest": SLOWEST_WRITE,
-            },
-        )
-        history = {a.id for a in asks if a.history is not None}
-        return [
-            Found(
-                row[0],
-                dict(zip(_NEXT_FIELDS, row[1:8], strict=True)) if row[1] is not None else None,
-                RaceWinner(*row[8:13]) if row[8] is not None else None,
-                bool(row[13]) if row[0] in history else None,
+    spans = _spans(asks)
+    writes: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    winners: dict[str, list[tuple]] = defaultdict(list)
+    used: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+    if spans:
+        with prepared_cursor() as cursor:
+            set_json_loads(msgspec.json.decode, cursor)
+            cursor.execute(
+                _CANDIDATES,
+                {
+                    **spans,
+                    "project": project_id,
+                    "clients": sorted({a.client for a in asks if a.client is not None}),
+                },
             )
-            for row in cursor.fetchall()
-        ]
+            rows = cursor.fetchall()
+        for kind, id_, ts, client, method, status, duration, size, headers, query, res in rows:
+            if kind == "n":
+                writes[(client, res)].append(
+                    {
+                        "id": id_,
+                        "ts": ts,
+                        "method": method,
+                        "status": status,
+                        "request_headers": headers,
+                        "query": query,
+                        "request_bytes": size,
+                    }
+                )
+            elif kind == "w":
+                winners[res].append((id_, client, method, ts, status, duration))
+            else:
+                used[(client, res)].append(ts)
+        for pair in writes.values():
+            pair.sort(key=itemgetter("ts", "id"))
+    found = []
+    for a in asks:
+        pair = (a.client, a.resource)
+        nxt = None
+        if a.until is not None and a.client is not None:
+            conflict = Attempt(a.id, a.ts, a.method, 0, None, a.key, a.bytes)
+            nxt = _first_retry(conflict, writes.get(pair, []), a.until)
+        winner = None
+        if a.since is not None:
+            winner = _best_winner(a.client, a.since, a.answer, winners.get(a.resource, ()))
+        seen = None
+        if a.history is not None:
+            seen = any(a.history <= t < a.ts for t in used.get(pair, ()))
+        found.append(Found(a.id, nxt, winner, seen))
+    return found
+
+
+def _spans(asks: list[Ask]) -> dict[str, list] | None:
+    """The spans `_CANDIDATES` reads (kinds, resources, starts, stops), overlapping ones of a
+    kind and resource merged into one; None when no ask needs a row."""
+    wanted: dict[tuple[str, str], list[tuple[datetime, datetime]]] = defaultdict(list)
+    for a in asks:
+        if a.until is not None and a.client is not None:
+            wanted[("n", a.resource)].append((a.ts, a.until))
+        if a.since is not None:
+            wanted[("w", a.resource)].append((a.since - SLOWEST_WRITE, a.answer))
+        if a.history is not None and a.client is not None:
+            wanted[("h", a.resource)].append((a.history, a.ts))
+    columns: dict[str, list] = {"kinds": [], "resources": [], "starts": [], "stops": []}
+    for (kind, resource), spans in wanted.items():
+        spans.sort()
+        merged = [list(spans[0])]
+        for begin, stop in spans[1:]:
+            if begin <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], stop)
+            else:
+                merged.append([begin, stop])
+        for begin, stop in merged:
+            columns["kinds"].append(kind)
+            columns["resources"].append(resource)
+            columns["starts"].append(begin)
+            columns["stops"].append(stop)
+    return columns if columns["kinds"] else None
 
 
 def next_writes(
@@ -581,13 +621,20 @@ def _next_writes_sqlite(
         ):
             writes[(row.pop("client"), row.pop("resource"))].append(row)
         for c, last in chunk:
-            conflict = attempt(c)
-            for row in writes[(c["client"], c["resource"])]:
-                if row["ts"] < c["ts"] or (row["ts"] == c["ts"] and row["id"] <= c["id"]):
-                    continue
-                if row["ts"] > last:
-                    break
-                if is_retry_of(conflict, attempt(row)):
-                    found[c["id"]] = row
-                    break
+            row = _first_retry(attempt(c), writes[(c["client"], c["resource"])], last)
+            if row is not None:
+                found[c["id"]] = row
     return found
+
+
+def _first_retry(conflict: Attempt, writes: list[dict], until: datetime) -> dict | None:
+    """Of the same client's writes to the conflict's resource (row dicts in (ts, id) order),
+    the first after it up to `until` that may be its next attempt (outcomes.is_retry_of)."""
+    for row in writes[bisect_left(writes, conflict.ts, key=itemgetter("ts")) :]:
+        if row["ts"] == conflict.ts and row["id"] <= conflict.id:
+            continue
+        if row["ts"] > until:
+            break
+        if is_retry_of(conflict, attempt(row)):
+            return row
+    return None
