@@ -490,15 +490,17 @@ def next_writes_and_winners(project_id: int, asks: list[Ask]) -> list[Found]:
                 winners[res].append((id_, client, method, ts, status, duration))
             else:
                 used[(client, res)].append(ts)
-        for pair in writes.values():
-            pair.sort(key=itemgetter("ts", "id"))
+        for rows_of_pair in writes.values():
+            rows_of_pair.sort(key=itemgetter("ts", "id"))
+    by_pair = {pair: PairWrites(rows_of_pair) for pair, rows_of_pair in writes.items()}
+    empty = PairWrites([])
     found = []
     for a in asks:
         pair = (a.client, a.resource)
         nxt = None
         if a.until is not None and a.client is not None:
             conflict = Attempt(a.id, a.ts, a.method, 0, None, a.key, a.bytes)
-            nxt = _first_retry(conflict, writes.get(pair, []), a.until)
+            nxt = by_pair.get(pair, empty).first_retry(conflict, a.until)
         winner = None
         if a.since is not None:
             winner = _best_winner(a.client, a.since, a.answer, winners.get(a.resource, ()))
@@ -620,21 +622,46 @@ def _next_writes_sqlite(
             .values(*_NEXT_FIELDS, "client", "resource")
         ):
             writes[(row.pop("client"), row.pop("resource"))].append(row)
+        pairs_writes = {pair: PairWrites(rows) for pair, rows in writes.items()}
+        empty = PairWrites([])
         for c, last in chunk:
-            row = _first_retry(attempt(c), writes[(c["client"], c["resource"])], last)
+            row = pairs_writes.get((c["client"], c["resource"]), empty).first_retry(
+                attempt(c), last
+            )
             if row is not None:
                 found[c["id"]] = row
     return found
 
 
-def _first_retry(conflict: Attempt, writes: list[dict], until: datetime) -> dict | None:
-    """Of the same client's writes to the conflict's resource (row dicts in (ts, id) order),
-    the first after it up to `until` that may be its next attempt (outcomes.is_retry_of)."""
-    for row in writes[bisect_left(writes, conflict.ts, key=itemgetter("ts")) :]:
-        if row["ts"] == conflict.ts and row["id"] <= conflict.id:
-            continue
-        if row["ts"] > until:
-            break
-        if is_retry_of(conflict, attempt(row)):
-            return row
-    return None
+class PairWrites:
+    """The writes of one client to one resource, as row dicts in (ts, id) order, with their
+    POSTs by Idempotency-Key and by request size: the only writes that may retry a create."""
+
+    def __init__(self, rows: list[dict]):
+        self.rows = rows
+        self.by_key: dict[str, list[dict]] = defaultdict(list)
+        self.by_size: dict[int, list[dict]] = defaultdict(list)
+        for row in rows:
+            if row["method"] == "POST":
+                key = (row["request_headers"] or {}).get("idempotency-key")
+                if key is not None:
+                    self.by_key[key].append(row)
+                self.by_size[row["request_bytes"]].append(row)
+
+    def first_retry(self, conflict: Attempt, until: datetime) -> dict | None:
+        """The first write after the conflict up to `until` that may be its next attempt
+        (outcomes.is_retry_of), looked for among those that can be."""
+        if conflict.method != "POST":
+            writes = self.rows
+        elif conflict.idempotency_key is not None:
+            writes = self.by_key.get(conflict.idempotency_key, [])
+        else:
+            writes = self.by_size.get(conflict.request_bytes, [])
+        for row in writes[bisect_left(writes, conflict.ts, key=itemgetter("ts")) :]:
+            if row["ts"] == conflict.ts and row["id"] <= conflict.id:
+                continue
+            if row["ts"] > until:
+                break
+            if is_retry_of(conflict, attempt(row)):
+                return row
+        return None
