@@ -394,9 +394,11 @@ def seen_before(project_id: int, conflicts: list[dict]) -> dict[int, bool]:
 
 # The rows that may answer the asks, read per resource over merged spans through the
 # (project, resource, ts) index and of the day partitions concerned: the asking clients'
-# writes (next writes, kind 'n'), the successful writes of any client (race winners, 'w') and
-# any request of the asking clients (history, 'h'). Python picks each ask's answer, by the
-# rules the SQLite lookups apply: overlapping lookups read each row once.
+# writes (next writes, kind 'n'), their POSTs that may retry a create (the Idempotency-Key or
+# the request size of one of the creates asked about, 'p'), the successful writes of any
+# client (race winners, 'w') and any request of the asking clients (history, 'h'). Python
+# picks each ask's answer by the rules the SQLite lookups apply; overlapping lookups read each
+# row once.
 _CANDIDATES = f"""
 SELECT s.kind, r.id, r.ts, r.client, r.method, r.status, r.duration_ms, r.request_bytes,
        r.headers, r.query, s.resource
@@ -404,13 +406,16 @@ FROM unnest(%(kinds)b::text[], %(resources)b::text[], %(starts)b::timestamptz[],
             %(stops)b::timestamptz[]) AS s(kind, resource, start, stop)
 CROSS JOIN LATERAL (
     SELECT r.id, r.ts, r.client, r.method, r.status, r.duration_ms, r.request_bytes,
-           CASE WHEN s.kind = 'n' THEN r.request_headers END AS headers,
-           CASE WHEN s.kind = 'n' THEN r.query END AS query
+           CASE WHEN s.kind IN ('n', 'p') THEN r.request_headers END AS headers,
+           CASE WHEN s.kind IN ('n', 'p') THEN r.query END AS query
     FROM {_TABLE} r
     WHERE r.project_id = %(project)b AND r.resource = s.resource
       AND r.ts >= s.start AND r.ts <= s.stop
       AND CASE s.kind
           WHEN 'n' THEN r.client = ANY(%(clients)b) AND r.method IN ({_WRITE_METHODS})
+          WHEN 'p' THEN r.client = ANY(%(clients)b) AND r.method = 'POST'
+              AND (r.request_headers ->> 'idempotency-key' = ANY(%(keys)b)
+                   OR r.request_bytes = ANY(%(sizes)b))
           WHEN 'w' THEN r.status >= 200 AND r.status < 300 AND r.method IN ({_WRITE_METHODS})
           ELSE r.client = ANY(%(clients)b) END
 ) AS r
@@ -458,7 +463,7 @@ def next_writes_and_winners(project_id: int, asks: list[Ask]) -> list[Found]:
     is the successful write by another client to the resource that ended last from `since`
     up to the conflict's answer (winner_order)."""
     spans = _spans(asks)
-    writes: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    writes: dict[tuple[str, str], dict[int, dict]] = defaultdict(dict)
     winners: dict[str, list[tuple]] = defaultdict(list)
     used: dict[tuple[str, str], list[datetime]] = defaultdict(list)
     if spans:
@@ -470,29 +475,30 @@ def next_writes_and_winners(project_id: int, asks: list[Ask]) -> list[Found]:
                     **spans,
                     "project": project_id,
                     "clients": sorted({a.client for a in asks if a.client is not None}),
+                    "keys": sorted({a.key for a in asks if a.key is not None}),
+                    "sizes": sorted({a.bytes for a in asks if a.bytes is not None}),
                 },
             )
             rows = cursor.fetchall()
         for kind, id_, ts, client, method, status, duration, size, headers, query, res in rows:
-            if kind == "n":
-                writes[(client, res)].append(
-                    {
-                        "id": id_,
-                        "ts": ts,
-                        "method": method,
-                        "status": status,
-                        "request_headers": headers,
-                        "query": query,
-                        "request_bytes": size,
-                    }
-                )
+            if kind in ("n", "p"):
+                writes[(client, res)][id_] = {
+                    "id": id_,
+                    "ts": ts,
+                    "method": method,
+                    "status": status,
+                    "request_headers": headers,
+                    "query": query,
+                    "request_bytes": size,
+                }
             elif kind == "w":
                 winners[res].append((id_, client, method, ts, status, duration))
             else:
                 used[(client, res)].append(ts)
-        for rows_of_pair in writes.values():
-            rows_of_pair.sort(key=itemgetter("ts", "id"))
-    by_pair = {pair: PairWrites(rows_of_pair) for pair, rows_of_pair in writes.items()}
+    by_pair = {
+        pair: PairWrites(sorted(rows_of_pair.values(), key=itemgetter("ts", "id")))
+        for pair, rows_of_pair in writes.items()
+    }
     empty = PairWrites([])
     found = []
     for a in asks:
@@ -517,7 +523,8 @@ def _spans(asks: list[Ask]) -> dict[str, list] | None:
     wanted: dict[tuple[str, str], list[tuple[datetime, datetime]]] = defaultdict(list)
     for a in asks:
         if a.until is not None and a.client is not None:
-            wanted[("n", a.resource)].append((a.ts, a.until))
+            # A create is retried by a POST of the same key or size only (PairWrites).
+            wanted[("p" if a.method == "POST" else "n", a.resource)].append((a.ts, a.until))
         if a.since is not None:
             wanted[("w", a.resource)].append((a.since - SLOWEST_WRITE, a.answer))
         if a.history is not None and a.client is not None:
