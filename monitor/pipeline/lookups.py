@@ -14,7 +14,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import NamedTuple
@@ -93,9 +93,9 @@ class Decidable:
     - stored 409s that a winner may explain on a resource of its successful writes (`won`)
       within `race_span`, which one of those writes may have beaten (or beaten more closely
       than the winner they hold: the answer must not depend on the order batches come in);
-    - stored 409s on PUT by a client to a resource that the batch shows the same client using
-      before (`seen`: {(client, resource): (first, last)}) within `seen_span`: its history
-      tells a create from an update.
+    - stored 409s on PUT within `seen_span` by a client to a resource that one of the batch's
+      rows shows the same client using within HISTORY before: its history tells a create from
+      an update (the batch's rows are read where they are stored, by `batch_id`).
     """
 
     project_id: int
@@ -105,7 +105,6 @@ class Decidable:
     retry_span: tuple[datetime, datetime] | None
     won: set[str]
     race_span: tuple[datetime, datetime] | None
-    seen: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
     seen_span: tuple[datetime, datetime] | None = None
 
     def bounds(self) -> tuple[datetime, datetime]:
@@ -150,14 +149,11 @@ WHERE r.ts >= %(start)b AND r.ts <= %(end)b AND r.id IN (
     SELECT c.id FROM {_TABLE} c
     WHERE c.project_id = %(project)b AND c.status = 409 AND c.batch_id IS DISTINCT FROM %(batch)b
       AND c.method = 'PUT' AND (c.cause IS NULL OR c.cause IN {RACING_CAUSES})
-      AND c.resource = ANY(%(seen_resources)b)
       AND c.ts >= %(seen_start)b AND c.ts <= %(seen_end)b
       AND EXISTS (
-        SELECT FROM unnest(%(seen_clients)b::text[], %(seen_resources)b::text[],
-                           %(seen_firsts)b::timestamptz[], %(seen_lasts)b::timestamptz[])
-            AS w(client, resource, first, last)
-        WHERE w.client = c.client AND w.resource = c.resource AND w.first < c.ts
-          AND c.ts <= w.last + %(history)b)
+        SELECT FROM {_TABLE} b
+        WHERE b.project_id = %(project)b AND b.resource = c.resource AND b.client = c.client
+          AND b.batch_id = %(batch)b AND b.ts >= c.ts - %(history)b AND b.ts < c.ts)
 )
 ORDER BY r.id FOR NO KEY UPDATE OF r
 """
@@ -197,10 +193,6 @@ def lock_decidable(d: Decidable) -> Callable[[], list[dict]]:
                     "race_end": race_end,
                     "seen_start": seen_start,
                     "seen_end": seen_end,
-                    "seen_clients": [client for client, _ in d.seen],
-                    "seen_resources": [resource for _, resource in d.seen],
-                    "seen_firsts": [span[0] for span in d.seen.values()],
-                    "seen_lasts": [span[1] for span in d.seen.values()],
                     "history": HISTORY,
                     "evidence": RETRY_EVIDENCE_WINDOW,
                 },
@@ -273,26 +265,34 @@ def _race_candidates(d: Decidable) -> set[int]:
 
 
 def _seen_candidates(d: Decidable) -> set[int]:
-    if d.seen_span is None or not d.seen:
+    if d.seen_span is None:
         return set()
-    found = set()
-    for cid, ts, client, resource in (
+    conflicts = list(
         _stored(d)
         .filter(
             Q(cause__isnull=True) | Q(cause__in=_RACING),
-            resource__in={resource for _, resource in d.seen},
-            client__in={client for client, _ in d.seen},
+            client__isnull=False,
             ts__gte=d.seen_span[0],
             ts__lte=d.seen_span[1],
             status=409,
             method="PUT",
         )
         .values_list("id", "ts", "client", "resource")
-    ):
-        span = d.seen.get((client, resource))
-        if span and span[0] < ts <= span[1] + HISTORY:
-            found.add(cid)
-    return found
+    )
+    if not conflicts:
+        return set()
+    used = defaultdict(list)
+    for client, resource, ts in Request.objects.filter(
+        batch_id=d.batch_id,
+        client__in={c[2] for c in conflicts},
+        resource__in={c[3] for c in conflicts},
+    ).values_list("client", "resource", "ts"):
+        used[(client, resource)].append(ts)
+    return {
+        cid
+        for cid, ts, client, resource in conflicts
+        if any(ts - HISTORY <= t < ts for t in used[(client, resource)])
+    }
 
 
 def _successful_writes(
