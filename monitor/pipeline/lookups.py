@@ -358,11 +358,13 @@ def _best_winner(
     client: str | None, since: datetime, answer: datetime, candidates
 ) -> RaceWinner | None:
     """Of the candidates (id, client, method, ts, status, duration_ms, …), the write by another
-    client that ended last from `since` up to `answer` (winner_order), or None."""
+    client that started at most SLOWEST_WRITE before `since` and ended last from `since` up to
+    `answer` (winner_order), or None."""
     best = None
+    earliest = since - SLOWEST_WRITE
     for cand_id, other, method, ts, status, duration, *_ in candidates:
         done = ended(ts, duration)
-        if other == client or not since <= done <= answer:
+        if other == client or ts < earliest or not since <= done <= answer:
             continue
         order = winner_order(done, ts, other, method, cand_id)
         if best is None or order > best[0]:
