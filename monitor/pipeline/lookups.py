@@ -139,6 +139,16 @@ WHERE r.ts >= %(start)b AND r.ts <= %(end)b AND r.id IN (
                OR w.first <= c.ts + c.next_attempt_ms * interval '1 millisecond')
           AND (c.method <> 'POST' OR c.request_headers ? 'idempotency-key'
                OR w.first <= c.ts + %(evidence)b))
+      -- A create that is no longer pending changes only with a retry in the batch.
+      AND (c.method <> 'POST' OR c.retry_outcome = 'pending' OR EXISTS (
+        SELECT FROM {_TABLE} b
+        WHERE b.project_id = %(project)b AND b.resource = c.resource AND b.client = c.client
+          AND b.batch_id = %(batch)b AND b.method = 'POST'
+          AND b.ts >= c.ts AND b.ts <= c.ts + %(horizon)b AND (b.ts > c.ts OR b.id > c.id)
+          AND CASE WHEN c.request_headers ? 'idempotency-key'
+              THEN b.request_headers ->> 'idempotency-key'
+                   = c.request_headers ->> 'idempotency-key'
+              ELSE b.request_bytes = c.request_bytes AND b.ts <= c.ts + %(evidence)b END))
   UNION ALL
     SELECT c.id FROM {_TABLE} c
     WHERE c.project_id = %(project)b AND c.status = 409 AND c.batch_id IS DISTINCT FROM %(batch)b
@@ -195,6 +205,7 @@ def lock_decidable(d: Decidable) -> Callable[[], list[dict]]:
                     "seen_end": seen_end,
                     "history": HISTORY,
                     "evidence": RETRY_EVIDENCE_WINDOW,
+                    "horizon": RETRY_HORIZON,
                 },
             )
             open_cursor = stack.pop_all()
@@ -224,7 +235,8 @@ def _retry_candidates(d: Decidable) -> set[int]:
     if d.retry_span is None or not d.writes:
         return set()
     found = set()
-    for cid, ts, client, resource, next_ms, method, headers in (
+    creates = None
+    for cid, ts, client, resource, next_ms, method, headers, outcome, size in (
         _stored(d)
         .filter(
             resource__in={resource for _, resource in d.writes},
@@ -233,7 +245,15 @@ def _retry_candidates(d: Decidable) -> set[int]:
             ts__lte=d.retry_span[1],
         )
         .values_list(
-            "id", "ts", "client", "resource", "next_attempt_ms", "method", "request_headers"
+            "id",
+            "ts",
+            "client",
+            "resource",
+            "next_attempt_ms",
+            "method",
+            "request_headers",
+            "retry_outcome",
+            "request_bytes",
         )
     ):
         times = d.writes.get((client, resource))
@@ -243,8 +263,32 @@ def _retry_candidates(d: Decidable) -> set[int]:
             continue  # decided by a write before anything this batch brings
         if _unkeyed_create(method, headers) and times[0] > ts + RETRY_EVIDENCE_WINDOW:
             continue  # a create without a key is retried within the evidence window only
+        if method == "POST" and outcome != "pending":
+            # A create that is no longer pending changes only with a retry in the batch.
+            if creates is None:
+                creates = _batch_creates(d.batch_id)
+            conflict = Attempt(
+                cid, ts, method, 0, None, (headers or {}).get("idempotency-key"), size
+            )
+            retry = creates.get((client, resource), PairWrites([])).first_retry(
+                conflict, ts + RETRY_HORIZON
+            )
+            if retry is None:
+                continue
         found.add(cid)
     return found
+
+
+def _batch_creates(batch_id: int) -> dict[tuple[str, str], "PairWrites"]:
+    """The POSTs of a batch by client and resource (SQLite)."""
+    pairs = defaultdict(list)
+    for row in (
+        Request.objects.filter(batch_id=batch_id, method="POST")
+        .order_by("ts", "id")
+        .values(*_NEXT_FIELDS, "client", "resource")
+    ):
+        pairs[(row.pop("client"), row.pop("resource"))].append(row)
+    return {pair: PairWrites(rows) for pair, rows in pairs.items()}
 
 
 def _race_candidates(d: Decidable) -> set[int]:
