@@ -138,17 +138,18 @@ WHERE r.ts >= %(start)b AND r.ts <= %(end)b AND r.id IN (
           AND (c.next_attempt_ms IS NULL
                OR w.first <= c.ts + c.next_attempt_ms * interval '1 millisecond')
           AND (c.method <> 'POST' OR c.request_headers ? 'idempotency-key'
-               OR w.first <= c.ts + %(evidence)b))
-      -- A create that is no longer pending changes only with a retry in the batch.
-      AND (c.method <> 'POST' OR c.retry_outcome = 'pending' OR EXISTS (
-        SELECT FROM {_TABLE} b
-        WHERE b.project_id = %(project)b AND b.resource = c.resource AND b.client = c.client
-          AND b.batch_id = %(batch)b AND b.method = 'POST'
-          AND b.ts >= c.ts AND b.ts <= c.ts + %(horizon)b AND (b.ts > c.ts OR b.id > c.id)
-          AND CASE WHEN c.request_headers ? 'idempotency-key'
-              THEN b.request_headers ->> 'idempotency-key'
-                   = c.request_headers ->> 'idempotency-key'
-              ELSE b.request_bytes = c.request_bytes AND b.ts <= c.ts + %(evidence)b END))
+               OR w.first <= c.ts + %(evidence)b)
+          -- A create no longer pending changes only with its retry among the pair's writes.
+          AND (c.method <> 'POST' OR c.retry_outcome = 'pending' OR EXISTS (
+            SELECT FROM {_TABLE} b
+            WHERE b.project_id = %(project)b AND b.resource = c.resource
+              AND b.client = c.client AND b.batch_id = %(batch)b AND b.method = 'POST'
+              AND b.ts >= greatest(c.ts, w.first) AND b.ts <= least(c.ts + %(horizon)b, w.last)
+              AND (b.ts > c.ts OR b.id > c.id)
+              AND CASE WHEN c.request_headers ? 'idempotency-key'
+                  THEN b.request_headers ->> 'idempotency-key'
+                       = c.request_headers ->> 'idempotency-key'
+                  ELSE b.request_bytes = c.request_bytes AND b.ts <= c.ts + %(evidence)b END)))
   UNION ALL
     SELECT c.id FROM {_TABLE} c
     WHERE c.project_id = %(project)b AND c.status = 409 AND c.batch_id IS DISTINCT FROM %(batch)b
