@@ -89,7 +89,9 @@ class Decidable:
       its writes (`writes`: {(client, resource): sorted times}) within `retry_span`, which that
       write may be the next attempt after: all but those whose next write (`next_attempt_ms`)
       came before the pair's first write in the batch (one decided between two of its writes
-      is decided again, and stays as it was);
+      is decided again, and stays as it was), and creates (POST) no longer `pending` unless
+      the batch holds their retry (same Idempotency-Key, or same size within the evidence
+      window): nothing else can change them;
     - stored 409s that a winner may explain on a resource of its successful writes (`won`)
       within `race_span`, which one of those writes may have beaten (or beaten more closely
       than the winner they hold: the answer must not depend on the order batches come in);
