@@ -169,8 +169,9 @@ def _decidable(
     """What the batch may decide (lookups.Decidable), or None when nothing: its own
     conflicts; stored ones of the same client and resource up to RETRY_HORIZON before one of
     its writes (the write may be their next attempt); unlinked 409s on a resource up to the
-    race window after one of its successful writes (it may be their race winner). Conflicts
-    older than the raw retention are final."""
+    race window after one of its successful writes (it may be their race winner); 409s on PUT
+    up to HISTORY after one of its rows (it may be their client's history with the resource).
+    Conflicts older than the raw retention are final."""
     own_times = {r["id"]: r["ts"] for r in rows if r["status"] in CONFLICT_STATUSES}
     writes = [r for r in rows if r["method"] in WRITE_METHODS]
     write_times = writes_by_pair(writes)
@@ -186,26 +187,14 @@ def _decidable(
         first = min(r["ts"] for r in wins) - SLOWEST_WRITE
         last = max(ended(r["ts"], r["duration_ms"]) for r in wins)
         race_span = (max(oldest, first), last + project.race_window)
-    seen: dict[tuple[str, str], tuple[datetime, datetime]] = {}
-    for r in rows:
-        if r["client"] is not None:
-            key = (r["client"], r["resource"])
-            span = seen.get(key)
-            seen[key] = (
-                (r["ts"], r["ts"])
-                if span is None
-                else (min(span[0], r["ts"]), max(span[1], r["ts"]))
-            )
-    seen_span = None
-    if seen:
-        seen_span = (
-            max(oldest, min(s[0] for s in seen.values())),
-            max(s[1] for s in seen.values()) + HISTORY,
-        )
+    # Stored PUT conflicts up to HISTORY after one of its rows: a row may be their client's
+    # history with the resource.
+    used = [r["ts"] for r in rows if r["client"] is not None]
+    seen_span = (max(oldest, min(used)), max(used) + HISTORY) if used else None
     if not own_times and retry_span is None and race_span is None and seen_span is None:
         return None
     return Decidable(
-        project.id, batch_id, own_times, write_times, retry_span, won, race_span, seen, seen_span
+        project.id, batch_id, own_times, write_times, retry_span, won, race_span, seen_span
     )
 
 

@@ -10,11 +10,13 @@ a few queries. Every lookup bounds `ts`, which lets Postgres read only the day p
 concerned.
 """
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import NamedTuple
 
 import msgspec
@@ -32,7 +34,13 @@ from monitor.rules.causes import (
     WRITE_METHODS,
     RaceWinner,
 )
-from monitor.rules.outcomes import RETRY_EVIDENCE_WINDOW, RETRY_HORIZON, attempt, is_retry_of
+from monitor.rules.outcomes import (
+    RETRY_EVIDENCE_WINDOW,
+    RETRY_HORIZON,
+    Attempt,
+    attempt,
+    is_retry_of,
+)
 
 # Causes that a race winner or the client's history may change.
 RACING_CAUSES = "('unknown', 'duplicate', 'concurrent_write')"
@@ -81,13 +89,15 @@ class Decidable:
       its writes (`writes`: {(client, resource): sorted times}) within `retry_span`, which that
       write may be the next attempt after: all but those whose next write (`next_attempt_ms`)
       came before the pair's first write in the batch (one decided between two of its writes
-      is decided again, and stays as it was);
+      is decided again, and stays as it was), and creates (POST) no longer `pending` unless
+      the batch holds their retry (same Idempotency-Key, or same size within the evidence
+      window): nothing else can change them;
     - stored 409s that a winner may explain on a resource of its successful writes (`won`)
       within `race_span`, which one of those writes may have beaten (or beaten more closely
       than the winner they hold: the answer must not depend on the order batches come in);
-    - stored 409s on PUT by a client to a resource that the batch shows the same client using
-      before (`seen`: {(client, resource): (first, last)}) within `seen_span`: its history
-      tells a create from an update.
+    - stored 409s on PUT within `seen_span` by a client to a resource that one of the batch's
+      rows shows the same client using within HISTORY before: its history tells a create from
+      an update (the batch's rows are read where they are stored, by `batch_id`).
     """
 
     project_id: int
@@ -97,7 +107,6 @@ class Decidable:
     retry_span: tuple[datetime, datetime] | None
     won: set[str]
     race_span: tuple[datetime, datetime] | None
-    seen: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
     seen_span: tuple[datetime, datetime] | None = None
 
     def bounds(self) -> tuple[datetime, datetime]:
@@ -131,7 +140,18 @@ WHERE r.ts >= %(start)b AND r.ts <= %(end)b AND r.id IN (
           AND (c.next_attempt_ms IS NULL
                OR w.first <= c.ts + c.next_attempt_ms * interval '1 millisecond')
           AND (c.method <> 'POST' OR c.request_headers ? 'idempotency-key'
-               OR w.first <= c.ts + %(evidence)b))
+               OR w.first <= c.ts + %(evidence)b)
+          -- A create no longer pending changes only with its retry among the pair's writes.
+          AND (c.method <> 'POST' OR c.retry_outcome = 'pending' OR EXISTS (
+            SELECT FROM {_TABLE} b
+            WHERE b.project_id = %(project)b AND b.resource = c.resource
+              AND b.client = c.client AND b.batch_id = %(batch)b AND b.method = 'POST'
+              AND b.ts >= greatest(c.ts, w.first) AND b.ts <= least(c.ts + %(horizon)b, w.last)
+              AND (b.ts > c.ts OR b.id > c.id)
+              AND CASE WHEN c.request_headers ? 'idempotency-key'
+                  THEN b.request_headers ->> 'idempotency-key'
+                       = c.request_headers ->> 'idempotency-key'
+                  ELSE b.request_bytes = c.request_bytes AND b.ts <= c.ts + %(evidence)b END)))
   UNION ALL
     SELECT c.id FROM {_TABLE} c
     WHERE c.project_id = %(project)b AND c.status = 409 AND c.batch_id IS DISTINCT FROM %(batch)b
@@ -142,14 +162,11 @@ WHERE r.ts >= %(start)b AND r.ts <= %(end)b AND r.id IN (
     SELECT c.id FROM {_TABLE} c
     WHERE c.project_id = %(project)b AND c.status = 409 AND c.batch_id IS DISTINCT FROM %(batch)b
       AND c.method = 'PUT' AND (c.cause IS NULL OR c.cause IN {RACING_CAUSES})
-      AND c.resource = ANY(%(seen_resources)b)
       AND c.ts >= %(seen_start)b AND c.ts <= %(seen_end)b
       AND EXISTS (
-        SELECT FROM unnest(%(seen_clients)b::text[], %(seen_resources)b::text[],
-                           %(seen_firsts)b::timestamptz[], %(seen_lasts)b::timestamptz[])
-            AS w(client, resource, first, last)
-        WHERE w.client = c.client AND w.resource = c.resource AND w.first < c.ts
-          AND c.ts <= w.last + %(history)b)
+        SELECT FROM {_TABLE} b
+        WHERE b.project_id = %(project)b AND b.resource = c.resource AND b.client = c.client
+          AND b.batch_id = %(batch)b AND b.ts >= c.ts - %(history)b AND b.ts < c.ts)
 )
 ORDER BY r.id FOR NO KEY UPDATE OF r
 """
@@ -189,12 +206,9 @@ def lock_decidable(d: Decidable) -> Callable[[], list[dict]]:
                     "race_end": race_end,
                     "seen_start": seen_start,
                     "seen_end": seen_end,
-                    "seen_clients": [client for client, _ in d.seen],
-                    "seen_resources": [resource for _, resource in d.seen],
-                    "seen_firsts": [span[0] for span in d.seen.values()],
-                    "seen_lasts": [span[1] for span in d.seen.values()],
                     "history": HISTORY,
                     "evidence": RETRY_EVIDENCE_WINDOW,
+                    "horizon": RETRY_HORIZON,
                 },
             )
             open_cursor = stack.pop_all()
@@ -224,7 +238,8 @@ def _retry_candidates(d: Decidable) -> set[int]:
     if d.retry_span is None or not d.writes:
         return set()
     found = set()
-    for cid, ts, client, resource, next_ms, method, headers in (
+    creates = None
+    for cid, ts, client, resource, next_ms, method, headers, outcome, size in (
         _stored(d)
         .filter(
             resource__in={resource for _, resource in d.writes},
@@ -233,7 +248,15 @@ def _retry_candidates(d: Decidable) -> set[int]:
             ts__lte=d.retry_span[1],
         )
         .values_list(
-            "id", "ts", "client", "resource", "next_attempt_ms", "method", "request_headers"
+            "id",
+            "ts",
+            "client",
+            "resource",
+            "next_attempt_ms",
+            "method",
+            "request_headers",
+            "retry_outcome",
+            "request_bytes",
         )
     ):
         times = d.writes.get((client, resource))
@@ -243,8 +266,32 @@ def _retry_candidates(d: Decidable) -> set[int]:
             continue  # decided by a write before anything this batch brings
         if _unkeyed_create(method, headers) and times[0] > ts + RETRY_EVIDENCE_WINDOW:
             continue  # a create without a key is retried within the evidence window only
+        if method == "POST" and outcome != "pending":
+            # A create that is no longer pending changes only with a retry in the batch.
+            if creates is None:
+                creates = _batch_creates(d.batch_id)
+            conflict = Attempt(
+                cid, ts, method, 0, None, (headers or {}).get("idempotency-key"), size
+            )
+            retry = creates.get((client, resource), PairWrites([])).first_retry(
+                conflict, ts + RETRY_HORIZON
+            )
+            if retry is None:
+                continue
         found.add(cid)
     return found
+
+
+def _batch_creates(batch_id: int) -> dict[tuple[str, str], "PairWrites"]:
+    """The POSTs of a batch by client and resource (SQLite)."""
+    pairs = defaultdict(list)
+    for row in (
+        Request.objects.filter(batch_id=batch_id, method="POST")
+        .order_by("ts", "id")
+        .values(*_NEXT_FIELDS, "client", "resource")
+    ):
+        pairs[(row.pop("client"), row.pop("resource"))].append(row)
+    return {pair: PairWrites(rows) for pair, rows in pairs.items()}
 
 
 def _race_candidates(d: Decidable) -> set[int]:
@@ -265,26 +312,34 @@ def _race_candidates(d: Decidable) -> set[int]:
 
 
 def _seen_candidates(d: Decidable) -> set[int]:
-    if d.seen_span is None or not d.seen:
+    if d.seen_span is None:
         return set()
-    found = set()
-    for cid, ts, client, resource in (
+    conflicts = list(
         _stored(d)
         .filter(
             Q(cause__isnull=True) | Q(cause__in=_RACING),
-            resource__in={resource for _, resource in d.seen},
-            client__in={client for client, _ in d.seen},
+            client__isnull=False,
             ts__gte=d.seen_span[0],
             ts__lte=d.seen_span[1],
             status=409,
             method="PUT",
         )
         .values_list("id", "ts", "client", "resource")
-    ):
-        span = d.seen.get((client, resource))
-        if span and span[0] < ts <= span[1] + HISTORY:
-            found.add(cid)
-    return found
+    )
+    if not conflicts:
+        return set()
+    used = defaultdict(list)
+    for client, resource, ts in Request.objects.filter(
+        batch_id=d.batch_id,
+        client__in={c[2] for c in conflicts},
+        resource__in={c[3] for c in conflicts},
+    ).values_list("client", "resource", "ts"):
+        used[(client, resource)].append(ts)
+    return {
+        cid
+        for cid, ts, client, resource in conflicts
+        if any(ts - HISTORY <= t < ts for t in used[(client, resource)])
+    }
 
 
 def _successful_writes(
@@ -335,21 +390,33 @@ def race_winners(project_id: int, losers: list[dict], window: timedelta) -> dict
         candidates[cand[6]].append(cand)
     found = {}
     for loser in losers:
-        answer = ended(loser["ts"], loser["duration_ms"])
-        since = loser["ts"] - window
-        best = None
-        for cand_id, client, method, ts, status, duration, _ in candidates.get(
-            loser["resource"], ()
-        ):
-            done = ended(ts, duration)
-            if client == loser["client"] or not since <= done <= answer:
-                continue
-            order = winner_order(done, ts, client, method, cand_id)
-            if best is None or order > best[0]:
-                best = (order, RaceWinner(cand_id, client, method, ts, status))
+        best = _best_winner(
+            loser["client"],
+            loser["ts"] - window,
+            ended(loser["ts"], loser["duration_ms"]),
+            candidates.get(loser["resource"], ()),
+        )
         if best is not None:
-            found[loser["id"]] = best[1]
+            found[loser["id"]] = best
     return found
+
+
+def _best_winner(
+    client: str | None, since: datetime, answer: datetime, candidates
+) -> RaceWinner | None:
+    """Of the candidates (id, client, method, ts, status, duration_ms, …), the write by another
+    client that started at most SLOWEST_WRITE before `since` and ended last from `since` up to
+    `answer` (winner_order), or None."""
+    best = None
+    earliest = since - SLOWEST_WRITE
+    for cand_id, other, method, ts, status, duration, *_ in candidates:
+        done = ended(ts, duration)
+        if other == client or ts < earliest or not since <= done <= answer:
+            continue
+        order = winner_order(done, ts, other, method, cand_id)
+        if best is None or order > best[0]:
+            best = (order, RaceWinner(cand_id, other, method, ts, status))
+    return best[1] if best is not None else None
 
 
 def seen_before(project_id: int, conflicts: list[dict]) -> dict[int, bool]:
@@ -374,53 +441,33 @@ def seen_before(project_id: int, conflicts: list[dict]) -> dict[int, bool]:
     return found
 
 
-# The same client's writes to the conflict's resource after it; for a create (POST), only a
-# POST that shows it is the same create (outcomes.is_retry_of).
-_NEXT_WRITE = f"""
+# The rows that may answer the asks, read per resource over merged spans through the
+# (project, resource, ts) index and of the day partitions concerned: the asking clients'
+# writes (next writes, kind 'n'), their POSTs that may retry a create (the Idempotency-Key or
+# the request size of one of the creates asked about, 'p'), the successful writes of any
+# client (race winners, 'w') and any request of the asking clients (history, 'h'). Python
+# picks each ask's answer by the rules the SQLite lookups apply; overlapping lookups read each
+# row once.
+_CANDIDATES = f"""
+SELECT s.kind, r.id, r.ts, r.client, r.method, r.status, r.duration_ms, r.request_bytes,
+       r.headers, r.query, s.resource
+FROM unnest(%(kinds)b::text[], %(resources)b::text[], %(starts)b::timestamptz[],
+            %(stops)b::timestamptz[]) AS s(kind, resource, start, stop)
+CROSS JOIN LATERAL (
+    SELECT r.id, r.ts, r.client, r.method, r.status, r.duration_ms, r.request_bytes,
+           CASE WHEN s.kind IN ('n', 'p') THEN r.request_headers END AS headers,
+           CASE WHEN s.kind IN ('n', 'p') THEN r.query END AS query
     FROM {_TABLE} r
-    WHERE r.project_id = %(project)b AND r.resource = c.resource AND r.client = c.client
-      AND r.method IN ({_WRITE_METHODS}) AND (r.ts > c.ts OR r.id > c.id)
-      AND (c.method <> 'POST' OR (r.method = 'POST' AND CASE WHEN c.key IS NOT NULL
-           THEN r.request_headers ->> 'idempotency-key' = c.key
-           ELSE r.request_bytes = c.bytes AND r.ts <= c.ts + %(evidence)b END))"""
-_END = "r.ts + coalesce(r.duration_ms, 0) * interval '1 millisecond'"
-# Each next-write lookup takes two steps: the time, in the order of the (project, resource,
-# ts) index and of the day partitions, so that the walk stops at the first row found; then
-# the row of that time with the lowest id. One `ORDER BY ts, id` would read every row of the
-# resource in the range and sort them. The winner is read from the writes that started in
-# the window (and SLOWEST_WRITE before it) up to the loser's answer.
-_NEXT_WRITES_AND_WINNERS = f"""
-SELECT c.id, n.id, n.ts, n.method, n.status, n.request_headers, n.query, n.request_bytes,
-       w.id, w.client, w.method, w.ts, w.status, h.seen
-FROM unnest(%(ids)b::bigint[], %(times)b::timestamptz[], %(clients)b::text[],
-            %(resources)b::text[], %(until)b::timestamptz[], %(since)b::timestamptz[],
-            %(answers)b::timestamptz[], %(history)b::timestamptz[], %(methods)b::text[],
-            %(keys)b::text[], %(bytes)b::bigint[])
-    AS c(id, ts, client, resource, until, since, answer, history, method, key, bytes)
-LEFT JOIN LATERAL (
-    SELECT r.ts {_NEXT_WRITE} AND r.ts >= c.ts AND r.ts <= c.until ORDER BY r.ts LIMIT 1
-) AS next_at ON true
-LEFT JOIN LATERAL (
-    SELECT r.id, r.ts, r.method, r.status, r.request_headers, r.query, r.request_bytes
-    {_NEXT_WRITE} AND r.ts = next_at.ts ORDER BY r.id LIMIT 1
-) AS n ON true
-LEFT JOIN LATERAL (
-    SELECT r.id, r.client, r.method, r.ts, r.status
-    FROM {_TABLE} r
-    WHERE r.project_id = %(project)b AND r.resource = c.resource
-      AND r.client IS DISTINCT FROM c.client
-      AND r.status >= 200 AND r.status < 300 AND r.method IN ({_WRITE_METHODS})
-      AND r.ts >= c.since - %(slowest)b AND r.ts <= c.answer
-      AND {_END} >= c.since AND {_END} <= c.answer
-    ORDER BY {_END} DESC, r.ts DESC, coalesce(r.client, '') DESC, r.method DESC, r.id DESC
-    LIMIT 1
-) AS w ON true
-LEFT JOIN LATERAL (
-    SELECT true AS seen FROM {_TABLE} r
-    WHERE r.project_id = %(project)b AND r.resource = c.resource AND r.client = c.client
-      AND r.ts >= c.history AND r.ts < c.ts
-    LIMIT 1
-) AS h ON true
+    WHERE r.project_id = %(project)b AND r.resource = s.resource
+      AND r.ts >= s.start AND r.ts <= s.stop
+      AND CASE s.kind
+          WHEN 'n' THEN r.client = ANY(%(clients)b) AND r.method IN ({_WRITE_METHODS})
+          WHEN 'p' THEN r.client = ANY(%(clients)b) AND r.method = 'POST'
+              AND (r.request_headers ->> 'idempotency-key' = ANY(%(keys)b)
+                   OR r.request_bytes = ANY(%(sizes)b))
+          WHEN 'w' THEN r.status >= 200 AND r.status < 300 AND r.method IN ({_WRITE_METHODS})
+          ELSE r.client = ANY(%(clients)b) END
+) AS r
 """
 
 
@@ -464,37 +511,88 @@ def next_writes_and_winners(project_id: int, asks: list[Ask]) -> list[Found]:
     the conflict, up to `until` (for a create, the first that is its retry). The race winner
     is the successful write by another client to the resource that ended last from `since`
     up to the conflict's answer (winner_order)."""
-    with prepared_cursor() as cursor:
-        set_json_loads(msgspec.json.decode, cursor)
-        cursor.execute(
-            _NEXT_WRITES_AND_WINNERS,
-            {
-                "ids": [a.id for a in asks],
-                "times": [a.ts for a in asks],
-                "clients": [a.client for a in asks],
-                "resources": [a.resource for a in asks],
-                "until": [a.until for a in asks],
-                "since": [a.since for a in asks],
-                "answers": [a.answer for a in asks],
-                "history": [a.history for a in asks],
-                "methods": [a.method for a in asks],
-                "keys": [a.key for a in asks],
-                "bytes": [a.bytes for a in asks],
-                "project": project_id,
-                "evidence": RETRY_EVIDENCE_WINDOW,
-                "slowest": SLOWEST_WRITE,
-            },
-        )
-        history = {a.id for a in asks if a.history is not None}
-        return [
-            Found(
-                row[0],
-                dict(zip(_NEXT_FIELDS, row[1:8], strict=True)) if row[1] is not None else None,
-                RaceWinner(*row[8:13]) if row[8] is not None else None,
-                bool(row[13]) if row[0] in history else None,
+    spans = _spans(asks)
+    writes: dict[tuple[str, str], dict[int, dict]] = defaultdict(dict)
+    winners: dict[str, list[tuple]] = defaultdict(list)
+    used: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+    if spans:
+        with prepared_cursor() as cursor:
+            set_json_loads(msgspec.json.decode, cursor)
+            cursor.execute(
+                _CANDIDATES,
+                {
+                    **spans,
+                    "project": project_id,
+                    "clients": sorted({a.client for a in asks if a.client is not None}),
+                    "keys": sorted({a.key for a in asks if a.key is not None}),
+                    "sizes": sorted({a.bytes for a in asks if a.bytes is not None}),
+                },
             )
-            for row in cursor.fetchall()
-        ]
+            rows = cursor.fetchall()
+        for kind, id_, ts, client, method, status, duration, size, headers, query, res in rows:
+            if kind in ("n", "p"):
+                writes[(client, res)][id_] = {
+                    "id": id_,
+                    "ts": ts,
+                    "method": method,
+                    "status": status,
+                    "request_headers": headers,
+                    "query": query,
+                    "request_bytes": size,
+                }
+            elif kind == "w":
+                winners[res].append((id_, client, method, ts, status, duration))
+            else:
+                used[(client, res)].append(ts)
+    by_pair = {
+        pair: PairWrites(sorted(rows_of_pair.values(), key=itemgetter("ts", "id")))
+        for pair, rows_of_pair in writes.items()
+    }
+    empty = PairWrites([])
+    found = []
+    for a in asks:
+        pair = (a.client, a.resource)
+        nxt = None
+        if a.until is not None and a.client is not None:
+            conflict = Attempt(a.id, a.ts, a.method, 0, None, a.key, a.bytes)
+            nxt = by_pair.get(pair, empty).first_retry(conflict, a.until)
+        winner = None
+        if a.since is not None:
+            winner = _best_winner(a.client, a.since, a.answer, winners.get(a.resource, ()))
+        seen = None
+        if a.history is not None:
+            seen = any(a.history <= t < a.ts for t in used.get(pair, ()))
+        found.append(Found(a.id, nxt, winner, seen))
+    return found
+
+
+def _spans(asks: list[Ask]) -> dict[str, list] | None:
+    """The spans `_CANDIDATES` reads (kinds, resources, starts, stops), overlapping ones of a
+    kind and resource merged into one; None when no ask needs a row."""
+    wanted: dict[tuple[str, str], list[tuple[datetime, datetime]]] = defaultdict(list)
+    for a in asks:
+        if a.until is not None and a.client is not None:
+            # A create is retried by a POST of the same key or size only (PairWrites).
+            wanted[("p" if a.method == "POST" else "n", a.resource)].append((a.ts, a.until))
+        if a.since is not None:
+            wanted[("w", a.resource)].append((a.since - SLOWEST_WRITE, a.answer))
+        if a.history is not None and a.client is not None:
+            wanted[("h", a.resource)].append((a.history, a.ts))
+    columns: dict[str, list] = {"kinds": [], "resources": [], "starts": [], "stops": []}
+    for (kind, resource), spans in wanted.items():
+        spans.sort()
+        merged = [list(spans[0])]
+        for begin, stop in spans[1:]:
+            if begin <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], stop)
+            else:
+                merged.append([begin, stop])
+        for begin, stop in merged:
+            columns["kinds"].append(kind)
+            columns["resources"].append(resource)
+            columns["starts"].append(begin)
+            columns["stops"].append(stop)
+    return columns if columns["kinds"] else None
 
 
 def next_writes(
@@ -580,14 +678,46 @@ def _next_writes_sqlite(
             .values(*_NEXT_FIELDS, "client", "resource")
         ):
             writes[(row.pop("client"), row.pop("resource"))].append(row)
+        pairs_writes = {pair: PairWrites(rows) for pair, rows in writes.items()}
+        empty = PairWrites([])
         for c, last in chunk:
-            conflict = attempt(c)
-            for row in writes[(c["client"], c["resource"])]:
-                if row["ts"] < c["ts"] or (row["ts"] == c["ts"] and row["id"] <= c["id"]):
-                    continue
-                if row["ts"] > last:
-                    break
-                if is_retry_of(conflict, attempt(row)):
-                    found[c["id"]] = row
-                    break
+            row = pairs_writes.get((c["client"], c["resource"]), empty).first_retry(
+                attempt(c), last
+            )
+            if row is not None:
+                found[c["id"]] = row
     return found
+
+
+class PairWrites:
+    """The writes of one client to one resource, as row dicts in (ts, id) order, with their
+    POSTs by Idempotency-Key and by request size: the only writes that may retry a create."""
+
+    def __init__(self, rows: list[dict]):
+        self.rows = rows
+        self.by_key: dict[str, list[dict]] = defaultdict(list)
+        self.by_size: dict[int, list[dict]] = defaultdict(list)
+        for row in rows:
+            if row["method"] == "POST":
+                key = (row["request_headers"] or {}).get("idempotency-key")
+                if key is not None:
+                    self.by_key[key].append(row)
+                self.by_size[row["request_bytes"]].append(row)
+
+    def first_retry(self, conflict: Attempt, until: datetime) -> dict | None:
+        """The first write after the conflict up to `until` that may be its next attempt
+        (outcomes.is_retry_of), looked for among those that can be."""
+        if conflict.method != "POST":
+            writes = self.rows
+        elif conflict.idempotency_key is not None:
+            writes = self.by_key.get(conflict.idempotency_key, [])
+        else:
+            writes = self.by_size.get(conflict.request_bytes, [])
+        for row in writes[bisect_left(writes, conflict.ts, key=itemgetter("ts")) :]:
+            if row["ts"] == conflict.ts and row["id"] <= conflict.id:
+                continue
+            if row["ts"] > until:
+                break
+            if is_retry_of(conflict, attempt(row)):
+                return row
+        return None

@@ -216,3 +216,16 @@ def test_a_closer_winner_in_a_later_batch_takes_the_race_and_its_counts(post_log
     assert _offenders(shop) == {"billing": (1, 0), "mobile": (0, 1)}
     pairs = RacePairRollup.objects.filter(project=shop, n__gt=0).values_list("winner", "loser")
     assert list(pairs) == [("billing", "mobile")]
+
+
+def test_a_write_that_started_before_the_slowest_write_allows_is_no_winner_in_any_batch(
+    post_logs, shop
+):
+    # Ended within the late loser's window, but started more than SLOWEST_WRITE (30 s) before
+    # it: no winner, even when an earlier loser in the same batch reaches back to its start.
+    slow = rec(0, "PATCH", "/v1/orders/7", 200, "billing", duration_ms=39_000)
+    early = rec(10, "PATCH", "/v1/orders/7", 409, "web", duration_ms=5)
+    late = rec(40, "PATCH", "/v1/orders/7", 409, "mobile", duration_ms=5)
+    post_logs([slow, early, late])
+    assert stored(late["request_id"]).race_winner is None
+    assert stored(late["request_id"]).cause == "unknown"

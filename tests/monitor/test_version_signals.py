@@ -3,6 +3,7 @@ project's version headers), in the cause, the reason, precondition coverage and 
 rule; a 412 without a precondition; a PUT that creates told from one that updates; a create's
 retry needs evidence."""
 
+import pytest
 from django.db.models import Sum
 
 from ingest.models import Request
@@ -151,6 +152,21 @@ def test_the_same_create_again_is_the_retry(post_logs, shop):
     post_logs([dup, other, again, keyed, keyed_again])
     assert stored(dup["request_id"]).retry_outcome == "retried"
     assert stored(keyed["request_id"]).retry_outcome == "resolved"
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_a_create_no_longer_pending_is_taken_up_by_its_late_retry_only(post_logs, shop, keyed):
+    key = {"request_headers": {"Idempotency-Key": "k1"}} if keyed else {}
+    dup = rec(0, "POST", "/v1/pay", 409, "web", request_bytes=300, **key)
+    post_logs([dup, rec(2, "GET", "/v1/pay", 200, "web")])
+    finalize_pending(now=T0 + RETRY_HORIZON * 2)
+    assert stored(dup["request_id"]).retry_outcome == "abandoned"
+    other = {"request_headers": {"Idempotency-Key": "k2"}} if keyed else {}
+    post_logs([rec(3, "POST", "/v1/pay", 201, "web", request_bytes=420, **other)])
+    assert stored(dup["request_id"]).retry_outcome == "abandoned"
+    post_logs([rec(4, "POST", "/v1/pay", 201, "web", request_bytes=300, **key)])  # late retry
+    assert stored(dup["request_id"]).retry_outcome == "resolved"
+    assert stored(dup["request_id"]).resolved_after_ms == 4000.0
 
 
 def test_version_signals_read_headers_before_parameters():
