@@ -1,7 +1,7 @@
 """Ingest CPU profile: the Python cost of one HTTP ingest request, per record, in-process.
 
-Posts 1,000-record NDJSON bodies of native records (the shared yardstick's workload,
-`../shared/bench/lib/cw_records.py`, or `--lib DIR`) through Django's test client to
+Posts 1,000-record NDJSON bodies of native records (bench/ingest.py's simulated traffic)
+through Django's test client to
 POST /ingest/v1/logs on the database DATABASE_URL names (migrated here first), and prints
 the wall time per record, the SQL statements per request and, with --profile, cProfile's top
 functions. No Celery broker: aggregation is not enqueued, so the figure is the ingest path
@@ -30,11 +30,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=40, help="1,000-record bodies to post")
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions")
-    parser.add_argument("--lib", default=str(ROOT.parent / "shared" / "bench" / "lib"))
     args = parser.parse_args()
-    sys.path.insert(0, args.lib)
     import django
-    from cw_records import gen_records, ndjson_batches
+
+    from bench.ingest import encode, make_batches
 
     django.setup()
     from django.core.management import call_command
@@ -53,7 +52,7 @@ def main() -> None:
         Request.objects.all().delete()
     _, token = create_source("profile", f"profile-{os.getpid()}", "native", rotate=True)
     storage.enqueue_aggregation = lambda batch_id: None
-    bodies = ndjson_batches(gen_records(1000 * (args.batches + 3), seed=int(time.time())), 1000)
+    bodies = [encode(batch) for batch in make_batches(args.batches + 3)]
     client = Client()
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
