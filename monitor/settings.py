@@ -124,7 +124,10 @@ def _database(url: str) -> dict:
     # ingest/prepared.py's) keep one generic plan: a custom plan re-plans the partitioned raw
     # table at every run, which cost more than running the statement. No parallel workers:
     # starting them cost a dashboard query more (10-20 ms) than they saved on a few cores.
-    options.setdefault("options", "-c jit=off -c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0")
+    options.setdefault(
+        "options",
+        "-c jit=off -c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0",
+    )
     # Statements of ingest/prepared.py are prepared after this many runs on a connection
     # (Django's own queries bind on the client and never are); None prepares nothing.
     options.setdefault(
