@@ -17,12 +17,12 @@ from django.db.models import Sum
 from monitor.models import Project
 from monitor.reads import series as engine
 from monitor.reads.conflicts import CLIENT, rollup_parts
-from monitor.reads.grains import FloorTo, grain_for
+from monitor.reads.grains import EpochFloorTo, FloorTo, grain_for, summed
 from monitor.reads.timerange import TimeRange
 from monitor.reads.totals import Filters, one_read, previous, status_parts, tagged
 from monitor.rules.causes import CAUSES
 from monitor.rules.latency import MAX_BUCKET, bucket_upper_ms
-from monitor.rules.timebuckets import HOUR, floor, starts
+from monitor.rules.timebuckets import EPOCH, HOUR, floor, starts
 
 STEPS = [
     (timedelta(hours=2), timedelta(minutes=1)),
@@ -118,25 +118,30 @@ def _status_counts(
     project, f: Filters, periods: list[tuple[TimeRange, timedelta]]
 ) -> list[tuple[dict, dict]]:
     """For each (range, bucket width): requests per bucket by status class, and conflicts per
-    bucket by cause. Every range's rollup pieces are read in one statement."""
-    rows = one_read(
+    bucket by cause. Every range's rollup pieces are read in one statement; buckets come back
+    as seconds since the epoch (cheaper to read than timestamps)."""
+    rows = summed(
         [
-            qs.annotate(t=FloorTo("minute", step))
-            .values("period", "t", "status", "cause")
-            .annotate(n=Sum("n"))
+            qs.annotate(t=EpochFloorTo("minute", step))
             for i, (rng, step) in enumerate(periods)
             for qs in tagged(status_parts(project, rng, f, grain_for(step)), i)
-        ]
+        ],
+        ["period", "t", "status", "cause"],
+        ["n"],
     )
     out = [
         (defaultdict(lambda: defaultdict(int)), defaultdict(lambda: defaultdict(int)))
         for _ in periods
     ]
-    for row in rows:
-        by_class, by_cause = out[row["period"]]
-        by_class[status_class(row["status"])][row["t"]] += row["n"]
-        if row["cause"]:
-            by_cause[row["cause"]][row["t"]] += row["n"]
+    times: dict[int, datetime] = {}
+    for period, seconds, status, cause, n in rows:
+        t = times.get(seconds)
+        if t is None:
+            t = times[seconds] = EPOCH + timedelta(seconds=seconds)
+        by_class, by_cause = out[period]
+        by_class[status_class(status)][t] += n
+        if cause:
+            by_cause[cause][t] += n
     return out
 
 

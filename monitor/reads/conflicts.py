@@ -152,6 +152,7 @@ def hotspots(
             ["n"],
             order=["-n", "resource"],
             limit=limit,
+            per_piece=False,
         )
     ]
     per_resource: dict[str, dict] = {}

@@ -5,6 +5,10 @@
 plain text (templates escape them; clients and routes in them are logged data); `data` holds
 the numbers they were made from, for the API and charts. Everything is read from rollups
 (monitor/reads/conflicts.py).
+
+A page that already read the range's hotspots (with the same filters) passes them as `spots`:
+the concurrent-write evidence then names the race pairs of those hotspots instead of ranking
+the resources again.
 """
 
 from monitor.models import Endpoint, Project
@@ -47,14 +51,19 @@ def remedies(
     project: Project,
     rng: TimeRange,
     f: Filters = Filters(),  # noqa: B008 - frozen dataclass, never mutated
+    spots: list[dict] | None = None,
 ) -> list[dict]:
-    """One remedy per cause with conflicts in the range, most conflicts first."""
+    """One remedy per cause with conflicts in the range, most conflicts first. `spots`: the
+    hotspots of the same range and filters (conflicts.hotspots), when the caller has them."""
     by_cause = cq.outcomes_by_cause(project, rng, f)
     result = []
     for cause, stats in sorted(by_cause.items(), key=lambda kv: -kv[1]["conflicts"]):
         if cause not in REMEDIES:
             continue
-        evidence, data = EVIDENCE.get(cause, _outcomes_only)(project, rng, f, cause, stats)
+        if cause == "concurrent_write":
+            evidence, data = _concurrent(project, rng, f, cause, stats, spots)
+        else:
+            evidence, data = EVIDENCE.get(cause, _outcomes_only)(project, rng, f, cause, stats)
         result.append(
             {
                 "cause": cause,
@@ -122,7 +131,24 @@ def _stale(project, rng, f, cause, stats):
     return evidence, {"clients": clients, "mean_resolve_ms": stats["mean_resolve_ms"]}
 
 
-def _concurrent(project, rng, f, cause, stats):
+RACED_SPOTS = 3
+
+
+def _raced_spots(project, rng, f, cause, spots) -> list[dict]:
+    """The resources with most conflicts of `cause`, up to RACED_SPOTS: picked from `spots`
+    when given, else ranked from the rollups."""
+    if spots is None:
+        return cq.hotspots(
+            project, rng, Filters(cause=cause, endpoint=f.endpoint), limit=RACED_SPOTS
+        )
+    ranked = sorted(
+        (s for s in spots if s["by_cause"].get(cause)),
+        key=lambda s: (-s["by_cause"][cause], s["resource"]),
+    )
+    return ranked[:RACED_SPOTS]
+
+
+def _concurrent(project, rng, f, cause, stats, spots=None):
     endpoints = cq.conflicts_by_endpoint(project, rng, cause, f)
     cover = cq.coverage(project, rng, f)
     names = _endpoint_names(endpoints)
@@ -136,8 +162,7 @@ def _concurrent(project, rng, f, cause, stats):
             "version header or parameter)"
             + (f" ({c.weak_etag_writes} with a weak ETag)." if c.weak_etag_writes else ".")
         )
-    spots = cq.hotspots(project, rng, Filters(cause=cause, endpoint=f.endpoint), limit=3)
-    for spot in spots:
+    for spot in _raced_spots(project, rng, f, cause, spots):
         if spot["race_pairs"]:
             pair = spot["race_pairs"][0]
             evidence.append(
@@ -188,7 +213,6 @@ def _missing(project, rng, f, cause, stats):
 EVIDENCE = {
     "duplicate": _duplicate,
     "stale_version": _stale,
-    "concurrent_write": _concurrent,
     "lock": _lock,
     "missing_precondition": _missing,
 }

@@ -140,6 +140,10 @@ def quantile_series(
     (quantiles_of) walks them. Without an endpoint filter or grouping, the project-wide
     histograms are read (a tenth or less of the rows)."""
     wide = not by_endpoint and f.endpoint is None and not f.method and not f.route
+    # Rollup rows are one per time bucket and latency bucket (and endpoint, but for the
+    # project-wide histograms): where that is already the grouping asked for, a piece of the
+    # step's own grain is read as it is.
+    one_per_bucket = wide or by_endpoint or f.endpoint is not None
     key = ["endpoint_id"] if by_endpoint else []
     coarsest = grain_for(step)
     cut = pieces(rng, coarsest)
@@ -155,9 +159,13 @@ def quantile_series(
         else:
             qs_ = latency_rows_of(grain, project, rng, f, lo, hi)
         using = using or qs_.db
-        if wide and grain == step:
-            # One row per minute (hour, day) and bucket already: no grouping to do.
-            rows = qs_.order_by().annotate(t=F("minute"), s_n=F("n")).values("t", "bucket", "s_n")
+        if one_per_bucket and grain == step:
+            # One row per minute (hour, day), key and bucket already: no grouping to do.
+            rows = (
+                qs_.order_by()
+                .annotate(t=F("minute"), s_n=F("n"))
+                .values("t", *key, "bucket", "s_n")
+            )
         else:
             rows = (
                 qs_.order_by()

@@ -118,6 +118,7 @@ def endpoint(request, slug, endpoint_id):
     by_status = sorted((stats or {}).get("by_status", {}).items())
     recent_conflicts = recent_on_endpoint(ep, rng, conflicts=True)
     recent = recent_on_endpoint(ep, rng)
+    spots = conflicts.hotspots(project, rng, f, limit=HOTSPOTS_SHOWN)
     return render(
         request,
         "monitor/endpoint.html",
@@ -135,8 +136,8 @@ def endpoint(request, slug, endpoint_id):
             heatmap=heatmap,
             by_status=by_status,
             offenders=conflicts.offenders(project, rng, f)[:OFFENDERS_SHOWN],
-            hotspots=conflicts.hotspots(project, rng, f, limit=HOTSPOTS_SHOWN),
-            remedies=remedies.remedies(project, rng, f),
+            hotspots=spots,
+            remedies=remedies.remedies(project, rng, f, spots),
             deploys=deploy_list,
             deploy_comparison=deploys.comparison(project, chosen, f) if chosen else None,
         ),

@@ -145,6 +145,18 @@ def test_the_endpoint_page_shows_status_mix_latency_offenders_and_remedies(clien
     assert response.context["latency"]["series"][2]["role"] == "previous"
     assert [r["cause"] for r in response.context["remedies"]] == ["concurrent_write"]
     assert response.context["hotspots"][0]["race_pairs"][0]["winner"] == "billing"
+    evidence = response.context["remedies"][0]["evidence"]
+    assert "/v1/orders/7: billing beat acme 1 times." in evidence
+
+
+def test_the_endpoint_pages_remedies_match_the_apis(client, alice, raced, settings):
+    """The page hands its hotspots to the remedies; the API ranks them itself: same answer."""
+    client.force_login(alice)
+    ep = Request.objects.filter(status=409).first().endpoint_id
+    page = client.get(f"/p/shop/endpoints/{ep}/").context["remedies"]
+    api = client.get("/api/v1/projects/shop/remedies/", {"endpoint": ep, "from": "-24h"})
+    assert api.status_code == 200
+    assert api.json() == page
 
 
 def test_the_client_page_takes_any_client_id_and_shows_caused_and_suffered(
