@@ -306,21 +306,16 @@ def headers(value, name: str, allowed: frozenset[str]) -> dict[str, str]:
         low = key if key in allowed else key.strip().lower()
         if low not in allowed:
             continue
-        if type(raw) is str and not form_encoded:
-            text = raw.strip()
-            if len(text) > MAX_HEADER_VALUE or not (text.isascii() and text.isprintable()):
-                text = clean_text(text, MAX_HEADER_VALUE)
-            elif text in ("", "-"):
-                continue
-            kept[low] = redact_url(text) if low in URL_HEADERS else text
-            continue
-        if form_encoded and type(raw) is str:
-            raw = unquote_form(raw)
+        if type(raw) is str:  # the common case, first
+            if form_encoded:
+                raw = unquote_form(raw)
         elif isinstance(raw, list):
             raw = ", ".join(str(v) for v in raw if v is not None and not isinstance(v, dict | list))
         elif isinstance(raw, bool) or not isinstance(raw, str | int | float):
             continue
-        text = str(raw).strip()
+        else:
+            raw = str(raw)
+        text = raw.strip()
         if text in ("", "-"):
             continue
         text = clean_text(text, MAX_HEADER_VALUE)

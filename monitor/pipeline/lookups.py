@@ -604,9 +604,9 @@ def next_writes(
     request_bytes). `bounds` may give a time by which a conflict's next write is known to have
     happened (a later write of the same client and resource): the lookup stops there.
 
-    On Postgres one LATERAL query walks the (project, resource, ts) index forward from each
-    conflict and stops at the first write (`next_writes_and_winners`); on SQLite a correlated
-    subquery does the same.
+    On Postgres one statement reads the candidate writes of every conflict's span through the
+    (project, resource, ts) index (`next_writes_and_winners`); on SQLite a query per chunk of
+    conflicts does; either way `PairWrites.first_retry` picks each one's next write.
     """
     conflicts = [c for c in conflicts if c["client"] is not None]
     if not conflicts:
