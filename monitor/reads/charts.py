@@ -12,14 +12,12 @@ from bisect import bisect_left
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Sum
-
 from monitor.models import Project
 from monitor.reads import series as engine
 from monitor.reads.conflicts import CLIENT, rollup_parts
-from monitor.reads.grains import EpochFloorTo, FloorTo, grain_for, summed
+from monitor.reads.grains import EpochFloorTo, grain_for, summed
 from monitor.reads.timerange import TimeRange
-from monitor.reads.totals import Filters, one_read, previous, status_parts, tagged
+from monitor.reads.totals import Filters, previous, status_parts, tagged
 from monitor.rules.causes import CAUSES
 from monitor.rules.latency import MAX_BUCKET, bucket_upper_ms
 from monitor.rules.timebuckets import EPOCH, HOUR, floor, starts
@@ -274,16 +272,14 @@ def client_activity(project: Project, rng: TimeRange, client: str) -> dict:
     # The client rollups of the coarsest grain the buckets allow (hours for a week), in one
     # statement.
     parts = rollup_parts(CLIENT, project, rng, coarsest=grain_for(step), client=client)
-    for row in one_read(
-        [
-            qs.annotate(t=FloorTo("minute", step))
-            .values("t")
-            .annotate(requests=Sum("requests"), conflicts=Sum("conflicts"))
-            for qs in parts
-        ]
+    for seconds, n_requests, n_conflicts in summed(
+        [qs.annotate(t=EpochFloorTo("minute", step)) for qs in parts],
+        ["t"],
+        ["requests", "conflicts"],
     ):
-        requests[row["t"]] += row["requests"]
-        conflicts[row["t"]] += row["conflicts"]
+        t = EPOCH + timedelta(seconds=seconds)
+        requests[t] += n_requests
+        conflicts[t] += n_conflicts
     chart = bucketize({"requests": requests, "conflicts": conflicts}, rng, ["requests"])
     if len(chart["series"]) == 1:
         chart["series"].append({"name": "conflicts", "data": [0] * len(chart["labels"])})

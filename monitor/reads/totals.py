@@ -117,16 +117,6 @@ def latency_parts(
     ]
 
 
-def one_read(parts: list[QuerySet]) -> list[dict]:
-    """The rows of every part (values querysets with the same columns, e.g. one per piece of
-    one or several ranges) from one statement: UNION ALL, so one round trip whatever the
-    number of pieces and periods."""
-    if not parts:
-        return []
-    parts = [qs.order_by() for qs in parts]
-    return list(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
-
-
 def tagged(parts: list[QuerySet], period: int) -> list[QuerySet]:
     """`parts` with the index of the period they belong to as the column `period`."""
     return [qs.annotate(period=Value(period, output_field=IntegerField())) for qs in parts]
