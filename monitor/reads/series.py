@@ -22,7 +22,8 @@ import psycopg
 from django.db import connections
 from django.db.models import F, Sum
 
-from monitor.models import ClientRollup, Endpoint, Project, ResourceRollup
+from monitor.models import ClientRollup, Endpoint, Project, ProjectP95Minute, ResourceRollup
+from monitor.pipeline import p95_minutes
 from monitor.reads.grains import EpochFloorTo, FloorTo, grain_for, pieces
 from monitor.reads.timerange import TimeRange
 from monitor.reads.totals import (
@@ -32,8 +33,8 @@ from monitor.reads.totals import (
     latency_rows_of,
     status_parts,
 )
-from monitor.rules.latency import quantile, quantiles_of
-from monitor.rules.timebuckets import EPOCH, floor, starts
+from monitor.rules.latency import bucket_value_ms, quantile, quantiles_of
+from monitor.rules.timebuckets import EPOCH, MINUTE, floor, starts
 
 INTERVALS = {
     "1m": timedelta(minutes=1),
@@ -149,6 +150,8 @@ def quantile_series(
     cut = pieces(rng, coarsest)
     if not cut:
         return {}
+    if wide and step == MINUTE and tuple(qs) == (p95_minutes.Q,) and not histograms:
+        return _p95_per_minute(project, cut)
     selects, params = [], []
     using = None
     for grain, lo, hi in cut:
@@ -233,6 +236,20 @@ def quantile_series(
             point = (int(total), quantiles_of(buckets, counts, qs))
             out[k][floor(t, step)] = (*point, (buckets, counts)) if histograms else point
     return out
+
+
+def _p95_per_minute(project: Project, cut: list) -> dict:
+    """quantile_series of the project-wide p95 per minute, read from the p95 kept per minute
+    (monitor/pipeline/p95_minutes.py): the same values as the walk of the minute histograms,
+    one row per minute instead of a hundred or so."""
+    out: dict = {}
+    for _, lo, hi in cut:  # a per-minute series is cut into minute pieces only
+        rows = ProjectP95Minute.objects.filter(
+            project=project, minute__gte=lo, minute__lt=hi, requests__gt=0
+        ).values_list("minute", "requests", "bucket")
+        for t, n, bucket in rows:
+            out[t] = (n, [bucket_value_ms(bucket)])
+    return {None: out} if out else {}
 
 
 def _fetch(connection, sql: str, params: list) -> list[tuple]:
