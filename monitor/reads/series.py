@@ -243,12 +243,21 @@ def _p95_per_minute(project: Project, cut: list) -> dict:
     (monitor/pipeline/p95_minutes.py): the same values as the walk of the minute histograms,
     one row per minute instead of a hundred or so."""
     out: dict = {}
+    values: dict[int, float] = {}
     for _, lo, hi in cut:  # a per-minute series is cut into minute pieces only
-        rows = ProjectP95Minute.objects.filter(
-            project=project, minute__gte=lo, minute__lt=hi, requests__gt=0
-        ).values_list("minute", "requests", "bucket")
+        rows = (
+            ProjectP95Minute.objects.filter(
+                project=project, minute__gte=lo, minute__lt=hi, requests__gt=0
+            )
+            # Seconds since the epoch: an integer loads several times faster than a timestamp.
+            .annotate(t=EpochFloorTo("minute", MINUTE))
+            .values_list("t", "requests", "bucket")
+        )
         for t, n, bucket in rows:
-            out[t] = (n, [bucket_value_ms(bucket)])
+            value = values.get(bucket)
+            if value is None:
+                value = values[bucket] = bucket_value_ms(bucket)
+            out[EPOCH + timedelta(seconds=t)] = (n, [value])
     return {None: out} if out else {}
 
 
