@@ -87,11 +87,14 @@ def refresh(keys: Iterable[tuple]) -> None:
                 where="project_id = %b AND minute = ANY(%b::timestamptz[])", real="float8"
             ).replace("%s", "%b")
             with prepared_cursor() as cursor:
+                # The ranks are computed once (MATERIALIZED: never again per row of p), and
+                # p's rows found by their key, not by a scan of the table.
                 cursor.execute(
-                    f"UPDATE {TABLE} AS p SET requests = c.total, bucket = c.bucket "
-                    f"FROM ({ranked}) AS c "
-                    "WHERE p.project_id = c.project_id AND p.minute = c.minute",
-                    [project_id, minutes, Q],
+                    f"WITH c AS MATERIALIZED ({ranked}) "
+                    f"UPDATE {TABLE} AS p SET requests = c.total, bucket = c.bucket FROM c "
+                    "WHERE p.project_id = c.project_id AND p.minute = c.minute "
+                    "AND p.project_id = %b AND p.minute = ANY(%b::timestamptz[])",
+                    [project_id, minutes, Q, project_id, minutes],
                 )
             continue
         adapt = connection.ops.adapt_datetimefield_value
