@@ -5,10 +5,13 @@ reads it instead of the histograms."""
 
 import importlib
 import random
+import threading
+import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection
+import pytest
+from django.db import connection, transaction
 
 from monitor.models import Endpoint, ProjectLatencyRollup, ProjectP95Minute
 from monitor.pipeline import p95_minutes, retention, rollups
@@ -125,3 +128,59 @@ def test_prune_deletes_the_kept_p95_with_the_minute_rollups(shop, settings):
     report = retention.prune()
     assert report.deleted[p95_minutes.TABLE] == 1
     assert list(ProjectP95Minute.objects.values_list("minute", flat=True)) == [T0]
+
+
+@pytest.mark.postgres
+def test_two_transactions_adding_to_one_minute_keep_the_p95_of_both(transactional_db, shop):
+    # They add to different latency buckets of the same minute, so no histogram row makes the
+    # second wait: without the p95 row's lock it would recompute from its own rows only.
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers are a Postgres matter; SQLite has one at a time")
+    (ep,) = endpoints(shop, 1)
+    rollups.add(LATENCY, {(shop.id, T0, ep, 50): [1]})  # the minute's p95 row exists already
+    first_added, second_waits, errors = threading.Event(), threading.Event(), []
+
+    def first():
+        try:
+            with transaction.atomic():
+                rollups.add(LATENCY, {(shop.id, T0, ep, 10): [100]})
+                first_added.set()
+                second_waits.wait(30)  # commit once the second waits for the minute's p95 row
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            first_added.set()
+            connection.close()
+
+    def second():
+        try:
+            first_added.wait(30)
+            with transaction.atomic():
+                rollups.add(LATENCY, {(shop.id, T0, ep, 90): [100]})
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    first_added.wait(30)
+    for _ in range(3000):
+        if waiting_on_a_lock():
+            break
+        time.sleep(0.01)
+    second_waits.set()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert kept(shop) == walked(shop) == {T0: (201, bucket_value_ms(90))}
+
+
+def waiting_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
