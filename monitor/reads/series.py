@@ -10,7 +10,9 @@ of monitor/rules/latency.py; a bucket without requests has no quantile (None).
 Latency series (`quantile_series`) are cut in the database: the histograms are summed per
 output bucket and each reaches Python as one row (its buckets and counts as two arrays, in
 order), where the quantile rule walks it. A day of minutes is 1,440 rows instead of every
-histogram bucket of every minute.
+histogram bucket of every minute. The unfiltered p95 per minute (the API's
+`timeseries/?metric=p95_ms&interval=1m`) does not walk at all: it reads the p95 kept per minute
+beside the histograms (monitor/pipeline/p95_minutes.py), the same values.
 """
 
 from collections import defaultdict
