@@ -57,6 +57,7 @@ bench: install-dev ## Run every benchmark in bench/ at its default size (figures
 	$(BIN)/python bench/formats.py
 	$(BIN)/python bench/conflicts.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/p95_minutes.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/scale.py
 

@@ -3,7 +3,7 @@
 - Raw requests older than CONFLICTWATCH_RAW_RETENTION_DAYS go a whole UTC day at a time: rows
   are kept at least the retention, at most a day longer. On Postgres a day is a partition of
   `ingest_request` and goes with DROP TABLE (ingest/partitions.py); on SQLite a DELETE per day.
-- Minute rollups (status, latency and the conflict-analysis ones) older than
+- Minute rollups (status, latency, the p95 per minute and the conflict-analysis ones) older than
   CONFLICTWATCH_ROLLUP_RETENTION_DAYS, by whole UTC days too.
 - Hour and day rollups older than COARSE_RETENTION_DAYS (400).
 
@@ -21,6 +21,7 @@ from django.db import connection, transaction
 
 from ingest import partitions
 from ingest.models import Request
+from monitor.pipeline import p95_minutes
 from monitor.pipeline.rollups import GRAINS, TABLES
 from monitor.rules.timebuckets import DAY, floor
 
@@ -28,7 +29,11 @@ log = logging.getLogger(__name__)
 COARSE_RETENTION_DAYS = 400
 # Every rollup table, by grain: minute tables, and the hour and day tables that fold them.
 COARSE_TABLES = tuple(table for coarser in GRAINS.values() for table, _ in coarser)
-MINUTE_TABLES = tuple(table for table in TABLES if table not in COARSE_TABLES)
+# (and the p95 per minute kept beside the minute histograms).
+MINUTE_TABLES = (
+    *(table for table in TABLES if table not in COARSE_TABLES),
+    p95_minutes.TABLE,
+)
 
 
 def day_floor(t: datetime) -> datetime:

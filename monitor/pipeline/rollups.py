@@ -11,6 +11,9 @@ conflict analysis's client, outcome, resource and race-pair counts. `add` and
 the same transaction (keys folded onto the hour or day, then sorted): every table is written
 minute → hour → day, so the lock order stays one for all workers, and a move between minutes
 (a late race winner) moves the hour and day counts with it.
+
+The project-wide minute histograms also keep each minute's p95 (monitor/pipeline/p95_minutes.py),
+recomputed in the same transaction for the minutes a batch adds to.
 """
 
 from collections.abc import Mapping, Sequence
@@ -42,6 +45,7 @@ from monitor.models import (
     StatusHourRollup,
     StatusRollup,
 )
+from monitor.pipeline import p95_minutes
 from monitor.rules.timebuckets import DAY, HOUR, floor
 
 # The SQL array types the columns are sent as on Postgres, by Django field type.
@@ -147,7 +151,13 @@ def add(table: str, counts: Mapping[tuple, Sequence[float]]) -> None:
     tables when it has them (then to its project-wide table and that one's grains)."""
     if not counts:
         return
-    _add(table, counts)
+    if table == p95_minutes.HISTOGRAMS:
+        # The minutes' p95 rows are locked before their histograms change, recomputed after.
+        p95_minutes.hold(counts)
+        _add(table, counts)
+        p95_minutes.refresh(counts)
+    else:
+        _add(table, counts)
     for coarse_table, width in GRAINS.get(table, ()):
         _add(coarse_table, fold(table, counts, width))
     if table in PROJECT_WIDE:
