@@ -33,7 +33,7 @@ from monitor.models import (
     ResourceRollup,
     ResourceTotalDayRollup,
 )
-from monitor.reads.grains import pieces, summed
+from monitor.reads.grains import by_grain, summed
 from monitor.reads.timerange import TimeRange
 from monitor.reads.totals import Filters, status_parts
 from monitor.rules.causes import CONFLICT_STATUSES, SLOWEST_WRITE, WRITE_METHODS
@@ -64,13 +64,13 @@ def rollup_parts(
     coarsest: timedelta = DAY,
     **where,
 ) -> list[QuerySet]:
-    """One queryset per piece of the range (monitor/reads/grains.py: pieces): minutes at the
-    ragged edges, hours and days in between (up to `coarsest`), so a month reads day rows and
-    the counts outlive the minute rollups' retention. Endpoint filters apply to the tables
-    keyed by endpoint."""
+    """One queryset per grain of the range's pieces (monitor/reads/grains.py: pieces,
+    by_grain): minutes at the ragged edges, hours and days in between (up to `coarsest`), so a
+    month reads day rows and the counts outlive the minute rollups' retention. Endpoint
+    filters apply to the tables keyed by endpoint."""
     parts = []
-    for grain, lo, hi in pieces(rng, coarsest):
-        qs = models[grain].objects.filter(project=project, minute__gte=lo, minute__lt=hi, **where)
+    for grain, within in by_grain(rng, coarsest):
+        qs = models[grain].objects.filter(within, project=project, **where)
         if models is not RACE:
             qs = f.to_endpoints(qs)
         parts.append(qs)
@@ -199,9 +199,9 @@ def _ranking_parts(project: Project, rng: TimeRange, f: Filters, where: dict) ->
         return rollup_parts(RESOURCE, project, rng, f, **where)
     return [
         (ResourceTotalDayRollup if grain == DAY else RESOURCE[grain]).objects.filter(
-            project=project, minute__gte=lo, minute__lt=hi
+            within, project=project
         )
-        for grain, lo, hi in pieces(rng)
+        for grain, within in by_grain(rng)
     ]
 
 
