@@ -226,10 +226,13 @@ def _read(
         [*key, "status", "cause"],
         ["n", "writes", "conditional_writes"],
     )
+    # Grouped once, by the outer statement: with one part per grain the parts' own grouping
+    # hashed nearly every row a second time (a week of both periods: 22 ms to 18 ms).
     latency_rows = summed(
         [qs for i, rng in enumerate(ranges) for qs in tagged(latency_parts(project, rng, f), i)],
         [*key, "bucket"],
         ["n"],
+        per_piece=False,
     )
     periods = [_Period() for _ in ranges]
     for period, *row in status_rows:
