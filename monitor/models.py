@@ -639,6 +639,27 @@ class ResourceDayRollup(ResourceCounts):
         ]
 
 
+class ResourceTotalDayRollup(models.Model):
+    """Conflicts per resource × day, every endpoint and cause together: the resource day
+    rollup summed over its endpoint and cause, a third of its rows or fewer. What the
+    unfiltered hotspots rank a range's whole days from (monitor/reads/conflicts.py); filled
+    with the resource day rollup by the same upserts (monitor/pipeline/rollups.py). A move of
+    a conflict to another day can leave a row at 0, which the ranking skips."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+    minute = models.DateTimeField()
+    resource = models.TextField()
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "monitor_rollup_resource_total_day"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "minute", "resource"], name="rollup_resource_total_day_key"
+            ),
+        ]
+
+
 class RacePairCounts(models.Model):
     """Race pairs per resource × time bucket: the client whose write won and the one that got
     the conflict. Keyed by resource first, so that the pairs of the top hotspots are index

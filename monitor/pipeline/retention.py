@@ -22,13 +22,16 @@ from django.db import connection, transaction
 from ingest import partitions
 from ingest.models import Request
 from monitor.pipeline import p95_minutes
-from monitor.pipeline.rollups import GRAINS, TABLES
+from monitor.pipeline.rollups import GRAINS, TABLES, TOTALS
 from monitor.rules.timebuckets import DAY, floor
 
 log = logging.getLogger(__name__)
 COARSE_RETENTION_DAYS = 400
 # Every rollup table, by grain: minute tables, and the hour and day tables that fold them.
-COARSE_TABLES = tuple(table for coarser in GRAINS.values() for table, _ in coarser)
+COARSE_TABLES = (
+    *(table for coarser in GRAINS.values() for table, _ in coarser),
+    *(table for table, _ in TOTALS.values()),
+)
 # (and the p95 per minute kept beside the minute histograms).
 MINUTE_TABLES = (
     *(table for table in TABLES if table not in COARSE_TABLES),

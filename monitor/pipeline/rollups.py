@@ -41,6 +41,7 @@ from monitor.models import (
     ResourceDayRollup,
     ResourceHourRollup,
     ResourceRollup,
+    ResourceTotalDayRollup,
     StatusDayRollup,
     StatusHourRollup,
     StatusRollup,
@@ -86,9 +87,19 @@ MODELS_BY_GRAIN = (
     (RacePairRollup, RacePairHourRollup, RacePairDayRollup),
 )
 
+# Tables of a coarse table's counts summed over some of its key columns, written right after
+# it: coarse table -> (totals table, the key columns summed over).
+TOTALS: dict[str, tuple[str, tuple[str, ...]]] = {
+    ResourceDayRollup._meta.db_table: (
+        ResourceTotalDayRollup._meta.db_table,
+        ("endpoint_id", "cause"),
+    ),
+}
+
 # Whitelist: table -> (key columns, additive value columns), declared by the models.
 TABLES: dict[str, tuple[Columns, Columns]] = {
-    m._meta.db_table: _columns(m) for models_ in MODELS_BY_GRAIN for m in models_
+    m._meta.db_table: _columns(m)
+    for m in [*(m for models_ in MODELS_BY_GRAIN for m in models_), ResourceTotalDayRollup]
 }
 SQLITE_CHUNK = 500
 
@@ -133,10 +144,18 @@ def fold(table: str, counts: Mapping[tuple, Sequence[float]], width: timedelta) 
 
 def without_endpoint(table: str, counts: Mapping[tuple, Sequence[float]]) -> dict:
     """The counts of a table keyed by endpoint summed over the endpoints."""
-    i = [name for name, _ in TABLES[table][0]].index("endpoint_id")
+    return summed_over(table, counts, ("endpoint_id",))
+
+
+def summed_over(
+    table: str, counts: Mapping[tuple, Sequence[float]], columns: Sequence[str]
+) -> dict:
+    """The counts of a table summed over some of its key columns (keys without them)."""
+    names = [name for name, _ in TABLES[table][0]]
+    kept = [i for i, name in enumerate(names) if name not in columns]
     summed: dict[tuple, list] = {}
     for key, values in counts.items():
-        wide = key[:i] + key[i + 1 :]
+        wide = tuple(key[i] for i in kept)
         acc = summed.get(wide)
         if acc is None:
             summed[wide] = list(values)
@@ -148,7 +167,8 @@ def without_endpoint(table: str, counts: Mapping[tuple, Sequence[float]]) -> dic
 
 def add(table: str, counts: Mapping[tuple, Sequence[float]]) -> None:
     """Add `counts` ({key tuple: value tuple}) to the rollup table, and to its hour and day
-    tables when it has them (then to its project-wide table and that one's grains)."""
+    tables when it has them (each coarse table followed by its totals table, `TOTALS`), then
+    to its project-wide table and that one's grains."""
     if not counts:
         return
     if table == p95_minutes.HISTOGRAMS:
@@ -159,7 +179,11 @@ def add(table: str, counts: Mapping[tuple, Sequence[float]]) -> None:
     else:
         _add(table, counts)
     for coarse_table, width in GRAINS.get(table, ()):
-        _add(coarse_table, fold(table, counts, width))
+        coarse = fold(table, counts, width)
+        _add(coarse_table, coarse)
+        if coarse_table in TOTALS:
+            totals_table, over = TOTALS[coarse_table]
+            _add(totals_table, summed_over(coarse_table, coarse, over))
     if table in PROJECT_WIDE:
         add(PROJECT_WIDE[table], without_endpoint(table, counts))
 

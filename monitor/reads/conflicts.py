@@ -31,8 +31,9 @@ from monitor.models import (
     ResourceDayRollup,
     ResourceHourRollup,
     ResourceRollup,
+    ResourceTotalDayRollup,
 )
-from monitor.reads.grains import pieces, summed
+from monitor.reads.grains import by_grain, summed
 from monitor.reads.timerange import TimeRange
 from monitor.reads.totals import Filters, status_parts
 from monitor.rules.causes import CONFLICT_STATUSES, SLOWEST_WRITE, WRITE_METHODS
@@ -63,13 +64,13 @@ def rollup_parts(
     coarsest: timedelta = DAY,
     **where,
 ) -> list[QuerySet]:
-    """One queryset per piece of the range (monitor/reads/grains.py: pieces): minutes at the
-    ragged edges, hours and days in between (up to `coarsest`), so a month reads day rows and
-    the counts outlive the minute rollups' retention. Endpoint filters apply to the tables
-    keyed by endpoint."""
+    """One queryset per grain of the range's pieces (monitor/reads/grains.py: pieces,
+    by_grain): minutes at the ragged edges, hours and days in between (up to `coarsest`), so a
+    month reads day rows and the counts outlive the minute rollups' retention. Endpoint
+    filters apply to the tables keyed by endpoint."""
     parts = []
-    for grain, lo, hi in pieces(rng, coarsest):
-        qs = models[grain].objects.filter(project=project, minute__gte=lo, minute__lt=hi, **where)
+    for grain, within in by_grain(rng, coarsest):
+        qs = models[grain].objects.filter(within, project=project, **where)
         if models is not RACE:
             qs = f.to_endpoints(qs)
         parts.append(qs)
@@ -147,7 +148,7 @@ def hotspots(
     ranked = [
         resource
         for resource, _ in summed(
-            rollup_parts(RESOURCE, project, rng, f, **where),
+            _ranking_parts(project, rng, f, where),
             ["resource"],
             ["n"],
             order=["-n", "resource"],
@@ -185,6 +186,22 @@ def hotspots(
             "race_pairs": pairs.get(s["resource"], []),
         }
         for s in top
+    ]
+
+
+def _ranking_parts(project: Project, rng: TimeRange, f: Filters, where: dict) -> list[QuerySet]:
+    """The rollup rows that rank the range's resources, one queryset per piece. Unfiltered,
+    whole days are read from the resource totals (one row per resource and day, every endpoint
+    and cause summed: a third of the rows or fewer); the sums are the same, so the ranking is.
+    Filtered by endpoint or cause, every piece is read from the resource rollups, which keep
+    both."""
+    if f.endpoint is not None or f.method or f.route or f.cause:
+        return rollup_parts(RESOURCE, project, rng, f, **where)
+    return [
+        (ResourceTotalDayRollup if grain == DAY else RESOURCE[grain]).objects.filter(
+            within, project=project
+        )
+        for grain, within in by_grain(rng)
     ]
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import BigIntegerField, DateTimeField, F, Func, QuerySet, Sum
+from django.db.models import BigIntegerField, DateTimeField, F, Func, Q, QuerySet, Sum
 
 from monitor.reads.timerange import TimeRange
 from monitor.rules.timebuckets import DAY, HOUR, MINUTE, ceil, floor
@@ -141,6 +141,20 @@ def pieces(
         else:
             merged.append(piece)
     return merged
+
+
+def by_grain(
+    rng: TimeRange, coarsest: timedelta = DAY, now: datetime | None = None
+) -> list[tuple[timedelta, Q]]:
+    """The range's `pieces` gathered by grain: (grain, the condition on `minute` that holds
+    every piece of that grain), finest grain first. The two minute edges (and the two hour
+    edges) of a range are one read of their table, not two: a statement names each table once
+    per range, and a page builds half as many querysets."""
+    spans: dict[timedelta, Q] = {}
+    for grain, lo, hi in pieces(rng, coarsest, now):
+        span = Q(minute__gte=lo, minute__lt=hi)
+        spans[grain] = spans[grain] | span if grain in spans else span
+    return sorted(spans.items())
 
 
 def summed(

@@ -22,7 +22,7 @@ from monitor.models import (
     StatusHourRollup,
     StatusRollup,
 )
-from monitor.reads.grains import pieces, summed
+from monitor.reads.grains import by_grain, pieces, summed
 from monitor.reads.timerange import TimeRange
 from monitor.rules.latency import quantile
 from monitor.rules.statuses import status_bounds
@@ -67,9 +67,14 @@ def _rollup_rows(
     *,
     by_status: bool,
     bounds: tuple[datetime, datetime] | None = None,
+    within: Q | None = None,
 ) -> QuerySet:
-    start, end = bounds or rng.minute_bounds()
-    qs = f.to_endpoints(model.objects.filter(project=project, minute__gte=start, minute__lt=end))
+    """The rows of `model` the filters match in `within` (a condition on `minute`), else
+    between `bounds`, else in the range's minutes."""
+    if within is None:
+        start, end = bounds or rng.minute_bounds()
+        within = Q(minute__gte=start, minute__lt=end)
+    qs = f.to_endpoints(model.objects.filter(within, project=project))
     if by_status:
         if f.status is not None:
             lo, hi = status_bounds(f.status)
@@ -92,11 +97,12 @@ def latency_rows(project: Project, rng: TimeRange, f: Filters = Filters()) -> Qu
 def status_parts(
     project: Project, rng: TimeRange, f: Filters = Filters(), coarsest: timedelta = DAY
 ) -> list[QuerySet]:
-    """Status rollups of the range as one queryset per piece (see `pieces`); summing them all
-    gives the range's totals. `coarsest` bounds the grain, e.g. HOUR for an hourly series."""
+    """Status rollups of the range as one queryset per grain of its pieces (see `pieces` and
+    `by_grain`); summing them all gives the range's totals. `coarsest` bounds the grain, e.g.
+    HOUR for an hourly series."""
     return [
-        _rollup_rows(STATUS_MODELS[g], project, rng, f, by_status=True, bounds=(lo, hi))
-        for g, lo, hi in pieces(rng, coarsest)
+        _rollup_rows(STATUS_MODELS[g], project, rng, f, by_status=True, within=within)
+        for g, within in by_grain(rng, coarsest)
     ]
 
 
@@ -110,10 +116,10 @@ def latency_rows_of(
 def latency_parts(
     project: Project, rng: TimeRange, f: Filters = Filters(), coarsest: timedelta = DAY
 ) -> list[QuerySet]:
-    """Latency rollups of the range as one queryset per piece, like `status_parts`."""
+    """Latency rollups of the range as one queryset per grain, like `status_parts`."""
     return [
-        _rollup_rows(LATENCY_MODELS[g], project, rng, f, by_status=False, bounds=(lo, hi))
-        for g, lo, hi in pieces(rng, coarsest)
+        _rollup_rows(LATENCY_MODELS[g], project, rng, f, by_status=False, within=within)
+        for g, within in by_grain(rng, coarsest)
     ]
 
 
@@ -220,10 +226,13 @@ def _read(
         [*key, "status", "cause"],
         ["n", "writes", "conditional_writes"],
     )
+    # Grouped once, by the outer statement: with one part per grain the parts' own grouping
+    # hashed nearly every row a second time (a week of both periods: 22 ms to 18 ms).
     latency_rows = summed(
         [qs for i, rng in enumerate(ranges) for qs in tagged(latency_parts(project, rng, f), i)],
         [*key, "bucket"],
         ["n"],
+        per_piece=False,
     )
     periods = [_Period() for _ in ranges]
     for period, *row in status_rows:

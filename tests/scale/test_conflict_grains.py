@@ -24,6 +24,7 @@ from monitor.models import (
     ResourceDayRollup,
     ResourceHourRollup,
     ResourceRollup,
+    ResourceTotalDayRollup,
 )
 from monitor.pipeline import retention
 from monitor.reads import conflicts
@@ -95,6 +96,10 @@ def test_aggregation_fills_the_hour_and_day_tables_with_the_minute_counts(post_l
     ]:
         minute, hour, day = (folded(m, keys, values) for m in models)
         assert minute and minute == hour == day, models[0].__name__
+    # The resource totals are the day rows summed over endpoint and cause.
+    assert folded(ResourceTotalDayRollup, ["minute", "resource"], ["n"]) == folded(
+        ResourceDayRollup, ["minute", "resource"], ["n"]
+    )
     assert all(t.minute == 0 for t in ClientHourRollup.objects.values_list("minute", flat=True))
     assert all(t.hour == 0 for t in ResourceDayRollup.objects.values_list("minute", flat=True))
 
@@ -181,3 +186,37 @@ def test_offenders_hotspots_and_remedies_outlive_the_minute_rollups(shop, post_l
     assert ClientDayRollup.objects.filter(minute__lt=old).exists()
     assert RacePairDayRollup.objects.filter(minute__lt=old).exists()
     assert everything() == before
+
+
+def test_hotspots_rank_resources_exactly_whatever_part_of_the_range_holds_them(shop, post_logs):
+    """Whole days are ranked from the resource totals, the ragged edges from hour and minute
+    rows: a resource whose conflicts sit in the range's first and last minutes outranks one
+    with fewer in the days between, and one busy just before the range (the same day's
+    totals hold those) is ranked by its conflicts in the range alone."""
+    rng = TimeRange(NOW - timedelta(days=7, minutes=17), NOW)
+    start = rng.start.replace(second=0) + timedelta(minutes=1)
+
+    def conflicts_at(resource: str, times: list[datetime]) -> list[dict]:
+        return [
+            _rec(f"{resource}-{i}", t, "PATCH", f"/v1/items/{resource}", 409, CLIENTS[i % 4])
+            for i, t in enumerate(times)
+        ]
+
+    edges = [start + timedelta(seconds=10 * i) for i in range(3)]
+    edges += [NOW - timedelta(seconds=100 + 10 * i) for i in range(3)]
+    middle = [NOW - timedelta(days=3, hours=i) for i in range(5)]
+    before = [rng.start - timedelta(minutes=3, seconds=i) for i in range(10)]
+    post_logs(
+        conflicts_at("edge", edges)
+        + conflicts_at("middle", middle)
+        + conflicts_at("before", before)
+        + conflicts_at("before", [NOW - timedelta(days=4)])
+    )
+    spots = conflicts.hotspots(shop, rng, limit=2)
+    assert [(s["resource"], s["conflicts"]) for s in spots] == [
+        ("/v1/items/edge", 6),
+        ("/v1/items/middle", 5),
+    ]
+    everything = {s["resource"]: s["conflicts"] for s in conflicts.hotspots(shop, rng)}
+    assert everything == exact(rng)[1]
+    assert everything["/v1/items/before"] == 1

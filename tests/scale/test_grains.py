@@ -4,7 +4,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from ingest.models import Request
 from monitor.models import (
@@ -16,7 +16,7 @@ from monitor.models import (
     StatusRollup,
 )
 from monitor.reads import series, totals
-from monitor.reads.grains import pieces
+from monitor.reads.grains import by_grain, pieces
 from monitor.reads.timerange import TimeRange
 from monitor.rules.timebuckets import DAY, HOUR, MINUTE
 from tests.records import record
@@ -109,6 +109,24 @@ def test_a_range_is_read_as_minute_edges_whole_hours_and_whole_days():
     ]
     assert [g for g, _, _ in pieces(rng, HOUR, now)] == [MINUTE, HOUR, MINUTE]
     assert [g for g, _, _ in pieces(rng, MINUTE, now)] == [MINUTE]
+
+
+def test_the_pieces_of_one_grain_are_read_as_one():
+    t = datetime(2026, 11, 20, 22, 47, 30, tzinfo=UTC)
+    rng = TimeRange(t, t + timedelta(days=3, hours=2, minutes=5))
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+
+    def span(lo: datetime, hi: datetime) -> Q:
+        return Q(minute__gte=lo, minute__lt=hi)
+
+    minutes = span(t.replace(second=0), datetime(2026, 11, 20, 23, tzinfo=UTC)) | span(
+        datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 24, 0, 53, tzinfo=UTC)
+    )
+    assert by_grain(rng, DAY, now) == [
+        (MINUTE, minutes),
+        (HOUR, span(datetime(2026, 11, 20, 23, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC))),
+        (DAY, span(datetime(2026, 11, 21, tzinfo=UTC), datetime(2026, 11, 24, tzinfo=UTC))),
+    ]
 
 
 def test_minute_edges_past_the_minute_retention_are_read_as_their_whole_hour(settings):
