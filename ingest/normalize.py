@@ -18,8 +18,8 @@ can fail its batch (DESIGN.md principle 8). Column by column (ingest/models.py, 
   that two long resources stay two.
 - `client` (the (project, client, ts) index, the client, outcome and race-pair rollup keys, the
   race pair holding two clients and a resource): at most `MAX_CLIENT_BYTES` of UTF-8.
-- `request_id` (the (project, request_id) index): `MAX_REQUEST_ID` characters; a longer id is
-  cut for display but its dedup key is made from all of it.
+- `request_id`: `MAX_REQUEST_ID` characters; a longer id is cut for display but its dedup key
+  is made from all of it (`request_id_key`; only cut ids have an index by request id).
 - `dedup_key` (varchar 32): a 128-bit hash in hex.
 - `path` (`MAX_PATH`), `query`, `host`, `service`, `user_agent`, `client_ip`, header values and
   the body excerpt: text and jsonb without an index, bounded in size; NUL and other control
@@ -365,31 +365,39 @@ def split_path(raw_path: str, query: str | None) -> tuple[str, str | None]:
     return path, (query or None)
 
 
+def request_id_key(request_id: str) -> str:
+    """The dedup key of a record with this request id. A stored request id shorter than
+    `MAX_REQUEST_ID` is the whole id, so its rows are found by their dedup key (the request id
+    filter reads them through the dedup index: the raw table has no index by request id)."""
+    return hashlib.blake2b(
+        ("rid\0" + request_id).encode("utf-8", "replace"), digest_size=16
+    ).hexdigest()
+
+
 def dedup_key(rec: NativeRecord, request_id: str | None = None) -> str:
     """The request id when the gateway gives one (`request_id`: the whole id when the stored one
     was cut), else a hash of the record's content (its look-alikes are told apart by
     ingest/lookalikes.py)."""
     if rec.request_id:
-        material = "rid\0" + (request_id or rec.request_id)
-    else:
-        material = "\0".join(
-            str(v)
-            for v in (
-                rec.ts.isoformat(),
-                rec.method,
-                rec.path,
-                rec.query,
-                rec.status,
-                rec.host,
-                rec.client,
-                rec.client_ip,
-                rec.duration_ms,
-                rec.request_bytes,
-                rec.response_bytes,
-                rec.user_agent,
-                rec.upstream_status,
-            )
+        return request_id_key(request_id or rec.request_id)
+    material = "\0".join(
+        str(v)
+        for v in (
+            rec.ts.isoformat(),
+            rec.method,
+            rec.path,
+            rec.query,
+            rec.status,
+            rec.host,
+            rec.client,
+            rec.client_ip,
+            rec.duration_ms,
+            rec.request_bytes,
+            rec.response_bytes,
+            rec.user_agent,
+            rec.upstream_status,
         )
+    )
     return hashlib.blake2b(material.encode("utf-8", "replace"), digest_size=16).hexdigest()
 
 

@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 
 from ingest.models import Request
 from monitor.api.params import MAX_ID, MAX_TEXT, time_range
-from monitor.reads.requests import in_range
+from monitor.reads.requests import in_range, with_request_id
 from monitor.rules.causes import CAUSES, CONFLICT_STATUSES
 from monitor.rules.statuses import status_bounds
 
@@ -57,7 +57,7 @@ class RequestFilter(django_filters.FilterSet):
         choices=[(v, v) for v in YES + NO], method="filter_conflicts"
     )
     cause = django_filters.ChoiceFilter(choices=[(c, c) for c in CAUSES])
-    request_id = _text(field_name="request_id")
+    request_id = _text(method="filter_request_id")
     path = _text(field_name="path", lookup_expr="startswith")
 
     class Meta:
@@ -66,6 +66,9 @@ class RequestFilter(django_filters.FilterSet):
 
     def filter_method(self, queryset, name, value):
         return queryset.filter(method=value.upper())
+
+    def filter_request_id(self, queryset, name, value):
+        return with_request_id(queryset, value)
 
     def filter_conflicts(self, queryset, name, value):
         """Conflicts only (409, 412, 423, 428) for a yes; a no is no filter."""

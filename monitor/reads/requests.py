@@ -8,7 +8,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Q, QuerySet, Sum
 
-from ingest.models import IngestBatch, Request
+from ingest.models import LONG_REQUEST_ID, IngestBatch, Request
+from ingest.normalize import MAX_REQUEST_ID, request_id_key
 from monitor.alerts.models import Incident
 from monitor.models import ClientRollup, Endpoint, Project
 from monitor.reads import totals
@@ -24,6 +25,15 @@ RECENT_LIMIT = 20
 def in_range(project: Project, rng: TimeRange) -> QuerySet:
     """The project's raw requests in the range (to filter further, then page)."""
     return Request.objects.filter(project=project, ts__gte=rng.start, ts__lt=rng.end)
+
+
+def with_request_id(requests: QuerySet, request_id: str) -> QuerySet:
+    """The requests whose gateway request id is this one. A usual id is found through the
+    dedup index (the dedup key of a record with a request id is made from it); one long
+    enough to have been cut, through the index of long ids."""
+    if len(request_id) >= MAX_REQUEST_ID:
+        return requests.filter(LONG_REQUEST_ID, request_id=request_id)
+    return requests.filter(dedup_key=request_id_key(request_id), request_id=request_id)
 
 
 def project_requests(project: Project) -> QuerySet:

@@ -130,6 +130,37 @@ def test_it_filters_requests_by_each_documented_parameter(api, post_logs):
     assert ids("from=-24h&to=-2h") == set()
 
 
+def test_it_finds_a_request_by_the_id_it_shows_however_long(api, post_logs):
+    # Usual ids are found by their dedup key, ids of 128 characters or more (cut for display
+    # past that) by the index of long ids; a control character is shown (and found) replaced.
+    long_id = "L" * 300
+    exact = "E" * 128
+    post_logs(
+        [
+            record(1, request_id="short"),
+            record(2, request_id=long_id),
+            record(3, request_id=exact),
+            record(4, request_id="tab\there"),
+            record(5, request_id="L" * 127),
+        ]
+    )
+    shown = {r["request_id"] for r in api.get(API + "requests/").json()["results"]}
+    cut = next(rid for rid in shown if rid.startswith("LL") and len(rid) == 128)
+    odd = next(rid for rid in shown if rid.startswith("tab"))
+
+    def ids(request_id: str) -> list[str]:
+        response = api.get(API + "requests/", {"request_id": request_id})
+        return [r["request_id"] for r in response.json()["results"]]
+
+    assert ids("short") == ["short"]
+    assert ids(cut) == [cut]
+    assert ids(exact) == [exact]
+    assert ids(odd) == [odd]
+    assert ids("L" * 127) == ["L" * 127]
+    assert ids("shor") == []
+    assert ids(long_id) == []
+
+
 def test_it_pages_requests_newest_first_with_a_cursor(api, post_logs):
     post_logs([record(i) for i in range(7)])
     first = api.get(API + "requests/?limit=4").json()

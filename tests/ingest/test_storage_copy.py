@@ -73,6 +73,28 @@ def test_every_field_reaches_its_column_through_the_temp_table_too(post_logs):
     assert stored("req-2") == expected(2)
 
 
+def test_a_batch_row_holds_its_counts_whichever_way_its_rows_went(post_logs):
+    from django.test.utils import CaptureQueriesContext
+
+    from ingest.models import IngestBatch
+
+    with CaptureQueriesContext(connection) as ctx:
+        post_logs([full_record(1), full_record(1)])
+    counted_after = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].startswith('UPDATE "ingest_ingestbatch"') and '"accepted"' in q["sql"]
+    ]
+    if connection.vendor == "postgresql":
+        # The straight COPY stores all or fails: the row is written once, with its counts.
+        assert counted_after == []
+    post_logs([full_record(1), full_record(2)])  # through the temp table
+    post_logs([full_record(2)])
+    counts = IngestBatch.objects.order_by("id").values_list("accepted", "duplicates")
+    assert list(counts) == [(1, 1), (1, 1), (0, 1)]
+    assert IngestBatch.objects.order_by("id").last().status == "done"
+
+
 def test_a_record_without_optional_fields_stores_nulls_and_empty_headers(post_logs):
     rec = {k: record(3)[k] for k in ("ts", "method", "path", "status")}
     assert post_logs([rec], fmt="native").json()["accepted"] == 1
