@@ -157,7 +157,7 @@ FIRST_ANALYZE = 2000
 
 class Statistics:
     """Keeps the planner's statistics of the day partitions one import fills: `stored(days)`
-    after each batch, one date per row stored."""
+    after each batch that stored rows, with {day: records of the batch}."""
 
     def __init__(self):
         self._stored: Counter[date] = Counter()
@@ -165,8 +165,8 @@ class Statistics:
         self._partitioned: bool | None = None
 
     def stored(self, days: Counter[date]) -> list[str]:
-        """Count the rows stored ({day: rows}); ANALYZE the partitions whose rows stored by this import
-        reached their next threshold. Returns the partitions analysed."""
+        """Count the batch's records ({day: records}); ANALYZE the partitions whose count
+        reached its next threshold. Returns the partitions analysed."""
         self._stored.update(days)
         due = [
             day
