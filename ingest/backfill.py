@@ -5,14 +5,16 @@ run stores nothing new. A bad line is counted and reported, never the end of the
 import gzip
 import io
 import multiprocessing
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date
 from multiprocessing.connection import Connection
 from typing import BinaryIO
 
 import msgspec
 
-from ingest import time_bounds
+from ingest import partitions, time_bounds
 from ingest.decode import BodyError, Item, line_items, split_items
 from ingest.lookalikes import FileOccurrences
 from ingest.normalize import ProjectRules, clean_text
@@ -146,17 +148,29 @@ def parse_batch(
 
 
 def store_parsed(
-    project: Project, parsed: Parsed, occurrences: FileOccurrences, summary: Summary
+    project: Project,
+    parsed: Parsed,
+    occurrences: FileOccurrences,
+    summary: Summary,
+    statistics: partitions.Statistics | None = None,
 ) -> None:
-    """Store a normalized batch, counted into the summary."""
+    """Store a normalized batch, counted into the summary; with `statistics`, the partitions
+    the import fills are analysed as they grow."""
     outcome = Outcome(rejected=parsed.rejected)
     store(project, None, parsed.records, outcome, occurrences=occurrences)
+    if statistics is not None and outcome.accepted:
+        statistics.stored(_days(parsed.records))
     summary.accepted += outcome.accepted
     summary.duplicates += outcome.duplicates
     summary.rejected += outcome.rejected
     summary.bad += parsed.bad
     summary.unit = parsed.unit
     summary.lines = max(summary.lines, parsed.last_line)
+
+
+def _days(records: list[NativeRecord]) -> Counter[date]:
+    """{UTC day: records} (the day partitions the records go to)."""
+    return Counter(r.ts.astimezone(UTC).date() for r in records)
 
 
 def import_batch(
@@ -167,10 +181,11 @@ def import_batch(
     occurrences: FileOccurrences,
     summary: Summary,
     max_age_days: int | None = None,
+    statistics: partitions.Statistics | None = None,
 ) -> None:
     """Normalize and store one batch of (line number, item), counted into the summary."""
     parsed = parse_batch(rules, batch, fmt, summary.unit, max_age_days, len(summary.bad))
-    store_parsed(project, parsed, occurrences, summary)
+    store_parsed(project, parsed, occurrences, summary, statistics)
 
 
 def number_again(
@@ -266,6 +281,7 @@ def backfill(
     summary = Summary()
     # Look-alike lines are numbered across the whole file, so that a second run matches.
     occurrences = FileOccurrences()
+    statistics = partitions.Statistics()
     if parallel:
         parsed_batches = _parsed_batches(stream, fmt, rules, batch_size, limit, max_age_days)
     else:
@@ -274,7 +290,7 @@ def backfill(
             for batch in _batches(open_log(stream), batch_size, limit, summary)
         )
     for parsed in parsed_batches:
-        store_parsed(project, parsed, occurrences, summary)
+        store_parsed(project, parsed, occurrences, summary, statistics)
         if progress is not None:
             progress(summary.lines)
     return summary

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ingest import partitions
 from ingest.backfill import MAX_LINE, Summary, import_batch, number_again, numbered_items
 from ingest.lookalikes import FileOccurrences
 from ingest.normalize import ProjectRules
@@ -140,6 +141,8 @@ class Follower:
         self.fd: int | None = None
         self.position: Position | None = None
         self.occurrences = FileOccurrences()
+        # The day partitions a catching-up follower fills are analysed as they grow.
+        self.statistics = partitions.Statistics()
         self.buffer = b""
         self.lines_read = 0  # lines of the current file before the buffer (numbering)
         self.rotated = False  # the open file is not (any longer) the one at `path`
@@ -265,6 +268,7 @@ class Follower:
             self.occurrences,
             self.summary,
             self.max_age_days,
+            self.statistics,
         )
 
     def _check_rotation(self) -> None:

@@ -99,3 +99,40 @@ def test_a_missing_file_is_a_clear_error(db):
 def test_an_unknown_format_is_refused(db):
     with pytest.raises(CommandError, match="invalid choice"):
         importlog(str(NGINX), "--project", "edge", "--format", "nope")
+
+
+@pytest.mark.postgres
+def test_a_long_import_analyses_the_partitions_it_fills(db, monkeypatch):
+    # Without statistics the conflict lookups keep a generic plan made for an empty partition
+    # and slow down with every row stored (autovacuum may analyse too late, or be off).
+    from django.db import connection
+
+    from ingest import partitions
+
+    monkeypatch.setattr(partitions, "FIRST_ANALYZE", 4)
+    importlog(str(NGINX), "--project", "edge", "--format", "nginx", "--batch-size", "2")
+    days = {ts.date() for ts in Request.objects.values_list("ts", flat=True)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE relname = ANY(%s)",
+            [[partitions.name_for(day) for day in days]],
+        )
+        tuples = dict(cursor.fetchall())
+    assert tuples and all(n > 0 for n in tuples.values()), tuples
+
+
+def test_statistics_are_taken_as_the_rows_stored_double(db, monkeypatch):
+    from collections import Counter
+    from datetime import date
+
+    from ingest import partitions
+
+    monkeypatch.setattr(partitions, "FIRST_ANALYZE", 4)
+    statistics = partitions.Statistics()
+    day = date.today()
+    due = [bool(statistics.stored(Counter({day: 2}))) for _ in range(8)]
+    if partitions.partitioned():
+        # 4, then 8, then 16 rows: the 2nd, 4th and 8th batch.
+        assert due == [False, True, False, True, False, False, False, True]
+    else:
+        assert not any(due)
