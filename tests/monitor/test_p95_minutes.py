@@ -177,6 +177,58 @@ def test_two_transactions_adding_to_one_minute_keep_the_p95_of_both(transactiona
     assert kept(shop) == walked(shop) == {T0: (201, bucket_value_ms(90))}
 
 
+def test_a_second_writer_of_a_minute_waits_at_the_hold_until_the_first_commits(
+    transactional_db, shop
+):
+    # Both take the hold before either recomputes: the second must wait there, so that its
+    # recompute comes after the first's rows are committed.
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers are a Postgres matter; SQLite has one at a time")
+    keys = [(shop.id, T0, 50)]
+    p95_minutes.hold(keys)  # the minute's p95 row exists already: no insert to wait on
+    held, release, second_done = threading.Event(), threading.Event(), threading.Event()
+    errors = []
+
+    def first():
+        try:
+            with transaction.atomic():
+                p95_minutes.hold(keys)
+                held.set()
+                release.wait(30)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            held.set()
+            connection.close()
+
+    def second():
+        try:
+            held.wait(30)
+            with transaction.atomic():
+                p95_minutes.hold(keys)
+                second_done.set()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    held.wait(30)
+    for _ in range(1000):
+        if waiting_on_a_lock():
+            break
+        time.sleep(0.01)
+    waited = waiting_on_a_lock() and not second_done.is_set()
+    release.set()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert waited
+    assert second_done.is_set()
+
+
 def waiting_on_a_lock() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
