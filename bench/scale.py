@@ -21,6 +21,7 @@ workers do; throughput is printed as rows/s and as a ratio to one process.
 """
 
 import argparse
+import gc
 import multiprocessing
 import os
 import random
@@ -79,6 +80,9 @@ def reads(calls: int) -> None:
     api = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
     pages = Client()
     pages.force_login(user)
+    # As gunicorn's workers do (gunicorn.conf.py: post_worker_init).
+    gc.collect()
+    gc.freeze()
     busiest = Endpoint.objects.filter(project=project, method="GET").order_by("id").first()
     base = p95(api, "/api/v1/projects/", calls)
     timed: dict[str, float] = {}
