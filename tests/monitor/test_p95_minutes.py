@@ -138,42 +138,10 @@ def test_two_transactions_adding_to_one_minute_keep_the_p95_of_both(transactiona
         pytest.skip("concurrent writers are a Postgres matter; SQLite has one at a time")
     (ep,) = endpoints(shop, 1)
     rollups.add(LATENCY, {(shop.id, T0, ep, 50): [1]})  # the minute's p95 row exists already
-    first_added, second_waits, errors = threading.Event(), threading.Event(), []
-
-    def first():
-        try:
-            with transaction.atomic():
-                rollups.add(LATENCY, {(shop.id, T0, ep, 10): [100]})
-                first_added.set()
-                second_waits.wait(30)  # commit once the second waits for the minute's p95 row
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            first_added.set()
-            connection.close()
-
-    def second():
-        try:
-            first_added.wait(30)
-            with transaction.atomic():
-                rollups.add(LATENCY, {(shop.id, T0, ep, 90): [100]})
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for t in threads:
-        t.start()
-    first_added.wait(30)
-    for _ in range(3000):
-        if waiting_on_a_lock():
-            break
-        time.sleep(0.01)
-    second_waits.set()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    two_writers(
+        lambda: rollups.add(LATENCY, {(shop.id, T0, ep, 10): [100]}),
+        lambda: rollups.add(LATENCY, {(shop.id, T0, ep, 90): [100]}),
+    )
     assert kept(shop) == walked(shop) == {T0: (201, bucket_value_ms(90))}
 
 
@@ -186,47 +154,48 @@ def test_a_second_writer_of_a_minute_waits_at_the_hold_until_the_first_commits(
         pytest.skip("concurrent writers are a Postgres matter; SQLite has one at a time")
     keys = [(shop.id, T0, 50)]
     p95_minutes.hold(keys)  # the minute's p95 row exists already: no insert to wait on
-    held, release, second_done = threading.Event(), threading.Event(), threading.Event()
-    errors = []
+    assert two_writers(lambda: p95_minutes.hold(keys), lambda: p95_minutes.hold(keys))
 
-    def first():
+
+def two_writers(first_step, second_step) -> bool:
+    """Run `first_step`, then `second_step`, each in a transaction on a connection of its own;
+    the first commits once the second waits on a lock (or after 10 s). Whether the second was
+    seen waiting; what either raised is raised."""
+    ready, release, errors = threading.Event(), threading.Event(), []
+
+    def in_transaction(step, then, after=None):
         try:
+            if after is not None:
+                after.wait(30)
             with transaction.atomic():
-                p95_minutes.hold(keys)
-                held.set()
-                release.wait(30)
-        except Exception as exc:  # noqa: BLE001 - reported below
+                step()
+                then()
+        except Exception as exc:  # noqa: BLE001 - raised below
             errors.append(exc)
         finally:
-            held.set()
+            ready.set()
             connection.close()
 
-    def second():
-        try:
-            held.wait(30)
-            with transaction.atomic():
-                p95_minutes.hold(keys)
-                second_done.set()
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads = [
+        threading.Thread(
+            target=in_transaction, args=(first_step, lambda: ready.set() or release.wait(30))
+        ),
+        threading.Thread(target=in_transaction, args=(second_step, lambda: None, ready)),
+    ]
     for t in threads:
         t.start()
-    held.wait(30)
+    ready.wait(30)
     for _ in range(1000):
         if waiting_on_a_lock():
             break
         time.sleep(0.01)
-    waited = waiting_on_a_lock() and not second_done.is_set()
+    waited = waiting_on_a_lock()
     release.set()
     for t in threads:
         t.join(60)
-    assert errors == []
-    assert waited
-    assert second_done.is_set()
+    if errors:
+        raise errors[0]
+    return waited
 
 
 def waiting_on_a_lock() -> bool:
