@@ -134,8 +134,6 @@ def test_prune_deletes_the_kept_p95_with_the_minute_rollups(shop, settings):
 def test_two_transactions_adding_to_one_minute_keep_the_p95_of_both(transactional_db, shop):
     # They add to different latency buckets of the same minute, so no histogram row makes the
     # second wait: without the p95 row's lock it would recompute from its own rows only.
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent writers are a Postgres matter; SQLite has one at a time")
     (ep,) = endpoints(shop, 1)
     rollups.add(LATENCY, {(shop.id, T0, ep, 50): [1]})  # the minute's p95 row exists already
     two_writers(
@@ -145,13 +143,12 @@ def test_two_transactions_adding_to_one_minute_keep_the_p95_of_both(transactiona
     assert kept(shop) == walked(shop) == {T0: (201, bucket_value_ms(90))}
 
 
+@pytest.mark.postgres  # concurrent writers: SQLite has one at a time
 def test_a_second_writer_of_a_minute_waits_at_the_hold_until_the_first_commits(
     transactional_db, shop
 ):
     # Both take the hold before either recomputes: the second must wait there, so that its
     # recompute comes after the first's rows are committed.
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent writers are a Postgres matter; SQLite has one at a time")
     keys = [(shop.id, T0, 50)]
     p95_minutes.hold(keys)  # the minute's p95 row exists already: no insert to wait on
     assert two_writers(lambda: p95_minutes.hold(keys), lambda: p95_minutes.hold(keys))
