@@ -174,15 +174,16 @@ def summed(
     One statement whatever the number of pieces, so that a ranking (the top resources of 30
     days) is decided in the database over the range as a whole, not piece by piece.
 
-    `per_piece=False` leaves the grouping to the outer statement alone: cheaper where a piece's
-    rows hardly share keys (a ranking of resources: each one hashed once, not twice), dearer
-    where they do (histograms, many rows per bucket and endpoint)."""
+    `per_piece=False` leaves the grouping to the outer statement alone: each row is hashed once,
+    not twice, which is cheaper wherever a part's own grouping would merge few of its rows (a
+    ranking of resources; histograms read with one part per grain, both periods together).
+    Per piece pays where a part's rows collapse many to one before the union."""
     if not parts:
         return []
     selects, params = [], []
     using = parts[0].db  # the database the router reads rollups from (ops/routers.py)
+    column = Sum if per_piece else F
     for qs in parts:
-        column = Sum if per_piece else F
         grouped = qs.order_by().values(*group).annotate(**{f"s_{c}": column(c) for c in sums})
         sql, p = grouped.query.get_compiler(using=using).as_sql()
         selects.append(sql)

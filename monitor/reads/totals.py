@@ -66,13 +66,12 @@ def _rollup_rows(
     f: Filters,
     *,
     by_status: bool,
-    bounds: tuple[datetime, datetime] | None = None,
     within: Q | None = None,
 ) -> QuerySet:
-    """The rows of `model` the filters match in `within` (a condition on `minute`), else
-    between `bounds`, else in the range's minutes."""
+    """The rows of `model` the filters match in `within` (a condition on `minute`), else in the
+    range's minutes."""
     if within is None:
-        start, end = bounds or rng.minute_bounds()
+        start, end = rng.minute_bounds()
         within = Q(minute__gte=start, minute__lt=end)
     qs = f.to_endpoints(model.objects.filter(within, project=project))
     if by_status:
@@ -110,7 +109,8 @@ def latency_rows_of(
     grain: timedelta, project: Project, rng: TimeRange, f: Filters, lo: datetime, hi: datetime
 ) -> QuerySet:
     """The latency rollups of one grain between `lo` and `hi` that the filters match."""
-    return _rollup_rows(LATENCY_MODELS[grain], project, rng, f, by_status=False, bounds=(lo, hi))
+    within = Q(minute__gte=lo, minute__lt=hi)
+    return _rollup_rows(LATENCY_MODELS[grain], project, rng, f, by_status=False, within=within)
 
 
 def latency_parts(
