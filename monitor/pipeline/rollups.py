@@ -131,8 +131,13 @@ def fold(table: str, counts: Mapping[tuple, Sequence[float]], width: timedelta) 
     """The counts of a minute table summed onto hour or day keys."""
     i = _time_index(table)
     folded: dict[tuple, list] = {}
+    floors: dict[datetime, datetime] = {}  # the keys hold few distinct minutes
     for key, values in counts.items():
-        coarse = key[:i] + (floor(key[i], width),) + key[i + 1 :]
+        minute = key[i]
+        start = floors.get(minute)
+        if start is None:
+            start = floors[minute] = floor(minute, width)
+        coarse = key[:i] + (start,) + key[i + 1 :]
         acc = folded.get(coarse)
         if acc is None:
             folded[coarse] = list(values)
