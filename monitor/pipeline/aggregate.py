@@ -136,8 +136,7 @@ def aggregate_together(batch_ids: list[int]) -> int:
         for batch in batches:
             batch.project = project
             _count(batch, counts)
-        with pipeline():
-            counts.write_rollups()
+        counts.write_rollups(copy=True)
         _mark_done(batches)
     return len(batches)
 

@@ -15,6 +15,7 @@ from ingest.models import IngestBatch, Request
 from ingest.normalize import ProjectRules
 from monitor.models import Endpoint, ProjectP95Minute, ResourceTotalDayRollup
 from monitor.pipeline import aggregate
+from monitor.pipeline import rollups as rollups_module
 from monitor.pipeline.rollups import MODELS_BY_GRAIN
 from tests.monitor.conflict_records import rec
 
@@ -147,9 +148,12 @@ def test_the_data_has_what_the_analysis_moves(reference):
     assert Request.objects.filter(project=reference, race_winner__isnull=False).exists()
 
 
+@pytest.mark.parametrize("copy_from", [rollups_module.COPY_FROM, 1])
 def test_a_backfill_counts_every_rollup_as_batch_by_batch_aggregation_does(
-    reference, fast, log_data
+    reference, fast, log_data, monkeypatch, copy_from
 ):
+    # Past COPY_FROM counts, a table's are COPYed (on Postgres) rather than sent as arrays.
+    monkeypatch.setattr(rollups_module, "COPY_FROM", copy_from)
     summary = backfill(fast, io.BytesIO(log_data), None, batch_size=BATCH, aggregate_every=300)
     assert summary.accepted == len(log_data.splitlines())
     same_as_batch_by_batch(reference, fast)
