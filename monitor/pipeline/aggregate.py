@@ -105,7 +105,11 @@ def _mark_done(batches: list[IngestBatch]) -> None:
         batch.processed_at = now
         batch.attempts += 1
         batch.sampled = []
-    IngestBatch.objects.bulk_update(batches, ["status", "processed_at", "attempts", "sampled"])
+    fields = ["status", "processed_at", "attempts", "sampled"]
+    if len(batches) == 1:
+        batches[0].save(update_fields=fields)
+    else:
+        IngestBatch.objects.bulk_update(batches, fields)
 
 
 def aggregate_together(batch_ids: list[int]) -> int:
