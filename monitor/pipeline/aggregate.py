@@ -65,37 +65,37 @@ def _aggregate(batch_id: int, analysis: bool = True) -> bool:
             return False
         signals = VersionSignals.for_project(batch.project)
         counts = Counts(batch.project_id, signals=signals)
+        rows = batch_rows(batch_id, signals)
         with pipeline():
-            _count(batch, counts, analysis)
+            _count(batch, rows, counts, analysis)
             counts.write_rollups()
         _mark_done([batch])
     return True
 
 
-def _count(batch: IngestBatch, counts: Counts, analysis: bool = True) -> None:
-    """Analyse the batch's conflicts (their decisions written back) and count its rows into
-    `counts`, whose rollups the caller writes in the same transaction."""
-    rows = batch_rows(batch.id, counts.signals)
+def _count(batch: IngestBatch, rows: list[dict], counts: Counts, analysis: bool = True) -> None:
+    """Analyse the batch's conflicts (their decisions written back) and count its rows
+    (`batch_rows`) into `counts`, whose rollups the caller writes in the same transaction
+    (inside a pipeline)."""
     plain, conflicts = [], []
     for row in rows:
         (conflicts if is_conflict(row["status"]) else plain).append(row)
     # Successful reads that sampling left out of the raw table are counted all the same.
     plain += sampled_rows(batch.sampled)
     half = len(plain) // 2
-    # One pipeline on Postgres, so that Postgres works while Python counts: the analysis
-    # takes its locks while the first half of the plain rows is counted, and writes its
-    # decisions back while the rest is.
-    with pipeline():
-        if analysis:
-            finish = analyse(batch.project, batch.id, rows, timezone.now())
-        counts.requests(plain[:half], {})
-        if analysis:
-            causes = finish(counts)
-            counts.write_decided()
-            counts.decided = []
-        else:
-            causes = count_unclassified(counts, conflicts)
-        counts.requests(plain[half:] + conflicts, causes)
+    # Called inside one pipeline on Postgres, so that Postgres works while Python counts: the
+    # analysis takes its locks while the first half of the plain rows is counted, and writes
+    # its decisions back while the rest is.
+    if analysis:
+        finish = analyse(batch.project, batch.id, rows, timezone.now())
+    counts.requests(plain[:half], {})
+    if analysis:
+        causes = finish(counts)
+        counts.write_decided()
+        counts.decided = []
+    else:
+        causes = count_unclassified(counts, conflicts)
+    counts.requests(plain[half:] + conflicts, causes)
 
 
 def _mark_done(batches: list[IngestBatch]) -> None:
@@ -139,7 +139,10 @@ def aggregate_together(batch_ids: list[int]) -> int:
         counts = Counts(project.id, signals=VersionSignals.for_project(project))
         for batch in batches:
             batch.project = project
-            _count(batch, counts)
+            rows = batch_rows(batch.id, counts.signals)
+            with pipeline():
+                _count(batch, rows, counts)
+        # COPY, which a pipeline cannot carry.
         counts.write_rollups(copy=True)
         _mark_done(batches)
     return len(batches)
