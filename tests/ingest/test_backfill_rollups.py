@@ -220,3 +220,23 @@ def test_an_aggregation_that_fails_falls_back_to_one_batch_at_a_time(
         backfill(fast, io.BytesIO(log_data), None, batch_size=BATCH, aggregate_every=300)
     assert calls[1] > 1  # the second aggregation held several batches, and was rolled back
     same_as_batch_by_batch(reference, fast)
+
+
+def test_a_race_across_two_batches_of_one_aggregation_is_counted_once_with_no_zero(
+    fast, django_capture_on_commit_callbacks
+):
+    from monitor.models import OutcomeRollup, Project, ResourceRollup, StatusRollup
+
+    # The winner's batch comes after the loser's, both aggregated together (and, for the
+    # reference, one at a time: the loser counted `unknown`, then moved).
+    loser = rec(1.5, "PATCH", "/v1/orders/7", 409, "mobile", response_body="changed meanwhile")
+    winner = rec(0, "PATCH", "/v1/orders/7", 200, "billing")
+    data = (json.dumps(loser) + "\n" + json.dumps(winner) + "\n").encode()
+    reference = Project.objects.create(slug="one-by-one", name="one-by-one")
+    with django_capture_on_commit_callbacks(execute=True):
+        backfill(reference, io.BytesIO(data), None, batch_size=1, aggregate_every=1)
+    backfill(fast, io.BytesIO(data), None, batch_size=1)
+    assert Request.objects.get(project=fast, status=409).cause == "concurrent_write"
+    for model in (StatusRollup, ResourceRollup, OutcomeRollup):
+        assert not model.objects.filter(project=fast, n=0).exists(), model
+    same_as_batch_by_batch(reference, fast)
