@@ -15,7 +15,7 @@ from multiprocessing.connection import Connection
 from typing import BinaryIO
 
 import msgspec
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from ingest import partitions, time_bounds
 from ingest.decode import BodyError, Item, line_items, split_items
@@ -379,5 +379,8 @@ def commits_unflushed() -> Iterator[None]:
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET synchronous_commit")
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
+        except DatabaseError:
+            pass  # the connection is lost, and the setting with it: the first error tells
