@@ -99,6 +99,8 @@ class Outcome:
     duplicates: int = 0
     rejected: int = 0
     errors: list[dict] = field(default_factory=list)
+    # The batch stored, when its records were new (left pending when not `aggregate`d).
+    batch_id: int | None = None
 
     @property
     def usable(self) -> bool:
@@ -120,14 +122,18 @@ def store(
     outcome: Outcome,
     first_error: str = "",
     occurrences: BatchOccurrences | None = None,
+    aggregate: bool = True,
 ) -> Outcome:
     """Store the records, look-alikes numbered within the batch (or across a file, with the
     file's `occurrences`); a batch row even when all were rejected, so the count is kept. A
-    body with rejected records is also one of the source's problems (ingest/problems.py)."""
+    body with rejected records is also one of the source's problems (ingest/problems.py).
+    `aggregate=False` leaves the batch pending for the caller to aggregate."""
     if not records and not outcome.rejected:
         return outcome
     (occurrences or BatchOccurrences()).number(records)
-    result = store_records(project, source, records, outcome.rejected)
+    result = store_records(project, source, records, outcome.rejected, aggregate)
+    if result.accepted:
+        outcome.batch_id = result.batch_id
     outcome.accepted += result.accepted
     outcome.duplicates += result.duplicates
     if outcome.rejected:

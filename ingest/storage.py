@@ -287,9 +287,15 @@ def _store_sampled(cursor, project_id: int, records: list[NativeRecord], endpoin
 
 
 def store_records(
-    project: Project, source: Source | None, records: list[NativeRecord], rejected: int = 0
+    project: Project,
+    source: Source | None,
+    records: list[NativeRecord],
+    rejected: int = 0,
+    aggregate: bool = True,
 ) -> StoreResult:
-    """Write a batch and its records in one transaction; enqueue aggregation after commit.
+    """Write a batch and its records in one transaction; enqueue aggregation after commit
+    (`aggregate=False`: the batch is left pending for the caller, or else the sweep, to
+    aggregate).
 
     Records repeated within the body or already stored count as duplicates.
     """
@@ -313,11 +319,11 @@ def store_records(
     # of another door), it fails on the dedup key, and the batch's transaction is done again
     # through the temp table. Duplicates are the exception.
     try:
-        return _store(project, source, records, fresh, kept, left_out, rejected, straight=True)
+        return _store(project, source, records, fresh, kept, left_out, rejected, True, aggregate)
     except IntegrityError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != UNIQUE_VIOLATION:
             raise
-    return _store(project, source, records, fresh, kept, left_out, rejected, straight=False)
+    return _store(project, source, records, fresh, kept, left_out, rejected, False, aggregate)
 
 
 def _store(
@@ -329,6 +335,7 @@ def _store(
     left_out: list[NativeRecord],
     rejected: int,
     straight: bool,
+    aggregate: bool = True,
 ) -> StoreResult:
     """The batch's transaction: its row, its endpoints, its raw rows and sampled keys."""
     # The straight COPY stores every kept row or fails: on Postgres, without sampled keys to
@@ -360,7 +367,7 @@ def _store(
             batch.save(
                 update_fields=["accepted", "duplicates", "status", "processed_at", "sampled"]
             )
-        if inserted:
+        if inserted and aggregate:
             transaction.on_commit(lambda: enqueue_aggregation(batch.id))
     return StoreResult(batch.id, inserted, len(records) - inserted)
 

@@ -64,34 +64,88 @@ def _aggregate(batch_id: int, analysis: bool = True) -> bool:
             # Done already, or another worker holds it right now.
             return False
         signals = VersionSignals.for_project(batch.project)
-        rows = batch_rows(batch_id, signals)
         counts = Counts(batch.project_id, signals=signals)
-        plain, conflicts = [], []
-        for row in rows:
-            (conflicts if is_conflict(row["status"]) else plain).append(row)
-        # Successful reads that sampling left out of the raw table are counted all the same.
-        plain += sampled_rows(batch.sampled)
-        half = len(plain) // 2
-        # One pipeline on Postgres, so that Postgres works while Python counts: the analysis
-        # takes its locks while the first half of the plain rows is counted, and writes its
-        # decisions back while the rest is.
+        rows = batch_rows(batch_id, signals)
         with pipeline():
-            if analysis:
-                finish = analyse(batch.project, batch_id, rows, timezone.now())
-            counts.requests(plain[:half], {})
-            if analysis:
-                causes = finish(counts)
-                counts.write_decided()
-            else:
-                causes = count_unclassified(counts, conflicts)
-            counts.requests(plain[half:] + conflicts, causes)
+            _count(batch, rows, counts, analysis)
             counts.write_rollups()
+        _mark_done([batch])
+    return True
+
+
+def _count(batch: IngestBatch, rows: list[dict], counts: Counts, analysis: bool = True) -> None:
+    """Analyse the batch's conflicts (their decisions written back) and count its rows
+    (`batch_rows`) into `counts`, whose rollups the caller writes in the same transaction
+    (inside a pipeline)."""
+    plain, conflicts = [], []
+    for row in rows:
+        (conflicts if is_conflict(row["status"]) else plain).append(row)
+    # Successful reads that sampling left out of the raw table are counted all the same.
+    plain += sampled_rows(batch.sampled)
+    half = len(plain) // 2
+    # Called inside one pipeline on Postgres, so that Postgres works while Python counts: the
+    # analysis takes its locks while the first half of the plain rows is counted, and writes
+    # its decisions back while the rest is.
+    if analysis:
+        finish = analyse(batch.project, batch.id, rows, timezone.now())
+    counts.requests(plain[:half], {})
+    if analysis:
+        causes = finish(counts)
+        counts.write_decided()
+        counts.decided = []
+    else:
+        causes = count_unclassified(counts, conflicts)
+    counts.requests(plain[half:] + conflicts, causes)
+
+
+def _mark_done(batches: list[IngestBatch]) -> None:
+    now = timezone.now()
+    for batch in batches:
         batch.status = IngestBatch.Status.DONE
-        batch.processed_at = timezone.now()
+        batch.processed_at = now
         batch.attempts += 1
         batch.sampled = []
-        batch.save(update_fields=["status", "processed_at", "attempts", "sampled"])
-    return True
+    fields = ["status", "processed_at", "attempts", "sampled"]
+    if len(batches) == 1:
+        batches[0].save(update_fields=fields)
+    else:
+        IngestBatch.objects.bulk_update(batches, fields)
+
+
+def aggregate_together(batch_ids: list[int]) -> int:
+    """Aggregate the pending ones of these batches (of one project) in one transaction, as a
+    backfill does: each is analysed in turn exactly as its own aggregation would analyse it
+    (its decisions written back before the next one's analysis reads), their counts are summed
+    in memory and added to every rollup once, and every one is marked done with them. So a
+    batch is counted exactly when it is marked done: a failure rolls back the lot, which stay
+    pending for `aggregate_batch` or the sweep. Returns how many it aggregated.
+
+    Batches held by another worker right now are left to it. The conflict rows the analyses
+    lock stay locked until the end: meant for a backfill, not for live ingest."""
+    if not batch_ids:
+        return 0
+    with transaction.atomic():
+        batches = list(
+            IngestBatch.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+            .filter(pk__in=batch_ids, status=IngestBatch.Status.PENDING)
+            .select_related("project")
+            .order_by("id")
+        )
+        if not batches:
+            return 0
+        project = batches[0].project
+        if any(batch.project_id != project.id for batch in batches):
+            raise ValueError("aggregate_together takes the batches of one project")
+        counts = Counts(project.id, signals=VersionSignals.for_project(project))
+        for batch in batches:
+            batch.project = project
+            rows = batch_rows(batch.id, counts.signals)
+            with pipeline():
+                _count(batch, rows, counts)
+        # COPY, which a pipeline cannot carry.
+        counts.write_rollups(copy=True)
+        _mark_done(batches)
+    return len(batches)
 
 
 def count_unclassified(counts: Counts, rows: list[dict]) -> dict[int, str]:

@@ -79,14 +79,17 @@ class Counts:
     def write_decided(self) -> None:
         write_back(self.decided)
 
-    def write_rollups(self) -> None:
+    def write_rollups(self, copy: bool = False) -> None:
         """Add every table's counts, each followed by dropping the rows that moves emptied
-        (tables in WRITE_ORDER, keys sorted: one lock order for all workers)."""
+        (tables in WRITE_ORDER, keys sorted: one lock order for all workers). A key whose
+        count sums to zero here (counted, then moved away, within these counts) is checked
+        too: its row may be one the upsert just made with nothing in it. `copy`: many counts
+        go through COPY (rollups.add; not inside a pipeline)."""
         for table in sorted(self.tables, key=WRITE_ORDER.index):
             counts = self.tables[table]
-            rollups.add(table, counts)
+            rollups.add(table, counts, copy)
             if table in MOVING:
-                rollups.drop_empty(table, [k for k, v in counts.items() if v[0] < 0])
+                rollups.drop_empty(table, [k for k, v in counts.items() if v[0] <= 0])
 
     def bump(self, table: str, key: tuple, values: tuple) -> None:
         acc = self.tables.setdefault(table, {}).get(key)
