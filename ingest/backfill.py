@@ -8,14 +8,14 @@ import logging
 import multiprocessing
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date
 from multiprocessing.connection import Connection
 from typing import BinaryIO
 
 import msgspec
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 
 from ingest import partitions, time_bounds
 from ingest.decode import BodyError, Item, line_items, split_items
@@ -351,14 +351,14 @@ def backfill(
             for batch in _batches(open_log(stream), batch_size, limit, summary)
         )
     try:
-        with commits_unflushed():
+        # A file can be read again after a crash; lines taken from stdin cannot.
+        with commits_unflushed() if parallel else nullcontext():
             for parsed in parsed_batches:
                 store_parsed(project, parsed, occurrences, summary, statistics, pending)
                 if progress is not None:
                     progress(summary.lines)
     finally:
-        # What was stored is counted, even when the import stops on an error; this last
-        # commit waits for the log to be flushed, so everything before it is durable too.
+        # What was stored is counted, even when the import stops on an error.
         pending.aggregate()
     return summary
 
@@ -369,8 +369,7 @@ def commits_unflushed() -> Iterator[None]:
     disk (synchronous_commit off: tens of milliseconds per batch on a busy disk). A crash of
     Postgres may then lose the last few commits, whole and in order (a batch with its rows,
     an aggregation with the batches it marked done): nothing half written, and a second run
-    stores what is missing. The commit after this block waits as usual, and with it everything
-    before."""
+    stores what is missing. Leaving the block waits until every commit made in it is on disk."""
     if connection.vendor != "postgresql":
         yield
         return
@@ -382,5 +381,9 @@ def commits_unflushed() -> Iterator[None]:
         try:
             with connection.cursor() as cursor:
                 cursor.execute("RESET synchronous_commit")
+            # A transaction with an id writes a commit record, and its synchronous commit
+            # waits for the log up to it: every earlier commit is durable after this one.
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_current_xact_id()")
         except DatabaseError:
             pass  # the connection is lost, and the setting with it: the first error tells
