@@ -11,6 +11,11 @@ import os
 import tempfile
 from pathlib import Path
 
+# The application (Django, the URLconf and every view: monitor/wsgi.py) is loaded once, in the
+# master, before the workers fork: a worker answers its first request as fast as the next, and
+# the workers share the loaded code's memory. Code changes need a restart, not a HUP.
+preload_app = True
+
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="conflictwatch-metrics-")
 Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)

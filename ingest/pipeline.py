@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connection
 
 from ingest import problems, time_bounds
 from ingest.decode import MAX_RECORDS, Item, too_many_records
@@ -23,11 +24,19 @@ from monitor.telemetry.counters import count_records
 MAX_ERRORS = 100
 
 
+# Asked once per body: plain SQL, which costs a tenth of the ORM's building of the statement.
+_PENDING = (
+    f"SELECT count(*) FROM (SELECT 1 FROM {IngestBatch._meta.db_table} "
+    "WHERE project_id = %s AND status = %s LIMIT %s) AS waiting"
+)
+
+
 def backlog_full(project: Project) -> bool:
     """True when the project has more batches waiting for aggregation than allowed."""
     limit = settings.CONFLICTWATCH_MAX_PENDING_BATCHES
-    pending = IngestBatch.objects.filter(project=project, status=IngestBatch.Status.PENDING)
-    return pending[: limit + 1].count() > limit
+    with connection.cursor() as cursor:
+        cursor.execute(_PENDING, [project.id, IngestBatch.Status.PENDING.value, limit + 1])
+        return cursor.fetchone()[0] > limit
 
 
 @contextmanager

@@ -151,10 +151,16 @@ def overflow_method(method: str) -> str:
 
 def _known(project: Project, keys) -> dict[tuple[str, str], int]:
     found: dict[tuple[str, str], int] = {}
-    routes = {route for _, route in keys}
-    rows = Endpoint.objects.filter(project=project, route__in=routes).values_list(
-        "id", "method", "route", "merged_into_id"
-    )
+    routes = sorted({route for _, route in keys})
+    # Plain SQL: read once per body, where the ORM's building of the statement cost more than
+    # the database's answer.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, method, route, merged_into_id FROM {Endpoint._meta.db_table} "
+            f"WHERE project_id = %s AND route IN ({', '.join(['%s'] * len(routes))})",
+            [project.id, *routes],
+        )
+        rows = cursor.fetchall()
     for ep_id, method, route, merged_into in rows:
         if (method, route) in keys:
             found[(method, route)] = merged_into or ep_id
@@ -346,7 +352,7 @@ def _store(
         batch = IngestBatch(project=project, source=source, rejected=rejected)
         if counted:
             _count(batch, len(records), len(kept))
-        batch.save(force_insert=True)
+        _insert_batch(batch)
         inserted = 0
         if fresh:
             endpoints = endpoints_for(
@@ -370,6 +376,42 @@ def _store(
         if inserted and aggregate:
             transaction.on_commit(lambda: enqueue_aggregation(batch.id))
     return StoreResult(batch.id, inserted, len(records) - inserted)
+
+
+_BATCH_FIELDS = [
+    IngestBatch._meta.get_field(name)
+    for name in (
+        "project",
+        "source",
+        "status",
+        "received_at",
+        "processed_at",
+        "accepted",
+        "duplicates",
+        "rejected",
+        "attempts",
+        "error",
+        "sampled",
+    )
+]
+_INSERT_BATCH = (
+    f"INSERT INTO {IngestBatch._meta.db_table} "
+    f"({', '.join(f.column for f in _BATCH_FIELDS)}) "
+    f"VALUES ({', '.join(['%s'] * len(_BATCH_FIELDS))}) RETURNING id"
+)
+
+
+def _insert_batch(batch: IngestBatch) -> None:
+    """`batch.save(force_insert=True)` in one plain statement: once per body, where the ORM's
+    building of the INSERT cost several times the database's work. The values are prepared
+    for the database by their fields, as save() does."""
+    batch.received_at = timezone.now()
+    values = [f.get_db_prep_save(getattr(batch, f.attname), connection) for f in _BATCH_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_BATCH, values)
+        batch.id = cursor.fetchone()[0]
+    batch._state.adding = False
+    batch._state.db = connection.alias
 
 
 def _count(batch: IngestBatch, records: int, inserted: int) -> None:

@@ -283,3 +283,18 @@ def test_with_nothing_set_it_runs_as_the_demo_with_a_key_of_its_own():
     # Never a key written in the code: each process makes its own.
     assert key != second.stdout.splitlines()[-1].split()[1]
     assert key not in (ROOT / "monitor" / "settings.py").read_text()
+
+
+def test_the_wsgi_module_loads_every_view_without_reaching_the_database():
+    # gunicorn preloads it in the master (gunicorn.conf.py): the workers fork with the views
+    # loaded, and with no database connection to share. Nothing listens on port 9.
+    check = (
+        "import sys, monitor.wsgi; from django.db import connection; "
+        "assert 'ingest.views' in sys.modules and 'monitor.api.urls' in sys.modules; "
+        "assert connection.connection is None; print('loaded')"
+    )
+    result = run_app(
+        {"DEBUG": "1", "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none"}, "shell", "-c", check
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "loaded"

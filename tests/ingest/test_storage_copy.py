@@ -116,3 +116,32 @@ def test_binary_copy_writes_each_column_in_the_table_type(db):
     types = psycopg.adapters.types
     declared = {col: types[name].oid for col, name in zip(COLUMNS, COPY_TYPES, strict=True)}
     assert declared == {col: table[col] for col in COLUMNS}
+
+
+def _dedup_collation() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(c.collname, 'default') FROM pg_attribute a "
+            "LEFT JOIN pg_collation c ON c.oid = a.attcollation AND c.collname <> 'default' "
+            "WHERE a.attrelid = %s::regclass AND a.attname = 'dedup_key'",
+            [Request._meta.db_table],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+def test_the_dedup_key_compares_byte_by_byte_and_the_migration_keeps_stored_rows(post_logs):
+    import importlib
+
+    migration = importlib.import_module("ingest.migrations.0014_dedup_key_bytewise")
+    assert _dedup_collation() == "C"
+    post_logs([full_record(1)])
+    with connection.schema_editor() as editor:  # back, then forward, with a stored row
+        migration.backward(None, editor)
+    assert _dedup_collation() == "default"
+    with connection.schema_editor() as editor:
+        migration.forward(None, editor)
+    assert _dedup_collation() == "C"
+    answer = post_logs([full_record(1), full_record(2)]).json()
+    assert (answer["accepted"], answer["duplicates"]) == (1, 1)
+    assert stored("req-1") == expected(1) and stored("req-2") == expected(2)
