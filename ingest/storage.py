@@ -151,6 +151,8 @@ def overflow_method(method: str) -> str:
 
 def _known(project: Project, keys) -> dict[tuple[str, str], int]:
     found: dict[tuple[str, str], int] = {}
+    if not keys:
+        return found
     routes = sorted({route for _, route in keys})
     # Plain SQL: read once per body, where the ORM's building of the statement cost more than
     # the database's answer.
