@@ -123,9 +123,14 @@ _SQLITE_CHUNK = 2000
 # Spans that select nothing, for a side of the lookup a batch does not need.
 _NOWHERE = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC))
 
+# The candidates are a subquery that OFFSET 0 keeps whole (not merged into the outer query):
+# a row that another transaction updated while this one waited for its lock is then checked
+# again against its own id only. Merged, Postgres's recheck of each such row ran the candidate
+# lookups again, minutes of CPU when a backfill had just decided thousands of conflicts
+# (tests/stack/test_backfill_alongside_live.py).
 _LOCK_DECIDABLE = f"""
 SELECT {", ".join(f"r.{name}" for name in LOCKED_FIELDS)} FROM {_TABLE} r
-WHERE r.ts >= %(start)b AND r.ts <= %(end)b AND r.id IN (
+WHERE r.ts >= %(start)b AND r.ts <= %(end)b AND r.id IN (SELECT id FROM (
     SELECT unnest(%(own)b::bigint[])
   UNION ALL
     SELECT c.id FROM {_TABLE} c
@@ -167,7 +172,7 @@ WHERE r.ts >= %(start)b AND r.ts <= %(end)b AND r.id IN (
         SELECT FROM {_TABLE} b
         WHERE b.project_id = %(project)b AND b.resource = c.resource AND b.client = c.client
           AND b.batch_id = %(batch)b AND b.ts >= c.ts - %(history)b AND b.ts < c.ts)
-)
+) AS candidates(id) OFFSET 0)
 ORDER BY r.id FOR NO KEY UPDATE OF r
 """
 
