@@ -25,13 +25,17 @@ from monitor.rules.versions import VersionSignals
 log = logging.getLogger(__name__)
 SWEEP_LIMIT = 500
 MAX_ATTEMPTS = 5
+# serialization_failure, deadlock_detected, lock_not_available
+RACE_LOST = {"40001", "40P01", "55P03"}
 
 
 def aggregate_batch(batch_id: int, *, analysis: bool = True) -> bool:
     """Aggregate one batch if it is still pending. True when this call did the work.
 
     A batch that fails MAX_ATTEMPTS times is marked failed (with the error) so that one bad
-    batch cannot hold the sweep forever; its raw rows stay stored. `analysis=False` counts the
+    batch cannot hold the sweep forever; its raw rows stay stored. A transaction that Postgres
+    aborts to break a deadlock, or for a serialization failure or a lock timeout, lost a race
+    with another one: the error is kept but uses no attempt. `analysis=False` counts the
     rows without classification and outcome tracking (every conflict `unknown` in the status,
     client and resource rollups; no race or retry lookups, no write-back, no outcome or race
     rollups): the baseline of bench/conflicts.py, not for production.
@@ -42,12 +46,19 @@ def aggregate_batch(batch_id: int, *, analysis: bool = True) -> bool:
         with transaction.atomic():
             batch = IngestBatch.objects.select_for_update().filter(pk=batch_id).first()
             if batch is not None and batch.status == IngestBatch.Status.PENDING:
-                batch.attempts += 1
+                if not lost_a_race(exc):
+                    batch.attempts += 1
                 batch.error = f"{type(exc).__name__}: {exc}"[:2000]
                 if batch.attempts >= MAX_ATTEMPTS:
                     batch.status = IngestBatch.Status.FAILED
                 batch.save(update_fields=["attempts", "error", "status"])
         raise
+
+
+def lost_a_race(exc: Exception) -> bool:
+    """Whether Postgres aborted the transaction for another one's sake (a deadlock, a
+    serialization failure, a lock timeout), which running it again resolves."""
+    return getattr(exc.__cause__, "sqlstate", None) in RACE_LOST
 
 
 def _aggregate(batch_id: int, analysis: bool = True) -> bool:
