@@ -11,7 +11,7 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
-from tests.stack.stack import ROOT
+from tests.stack.stack import ROOT, wait_for
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 SPAN = 3600.0
@@ -41,6 +41,15 @@ def records(count: int, seed: int, tag: str) -> list[dict]:
             record["response_body"] = rng.choice(["version mismatch", "already exists"])
         out.append(record)
     return out
+
+
+def aggregated(stack) -> bool:
+    """Whether no batch is pending; else run the sweep, as beat does every minute: a batch whose
+    aggregation Postgres chose to abort in a deadlock with the backfill is left to it."""
+    if stack.pending_batches() == 0:
+        return True
+    stack.celery_call("monitor.tasks.sweep_pending_batches")
+    return False
 
 
 def status_counts(stack, table: str) -> dict:
@@ -95,7 +104,7 @@ def test_a_backfill_and_live_ingest_on_the_same_resources_count_every_record_onc
     out, err = importlog.communicate(timeout=600)
     assert importlog.returncode == 0, err
     assert answers == [200] * 60
-    stack.wait_aggregated(timeout=180)
+    wait_for(lambda: aggregated(stack), 300, "every batch aggregated", interval=5)
 
     assert stack.sql("SELECT status, count(*) FROM ingest_ingestbatch GROUP BY 1") == [
         ("done", stack.sql("SELECT count(*) FROM ingest_ingestbatch")[0][0])
