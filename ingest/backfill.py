@@ -329,14 +329,16 @@ def backfill(
     max_age_days: int | None = None,
     progress: Callable[[int], None] | None = None,
     parallel: bool = False,
+    rereadable: bool = False,
     aggregate_every: int = AGGREGATE_EVERY,
 ) -> Summary:
     """Import every record of the log into the project; `progress(lines read)` after each batch.
     `max_age_days` widens the accepted time range (default: CONFLICTWATCH_MAX_RECORD_AGE_DAYS).
     With `parallel`, a second process reads and normalizes while this one stores (the same
-    records, in the same order). The stored batches are aggregated together every
-    `aggregate_every` records (PendingBatches). Raises BodyError only for a whole-file JSON
-    document that is too big or not JSON."""
+    records, in the same order). `rereadable`: the stream can be read again after a crash (a
+    file, not stdin), so the commits need not wait for the log (`commits_unflushed`). The
+    stored batches are aggregated together every `aggregate_every` records (PendingBatches).
+    Raises BodyError only for a whole-file JSON document that is too big or not JSON."""
     rules = ProjectRules.for_project(project)
     summary = Summary()
     # Look-alike lines are numbered across the whole file, so that a second run matches.
@@ -351,8 +353,7 @@ def backfill(
             for batch in _batches(open_log(stream), batch_size, limit, summary)
         )
     try:
-        # A file can be read again after a crash; lines taken from stdin cannot.
-        with commits_unflushed() if parallel else nullcontext():
+        with commits_unflushed() if rereadable else nullcontext():
             for parsed in parsed_batches:
                 store_parsed(project, parsed, occurrences, summary, statistics, pending)
                 if progress is not None:

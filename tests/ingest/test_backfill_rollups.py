@@ -7,6 +7,7 @@ import json
 import random
 
 import pytest
+from django.db import connection
 
 from ingest import backfill as backfill_module
 from ingest.backfill import Summary, _batches, backfill, import_batch, open_log
@@ -240,3 +241,29 @@ def test_a_race_across_two_batches_of_one_aggregation_is_counted_once_with_no_ze
     for model in (StatusRollup, ResourceRollup, OutcomeRollup):
         assert not model.objects.filter(project=fast, n=0).exists(), model
     same_as_batch_by_batch(reference, fast)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("rereadable", [True, False])
+def test_only_a_stream_that_can_be_read_again_commits_without_waiting_for_the_log(
+    fast, log_data, rereadable
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is Postgres's")
+
+    def setting() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    during = set()
+    backfill(
+        fast,
+        io.BytesIO(log_data),
+        None,
+        batch_size=BATCH,
+        rereadable=rereadable,
+        progress=lambda lines: during.add(setting()),
+    )
+    assert during == ({"off"} if rereadable else {"on"})
+    assert setting() == "on"

@@ -118,8 +118,10 @@ class Command(BaseCommand):
                 limit=settings.CONFLICTWATCH_MAX_BODY_BYTES,
                 max_age_days=max_age,
                 progress=progress,
-                # A file is read by a second process (multiprocessing closes stdin there).
+                # A file is read by a second process (multiprocessing closes stdin there),
+                # and can be read again after a crash (lines taken from stdin cannot).
                 parallel=raw is not sys.stdin.buffer,
+                rereadable=raw is not sys.stdin.buffer,
             )
         except BodyError as exc:
             raise CommandError(f"{label}: {exc.message}") from None
