@@ -14,6 +14,7 @@ from ingest.normalize import normalize
 from ingest.pipeline import Outcome, store
 from monitor.pipeline.aggregate import aggregate_batch
 from tests.monitor.conflict_records import rec
+from tests.monitor.locks import waiting_on_a_lock
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -33,15 +34,6 @@ def stored(project, records: list[dict]) -> int:
 def lock_row(row_id: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM ingest_request WHERE id = %s FOR NO KEY UPDATE", [row_id])
-
-
-def waiting_for_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
 
 
 def test_a_batch_aborted_by_a_deadlock_stays_pending_without_using_an_attempt(shop):
@@ -68,7 +60,7 @@ def test_a_batch_aborted_by_a_deadlock_stays_pending_without_using_an_attempt(sh
                 lock_row(own)
                 holding.set()
                 deadline = time.monotonic() + 30
-                while not waiting_for_a_lock() and time.monotonic() < deadline:
+                while not waiting_on_a_lock() and time.monotonic() < deadline:
                     time.sleep(0.01)
                 try:
                     lock_row(earlier)

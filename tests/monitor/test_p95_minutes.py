@@ -19,6 +19,7 @@ from monitor.reads import series
 from monitor.reads.timerange import TimeRange
 from monitor.rules.latency import bucket_value_ms, quantiles_of
 from monitor.rules.timebuckets import MINUTE, floor
+from tests.monitor.locks import waiting_on_a_lock
 
 LATENCY = "monitor_rollup_latency_minute"
 T0 = floor(datetime.now(UTC), MINUTE) - timedelta(hours=6)
@@ -193,12 +194,3 @@ def two_writers(first_step, second_step) -> bool:
     if errors:
         raise errors[0]
     return waited
-
-
-def waiting_on_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
