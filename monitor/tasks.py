@@ -10,9 +10,18 @@ from monitor.pipeline import aggregate, finalize, retention
 from monitor.routing import tasks as routing
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def aggregate_batch(batch_id: int) -> bool:
-    return aggregate.aggregate_batch(batch_id)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def aggregate_batch(self, batch_id: int) -> bool:
+    try:
+        return aggregate.aggregate_batch(batch_id)
+    except Exception as exc:
+        # Postgres aborted it for another transaction's sake (a deadlock with a backfill):
+        # queued again in a moment, not left for the sweep. Run in-process (no broker), a
+        # retry would run inside this very call; the sweep takes the batch there.
+        delay = aggregate.race_retry_delay(exc, self.request.retries)
+        if delay is None or self.request.is_eager:
+            raise
+        raise self.retry(exc=exc, countdown=delay) from exc
 
 
 @shared_task(acks_late=True)

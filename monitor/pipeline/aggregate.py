@@ -8,6 +8,7 @@ done. Any number of workers may run at once.
 """
 
 import logging
+import random
 from datetime import timedelta
 
 from django.conf import settings
@@ -27,6 +28,9 @@ SWEEP_LIMIT = 500
 MAX_ATTEMPTS = 5
 # serialization_failure, deadlock_detected, lock_not_available
 RACE_LOST = {"40001", "40P01", "55P03"}
+# A batch that lost a race is queued again after 1, 2, 4, 8 and 16 s (plus up to a second, so
+# that two losers of one deadlock do not meet again); after that the sweep takes it.
+RACE_RETRIES = 5
 
 
 def aggregate_batch(batch_id: int, *, analysis: bool = True) -> bool:
@@ -59,6 +63,14 @@ def lost_a_race(exc: Exception) -> bool:
     """Whether Postgres aborted the transaction for another one's sake (a deadlock, a
     serialization failure, a lock timeout), which running it again resolves."""
     return getattr(exc.__cause__, "sqlstate", None) in RACE_LOST
+
+
+def race_retry_delay(exc: Exception, retries: int) -> float | None:
+    """Seconds to wait before running a batch again whose aggregation raised `exc` after
+    `retries` retries; None when it did not lose a race or has been retried enough."""
+    if not lost_a_race(exc) or retries >= RACE_RETRIES:
+        return None
+    return 2**retries + random.random()
 
 
 def _aggregate(batch_id: int, analysis: bool = True) -> bool:

@@ -12,7 +12,7 @@ from django.db import OperationalError, connection, connections
 from ingest.models import IngestBatch, Request
 from ingest.normalize import normalize
 from ingest.pipeline import Outcome, store
-from monitor.pipeline.aggregate import aggregate_batch
+from monitor.pipeline.aggregate import RACE_RETRIES, aggregate_batch, race_retry_delay
 from tests.monitor.conflict_records import rec
 from tests.monitor.locks import waiting_on_a_lock
 
@@ -86,3 +86,28 @@ def test_a_batch_aborted_by_a_deadlock_stays_pending_without_using_an_attempt(sh
     left.refresh_from_db()
     assert (left.status, left.attempts) == (IngestBatch.Status.DONE, 1)
     assert Request.objects.get(pk=own).cause is not None
+
+
+class _Aborted(Exception):
+    def __init__(self, sqlstate: str):
+        self.sqlstate = sqlstate
+
+
+def _raised_from(sqlstate: str) -> OperationalError:
+    try:
+        try:
+            raise _Aborted(sqlstate)
+        except _Aborted as cause:
+            raise OperationalError("aborted") from cause
+    except OperationalError as exc:
+        return exc
+
+
+def test_a_lost_race_is_retried_a_few_times_later_and_later_no_other_error():
+    deadlock = _raised_from("40P01")
+    delays = [race_retry_delay(deadlock, retries) for retries in range(RACE_RETRIES)]
+    assert [int(d) for d in delays] == [2**n for n in range(RACE_RETRIES)]
+    assert race_retry_delay(deadlock, RACE_RETRIES) is None
+    assert race_retry_delay(_raised_from("55P03"), 0) is not None
+    assert race_retry_delay(_raised_from("23505"), 0) is None
+    assert race_retry_delay(ValueError("bad row"), 0) is None
