@@ -5,6 +5,7 @@ and a backfill stopped part way must leave nothing counted twice and nothing los
 import io
 import json
 import random
+import threading
 
 import pytest
 from django.db import connection
@@ -157,6 +158,29 @@ def test_a_backfill_counts_every_rollup_as_batch_by_batch_aggregation_does(
     monkeypatch.setattr(rollups_module, "COPY_FROM", copy_from)
     summary = backfill(fast, io.BytesIO(log_data), None, batch_size=BATCH, aggregate_every=300)
     assert summary.accepted == len(log_data.splitlines())
+    same_as_batch_by_batch(reference, fast)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_aggregations_run_apart_from_the_storing_count_as_batch_by_batch_aggregation_does(
+    reference, fast, log_data, monkeypatch
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("aggregation apart is Postgres's")
+    threads = []
+    real = backfill_module._aggregate_apart
+
+    def recorded(ids):
+        threads.append(threading.get_ident())
+        real(ids)
+
+    monkeypatch.setattr(backfill_module, "_aggregate_apart", recorded)
+    summary = backfill(fast, io.BytesIO(log_data), None, batch_size=BATCH, aggregate_every=300)
+    assert summary.accepted == len(log_data.splitlines())
+    # Every aggregation ran in a thread of its own, none in the importing one.
+    assert len(threads) == 3
+    assert threading.get_ident() not in threads
     same_as_batch_by_batch(reference, fast)
 
 
