@@ -38,23 +38,25 @@ def token_from(request: HttpRequest) -> str | None:
 
 
 @cache
-def _converters(model, db) -> list[tuple]:
-    """(column, the ORM's converters for its values) for each of the model's columns, on the
-    connection `db` (one per thread)."""
-    columns = [f.get_col(model._meta.db_table) for f in model._meta.concrete_fields]
-    return [(col, db.ops.get_db_converters(col) + col.get_db_converters(db)) for col in columns]
+def _columns(model, db) -> tuple[list[str], list[tuple]]:
+    """The model's field names, and (column, the ORM's converters for its values) for each of
+    its columns, on the connection `db` (one per thread)."""
+    fields = model._meta.concrete_fields
+    columns = [f.get_col(model._meta.db_table) for f in fields]
+    converters = [(c, db.ops.get_db_converters(c) + c.get_db_converters(db)) for c in columns]
+    return [f.attname for f in fields], converters
 
 
 def _instance(model, values):
     """A model instance from its columns as the database gave them, converted as the ORM
     converts them (JSON text, SQLite's datetimes)."""
     db = connections[DEFAULT_DB_ALIAS]
+    names, columns = _columns(model, db)
     converted = []
-    for (col, converters), value in zip(_converters(model, db), values, strict=True):
+    for (col, converters), value in zip(columns, values, strict=True):
         for convert in converters:
             value = convert(value, col, db)
         converted.append(value)
-    names = [f.attname for f in model._meta.concrete_fields]
     return model.from_db(db.alias, names, converted)
 
 

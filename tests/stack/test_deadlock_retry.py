@@ -7,16 +7,12 @@ import time
 import psycopg
 
 from tests.monitor.conflict_records import rec
+from tests.monitor.locks import WAITING_ON_A_LOCK
 from tests.stack.stack import wait_for
 
 
 def waiting_on_a_lock(stack) -> bool:
-    return bool(
-        stack.sql(
-            "SELECT 1 FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-    )
+    return stack.sql(WAITING_ON_A_LOCK)[0][0] > 0
 
 
 def test_a_batch_aborted_by_a_deadlock_is_aggregated_again_by_the_worker(pg_stack):

@@ -108,6 +108,9 @@ class Command(BaseCommand):
         def progress(lines: int) -> None:
             bar.update((raw.tell() if total is not None else lines) - bar.n)
 
+        # A file is read by a second process (multiprocessing closes stdin there), and can be
+        # read again after a crash (lines taken from stdin cannot).
+        from_file = raw is not sys.stdin.buffer
         started = time.monotonic()
         try:
             summary = backfill(
@@ -118,10 +121,8 @@ class Command(BaseCommand):
                 limit=settings.CONFLICTWATCH_MAX_BODY_BYTES,
                 max_age_days=max_age,
                 progress=progress,
-                # A file is read by a second process (multiprocessing closes stdin there),
-                # and can be read again after a crash (lines taken from stdin cannot).
-                parallel=raw is not sys.stdin.buffer,
-                rereadable=raw is not sys.stdin.buffer,
+                parallel=from_file,
+                rereadable=from_file,
             )
         except BodyError as exc:
             raise CommandError(f"{label}: {exc.message}") from None
