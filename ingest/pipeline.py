@@ -11,7 +11,7 @@ from django.db import connection
 
 from ingest import problems, time_bounds
 from ingest.decode import MAX_RECORDS, Item, too_many_records
-from ingest.formats import expand, to_native
+from ingest.formats import expand, reads_line, to_native
 from ingest.lookalikes import BatchOccurrences
 from ingest.models import IngestBatch, Source
 from ingest.normalize import ProjectRules, normalize
@@ -63,16 +63,18 @@ def normalize_items(
 ) -> Iterator[tuple[int, NativeRecord | str]]:
     """For every record in the items: (index of its item, the record or the reason it failed).
 
-    An item may hold several records (a Firehose delivery, a shipper batch); a text line that
-    no line format reads reports its JSON error, which says more than "no format"; a line that
-    a line format reads reports what normalize found wrong with it.
+    An item may hold several records (a Firehose delivery, a shipper batch). A text line that
+    a line format takes up (the one named, or one that recognises it) reports that format's
+    reason, then what normalize found wrong with it; any other line that is not JSON reports
+    its JSON error, which says more than "no format".
     """
     for item_index, item in enumerate(items):
         for obj in expand(item.value):
             try:
                 native = to_native(obj, fmt)
             except RecordError as exc:
-                yield item_index, item.error or str(exc)
+                as_line = isinstance(obj, str) and reads_line(obj, fmt)
+                yield item_index, (item.error if item.error and not as_line else str(exc))
                 continue
             try:
                 yield item_index, normalize(native, rules, bounds)

@@ -103,6 +103,16 @@ def detect(obj):
     raise RecordError("record: no known format recognises it; pass ?format=NAME")
 
 
+def reads_line(line: str, fmt: str | None) -> bool:
+    """Whether a line format takes this text line up: the format named, else one that
+    recognises the line. A line that starts as JSON does is JSON gone wrong, in any format."""
+    if line[:1] in ("{", "["):
+        return False
+    if fmt:
+        return hasattr(FORMATS.get(fmt), "parse_line")
+    return any(module.detect_line(line) for module in LINE_FORMATS)
+
+
 def to_native(obj, fmt: str | None) -> dict:
     """A native-shaped dict from one decoded record (a JSON object, or a text line for line
     formats), in the given format or detected; raises RecordError."""

@@ -143,7 +143,9 @@ def _time_local(value: str) -> int:
 
 
 def parse_line(line: str) -> dict:
-    match = _COMBINED.match(line[:MAX_LINE])
+    if len(line) > MAX_LINE:
+        raise RecordError(f"line: {len(line):,} characters, over the limit of {MAX_LINE:,}")
+    match = _COMBINED.match(line)
     if match is None:
         raise RecordError("line: not an nginx combined log line (or JSON)")
     remote_addr, remote_user, time_local, request, status, size, _referer, agent = match.groups()

@@ -136,3 +136,26 @@ def test_statistics_are_taken_as_the_rows_stored_double(db, monkeypatch):
         assert due == [False, True, False, True, False, False, False, True]
     else:
         assert not any(due)
+
+
+def test_a_text_line_a_line_format_took_up_gets_that_formats_reason(db, tmp_path):
+    stamp = "[06/Dec/2026:20:01:05 +0000]"
+    log = tmp_path / "access.log"
+    log.write_text(
+        # What nginx logs for a TLS handshake sent to its plain HTTP port.
+        f'203.0.113.9 - - {stamp} "\\x16\\x03\\x01\\x02\\x00\\x01" 400 157 "-" "-"\n'
+        f'203.0.113.9 - - {stamp} "GET /{"a" * 70_000} HTTP/1.1" 414 0 "-" "-"\n'
+        "\x00\x01 not a log line\n"
+        '{"msec": broken\n'
+    )
+    _, err = importlog(str(log), "--project", "edge", "--format", "nginx")
+    reported = [line for line in err.splitlines() if line.startswith("line ")]
+    assert reported == [
+        "line 1: request: not 'METHOD URI PROTOCOL': '\\\\x16\\\\x03\\\\x01\\\\x02\\\\x00\\\\x01'",
+        "line 2: line: 70,075 characters, over the limit of 65,536",
+        "line 3: line: not an nginx combined log line (or JSON)",
+        "line 4: line is not valid JSON: JSON is malformed: invalid character (byte 9)",
+    ]
+    # Recognised as nginx's without --format, the first line gets the same reason.
+    _, err = importlog(str(log), "--project", "edge")
+    assert "\nline 1: request: not 'METHOD URI PROTOCOL'" in err
