@@ -119,6 +119,15 @@ def endpoints_for(project: Project, keys: dict[tuple[str, str], str]) -> dict[tu
     missing = [key for key in keys if key not in found]
     if not missing:
         return found
+    # A full project stays full: endpoints are only added under the lock below. Its new routes
+    # (scanner paths, cache-busted files) go to the overflow endpoints without waiting on the
+    # project row, which would hold up its other batches. Room made meanwhile (a higher limit,
+    # endpoints removed) is found by the next batch.
+    if _room(project) <= 0:
+        over = {(overflow_method(m), OVERFLOW_ROUTE): "" for m, _ in missing}
+        made = _known(project, over)
+        if len(made) == len(over):
+            return found | {(m, r): made[(overflow_method(m), OVERFLOW_ROUTE)] for m, r in missing}
     # One batch at a time decides which new routes still get an endpoint of their own (FOR NO
     # KEY UPDATE: rows that merely reference the project are not held up).
     Project.objects.select_for_update(no_key=True).filter(pk=project.pk).values_list("pk").first()
@@ -126,9 +135,7 @@ def endpoints_for(project: Project, keys: dict[tuple[str, str], str]) -> dict[tu
     missing = [key for key in missing if key not in found]
     if not missing:
         return found
-    active = Endpoint.objects.filter(project=project, merged_into__isnull=True)
-    overflow_made = active.filter(route=OVERFLOW_ROUTE).count()
-    room = project.max_endpoints - (OVERFLOW_ROOM - overflow_made) - active.count()
+    room = _room(project)
     own, overflowed = missing[: max(room, 0)], missing[max(room, 0) :]
     new = [Endpoint(project=project, method=m, route=r, source=keys[(m, r)]) for m, r in own]
     over = {(overflow_method(m), OVERFLOW_ROUTE) for m, _ in overflowed}
@@ -142,6 +149,19 @@ def endpoints_for(project: Project, keys: dict[tuple[str, str], str]) -> dict[tu
     for method, route in overflowed:
         found[(method, route)] = found[(overflow_method(method), OVERFLOW_ROUTE)]
     return found
+
+
+def _room(project: Project) -> int:
+    """How many more routes may get an endpoint of their own, keeping room for the overflow
+    endpoints not made yet."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE route = %s) "
+            f"FROM {Endpoint._meta.db_table} WHERE project_id = %s AND merged_into_id IS NULL",
+            [OVERFLOW_ROUTE, project.id],
+        )
+        active, overflow_made = cursor.fetchone()
+    return project.max_endpoints - (OVERFLOW_ROOM - overflow_made) - active
 
 
 def overflow_method(method: str) -> str:

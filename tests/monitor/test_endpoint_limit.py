@@ -7,7 +7,10 @@ import string
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from ingest.models import Request
 from ingest.storage import OVERFLOW_ROOM
 from monitor.models import OVERFLOW_ROUTE, Endpoint
 from monitor.tasks import learn_routes
@@ -104,3 +107,24 @@ def test_known_routes_keep_their_endpoint_after_the_limit(shop, post_logs, api):
     endpoints = {e["route"]: e["requests"] for e in api.get(API + "endpoints/?from=-3h").json()}
     assert endpoints["/v1/orders/{id}"] == 2
     assert sum(endpoints.values()) == 61
+
+
+def test_new_routes_of_a_full_project_take_no_lock_on_it(shop, post_logs):
+    """Once a project is full no new route can get an endpoint of its own, so a batch holding
+    some (scanner paths, cache-busted files) goes to the overflow endpoints without waiting on
+    the project row, which would hold every other batch of the project behind it."""
+    shop.max_endpoints = 20
+    shop.save()
+    post_logs([record(i, path=f"/x/word{chr(97 + i % 26)}{i}") for i in range(40)])
+    with CaptureQueriesContext(connection) as queries:
+        post_logs([record(100 + i, path=f"/y/more{chr(97 + i % 26)}{i}") for i in range(40)])
+    locks = [q["sql"] for q in queries if "FOR NO KEY UPDATE" in q["sql"]]
+    assert not [sql for sql in locks if 'FROM "monitor_project"' in sql]
+    assert Endpoint.objects.filter(project=shop).count() == 20 - OVERFLOW_ROOM + 1
+    overflow = Endpoint.objects.get(project=shop, route=OVERFLOW_ROUTE)
+    assert Request.objects.filter(endpoint=overflow).count() == 40 + 40 - (20 - OVERFLOW_ROOM)
+    # Room made again (a higher limit): the next new route gets its own endpoint.
+    shop.max_endpoints = 30
+    shop.save()
+    post_logs([record(200, path="/z/fresh")])
+    assert Endpoint.objects.filter(project=shop, route="/z/fresh").exists()
