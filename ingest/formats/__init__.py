@@ -105,7 +105,7 @@ def detect(obj):
 
 def reads_line(line: str, fmt: str | None) -> bool:
     """Whether a line format takes this text line up: the format named, else one that
-    recognises the line. A line that starts as JSON does is JSON gone wrong, in any format."""
+    recognises the line. A line that starts like JSON is JSON gone wrong, whatever the format."""
     if line[:1] in ("{", "["):
         return False
     if fmt:
