@@ -134,7 +134,10 @@ def read(shop, rng: TimeRange) -> tuple[dict, dict, dict]:
 def test_offenders_and_hotspots_of_7_and_13_days_read_hour_and_day_rows(shop, post_logs):
     post_logs(races_over(13, 30, seed=2))
     for days in (7, 13):
-        rng = TimeRange(NOW - timedelta(days=days, minutes=17), NOW)
+        # Starting at 06:43 whatever the time of day: a range started at 23:50 and ended at
+        # 00:07 has no whole hour at either edge, and reads no hour rows.
+        start = NOW.replace(hour=6, minute=43, second=0) - timedelta(days=days)
+        rng = TimeRange(start, NOW)
         with CaptureQueriesContext(connection) as ctx:
             offenders, spots, pairs = read(shop, rng)
         exact_offenders, exact_spots, exact_pairs = exact(rng)
