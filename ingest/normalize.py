@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, unquote_to_bytes
 
 from ingest import time_bounds
-from ingest.record import NativeRecord, RecordError
+from ingest.record import DURATION_OUTSIDE_KEY, NativeRecord, RecordError
 from ingest.redaction import (
     URL_HEADERS,
     is_credential_name,
@@ -374,10 +374,11 @@ def request_id_key(request_id: str) -> str:
     ).hexdigest()
 
 
-def dedup_key(rec: NativeRecord, request_id: str | None = None) -> str:
+def dedup_key(rec: NativeRecord, request_id: str | None = None, duration_keyed: bool = True) -> str:
     """The request id when the gateway gives one (`request_id`: the whole id when the stored one
     was cut), else a hash of the record's content (its look-alikes are told apart by
-    ingest/lookalikes.py)."""
+    ingest/lookalikes.py). `duration_keyed=False` leaves the duration out of it (an nginx
+    `combined` line's `rt=`, which earlier versions did not read)."""
     if rec.request_id:
         return request_id_key(request_id or rec.request_id)
     material = "\0".join(
@@ -391,7 +392,7 @@ def dedup_key(rec: NativeRecord, request_id: str | None = None) -> str:
             rec.host,
             rec.client,
             rec.client_ip,
-            rec.duration_ms,
+            rec.duration_ms if duration_keyed else None,
             rec.request_bytes,
             rec.response_bytes,
             rec.user_agent,
@@ -502,5 +503,5 @@ def normalize(
         # Maybe cut for display: the dedup key still tells long ids with the same start apart.
         raw_id = rec["request_id"]
         whole_id = raw_id.strip() if isinstance(raw_id, str) else None
-    out.dedup_key = dedup_key(out, whole_id)
+    out.dedup_key = dedup_key(out, whole_id, not rec.get(DURATION_OUTSIDE_KEY))
     return out

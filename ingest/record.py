@@ -37,5 +37,10 @@ class NativeRecord(msgspec.Struct):
     dedup_key: str = ""
 
 
+# A native-shaped dict with this key set has a duration that does not enter its dedup key
+# (ingest/normalize.py: dedup_key).
+DURATION_OUTSIDE_KEY = "duration_outside_key"
+
+
 class RecordError(ValueError):
     """A record that cannot be accepted; the message names the field and the problem."""

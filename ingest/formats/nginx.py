@@ -3,14 +3,17 @@
 
 JSON lines carry `$msec` (seconds.millis when the line is written, i.e. the END of the request)
 and `$request_time` (seconds, ms resolution): start = msec - request_time. `combined` lines only
-have `$time_local`, the end of the request to the second, and no duration; that time is used.
+have `$time_local`, the end of the request to the second; that time is used. A `combined` line
+extended with `rt=$request_time` (or `request_time=$request_time`) after its fields, as nginx's
+`upstream_time` example and many setups log, has that duration; it stays out of the line's dedup
+key (`DURATION_OUTSIDE_KEY`), so that a line stored before durations were read is the same line.
 """
 
 import re
 from datetime import UTC, datetime, timedelta
 
 from ingest.formats.fields import last_status, number, text
-from ingest.record import RecordError
+from ingest.record import DURATION_OUTSIDE_KEY, RecordError
 
 NAME = "nginx"
 
@@ -26,6 +29,10 @@ _MONTHS = {
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
     )
 }
+# What follows a combined line's fields: `name=value` or `name="value"` pairs, quoted strings
+# (logged headers such as "$http_x_forwarded_for": attacker text, skipped whole) and other words.
+_ADDITION = re.compile(r'([A-Za-z_]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)|"(?:[^"\\]|\\.)*"|\S+')
+_REQUEST_TIME_NAMES = ("rt", "request_time")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_LINE = 65536
 
@@ -63,16 +70,30 @@ def _request_line(request: str, name: str = "request") -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+def _duration_ms(request_time) -> float | None:
+    """`$request_time` (seconds, ms resolution) in ms."""
+    seconds = number(request_time, "request_time")
+    if seconds is not None and not 0 <= seconds < 1e7:
+        raise RecordError(f"request_time: {seconds!r} is out of range")
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
+def _request_time(addition: str) -> str | None:
+    """The value of the first `rt=` or `request_time=` pair of what follows a combined line's
+    fields."""
+    for match in _ADDITION.finditer(addition):
+        if match.group(1) in _REQUEST_TIME_NAMES:
+            return match.group(2).strip('"')
+    return None
+
+
 def parse(record: dict) -> dict:
     end = number(record.get("msec"), "msec")
     if end is None:
         raise RecordError('msec: missing; log "msec":"$msec" (request end, epoch seconds)')
     if not 0 < end < 1e11:
         raise RecordError(f"msec: {end!r} is not epoch seconds")
-    seconds = number(record.get("request_time"), "request_time")
-    if seconds is not None and not 0 <= seconds < 1e7:
-        raise RecordError(f"request_time: {seconds!r} is out of range")
-    duration = None if seconds is None else round(seconds * 1000, 3)
+    duration = _duration_ms(record.get("request_time"))
     ts = round(end * 1000 - (duration or 0))
 
     method = record.get("request_method")
@@ -150,6 +171,7 @@ def parse_line(line: str) -> dict:
         raise RecordError("line: not an nginx combined log line (or JSON)")
     remote_addr, remote_user, time_local, request, status, size, _referer, agent = match.groups()
     method, uri = _request_line(request)
+    request_time = _request_time(line[match.end() :]) if match.end() < len(line) else None
     return {
         "ts": _time_local(time_local),
         "method": method,
@@ -159,4 +181,6 @@ def parse_line(line: str) -> dict:
         "client": text(remote_user),
         "client_ip": remote_addr,
         "user_agent": agent,
+        "duration_ms": _duration_ms(request_time),
+        DURATION_OUTSIDE_KEY: True,
     }

@@ -201,6 +201,53 @@ def test_it_reads_an_nginx_combined_line():
     assert out.user_agent == "AcmeShop/4.2.1 (iOS 17.3; iPhone14,2)"
 
 
+COMBINED = (
+    '203.0.113.10 - - [14/Mar/2025:10:26:57 +0100] "PUT /v1/orders/42 HTTP/1.1" 409 149 "-" '
+    '"curl/8.4.0"'
+)
+
+
+@pytest.mark.parametrize(
+    ("addition", "duration_ms"),
+    [
+        (' rt=0.153 uct="0.000" uht="0.152" urt="0.152"', 153.0),
+        (' "198.51.100.7" rt=1.250 ua="10.0.0.5:8080" us="409" ut="1.249"', 1250.0),
+        (" request_time=0.007", 7.0),
+        (' rt="2.000"', 2000.0),
+        (" rt=-", None),
+        (' "-" "0.42"', None),  # a bare number may be anything: not taken as the duration
+        (" urt=0.5", None),  # the upstream's time is not the request's
+        (" xrt=0.5 prt=3", None),
+        # Quoted text is a logged header (attacker text), never an addition of its own.
+        (' "1.2.3.4 rt=9.999 x" rt=0.020', 20.0),
+        (' "a\\" rt=9.999 b"', None),
+    ],
+)
+def test_a_combined_line_with_a_request_time_addition_has_that_duration(addition, duration_ms):
+    line = moved_text(COMBINED + addition)
+    assert detect(line).NAME == "nginx"
+    out = normalize(to_native(line, "nginx"))
+    assert out.duration_ms == duration_ms
+    # The time stays the line's own (the end of the request, to the second).
+    assert _ts(out) == moved_text("2025-03-14T09:26:57.000Z")
+
+
+def test_a_request_time_addition_does_not_make_a_line_another_request():
+    """A line stored before its `rt=` was read (as plain combined) and the same line read with
+    its duration keep one dedup key: importing a log again after an upgrade stores nothing
+    twice."""
+    plain = normalize(to_native(moved_text(COMBINED), "nginx"))
+    timed = normalize(to_native(moved_text(COMBINED + " rt=0.153"), "nginx"))
+    assert timed.duration_ms == 153.0 and plain.duration_ms is None
+    assert (timed.dedup_key, timed.ts) == (plain.dedup_key, plain.ts)
+
+
+@pytest.mark.parametrize("value", ["1e99", "-3", "abc", "nan", "99999999"])
+def test_a_request_time_addition_that_is_not_seconds_is_refused(value):
+    with pytest.raises(RecordError, match=r"request_time: "):
+        normalize(to_native(moved_text(f"{COMBINED} rt={value}"), "nginx"))
+
+
 def test_a_text_line_in_a_body_reaches_the_line_parser():
     body = moved(
         b'10.0.0.1 - - [14/Mar/2025:09:26:57 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"\n'

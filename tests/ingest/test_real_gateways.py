@@ -171,9 +171,22 @@ def documented_caddy_log_block() -> str:
     return match.group(0)
 
 
-def run_nginx(tmp: Path, port: int, upstream: int) -> tuple[subprocess.Popen, Path]:
+def documented_timed_combined_format() -> str:
+    """The `log_format timed …;` statement of docs/shipping.md (combined lines with `rt=`)."""
+    match = re.search(r"log_format timed .*?';", DOCS.read_text(), re.S)
+    assert match, "docs/shipping.md has no nginx log_format timed"
+    return match.group(0)
+
+
+def run_nginx(
+    tmp: Path, port: int, upstream: int, log_format: str = ""
+) -> tuple[subprocess.Popen, Path]:
+    """nginx writing the access log in `log_format` (a `log_format NAME …;` statement; by
+    default the JSON one of docs/shipping.md)."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    access_log = tmp / "access.json.log"
+    log_format = log_format or documented_nginx_log_format()
+    format_name = log_format.split()[1]
+    access_log = tmp / "access.log"
     # As root the workers would switch to `nobody`; keep them the test's user.
     user = "user root;\n" if os.geteuid() == 0 else ""
     temp_paths = "".join(
@@ -186,8 +199,8 @@ def run_nginx(tmp: Path, port: int, upstream: int) -> tuple[subprocess.Popen, Pa
         "events { worker_connections 64; }\n"
         "http {\n"
         f"{temp_paths}"
-        f"{documented_nginx_log_format()}\n"
-        f"  access_log {access_log} conflictwatch;\n"
+        f"{log_format}\n"
+        f"  access_log {access_log} {format_name};\n"
         f"  server {{\n    listen 127.0.0.1:{port};\n"
         f"    location / {{ proxy_pass http://127.0.0.1:{upstream}; }}\n  }}\n"
         "}\n"
@@ -231,7 +244,9 @@ def run_caddy(tmp: Path, port: int, upstream: int) -> tuple[subprocess.Popen, Pa
     return process, access_log
 
 
-def send_every_case(port: int) -> None:
+def send_every_case(port: int) -> list[float]:
+    """The client's time for each case, in ms (from sending to the whole answer read)."""
+    elapsed = []
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
         for number, case in enumerate(CASES):
             headers = {"Authorization": "Bearer secret-token", **case.sent}
@@ -240,6 +255,8 @@ def send_every_case(port: int) -> None:
                 case.method, f"{case.path}?case={number}", headers=headers, content=body
             )
             assert response.status_code == case.status
+            elapsed.append(response.elapsed.total_seconds() * 1000)
+    return elapsed
 
 
 def import_log(log: Path, project: str, fmt: str) -> str:
@@ -250,7 +267,8 @@ def import_log(log: Path, project: str, fmt: str) -> str:
     return out.getvalue()
 
 
-def assert_every_case_stored(project_slug: str, *, client_header: bool) -> None:
+def stored_cases(project_slug: str) -> dict[int, Request]:
+    """{case number: its stored row}, checked against what the case sent and got."""
     project = Project.objects.get(slug=project_slug)
     rows = {row.query: row for row in Request.objects.filter(project=project)}
     assert len(rows) == len(CASES)
@@ -262,6 +280,13 @@ def assert_every_case_stored(project_slug: str, *, client_header: bool) -> None:
             case.status,
             case.route,
         ), number
+    return {number: rows[f"case={number}"] for number in range(len(CASES))}
+
+
+def assert_every_case_stored(project_slug: str, *, client_header: bool) -> None:
+    rows = stored_cases(project_slug)
+    for number, case in enumerate(CASES):
+        row = rows[number]
         for name, value in case.sent.items():
             if name.lower() in ("if-match", "if-none-match", "idempotency-key", "content-type"):
                 assert row.request_headers[name.lower()] == value, (number, name)
@@ -303,3 +328,39 @@ def test_caddy_json_access_log_holds_every_request(db, tmp_path, upstream):
     assert f"{len(CASES)} accepted, 0 duplicates, 0 rejected" in summary
     assert_every_case_stored("caddy-edge", client_header=False)
     assert f"0 accepted, {len(CASES)} duplicates" in import_log(access_log, "caddy-edge", "caddy")
+
+
+def test_nginx_combined_lines_with_the_request_time_have_their_durations(db, tmp_path, upstream):
+    port = free_port()
+    process, access_log = run_nginx(tmp_path, port, upstream, documented_timed_combined_format())
+    try:
+        client_ms = send_every_case(port)
+    finally:
+        stop(process)
+    summary = import_log(access_log, "nginx-timed", "nginx")
+    assert f"{len(CASES)} accepted, 0 duplicates, 0 rejected" in summary
+    for number, row in stored_cases("nginx-timed").items():
+        # nginx's time is within the client's (nginx rounds to the millisecond).
+        assert row.duration_ms is not None, number
+        assert 0 <= row.duration_ms <= client_ms[number] + 1, number
+        assert row.duration_ms >= CASES[number].delay_ms - 1, number
+
+
+def test_combined_lines_stored_before_their_request_time_was_read_are_not_stored_again(
+    db, tmp_path, upstream
+):
+    port = free_port()
+    process, access_log = run_nginx(tmp_path, port, upstream, documented_timed_combined_format())
+    try:
+        send_every_case(port)
+    finally:
+        stop(process)
+    lines = access_log.read_text().splitlines()
+    assert len(lines) == len(CASES) and all(" rt=" in line for line in lines)
+    # What a version that read no `rt=` took in: the same lines without it.
+    plain = tmp_path / "plain.log"
+    plain.write_text("".join(line.rsplit(" rt=", 1)[0] + "\n" for line in lines))
+    assert f"{len(CASES)} accepted" in import_log(plain, "upgraded", "nginx")
+    again = import_log(access_log, "upgraded", "nginx")
+    assert f"0 accepted, {len(CASES)} duplicates, 0 rejected" in again
+    assert Request.objects.filter(project__slug="upgraded").count() == len(CASES)
