@@ -53,6 +53,8 @@ _ID = re.compile(
 )
 # An id with a file extension (`550e8400-….png`, `IMG_0001.JPG`): the stem is the id.
 _EXTENSION = re.compile(r"^(.+?)((?:\.[A-Za-z][A-Za-z0-9]{0,5}){1,2})$")
+# A content hash between a file's name and its extension (`app.3fa9b2c1.js`).
+_HASH_PART = re.compile(r"(?=[a-fA-F]*\d)[0-9a-fA-F]{8,}$")
 
 
 def _param_for(segment: str) -> str | None:
@@ -68,6 +70,10 @@ def _param_for(segment: str) -> str | None:
             param = _shape(ext.group(1))
             if param is not None:
                 return param + ext.group(2)
+        param = _shape(segment)
+        if param is None and any(_HASH_PART.match(p) for p in segment.split(".")[1:-1]):
+            return "{id}"  # as a longer fingerprinted name is (an opaque id)
+        return param
     return _shape(segment)
 
 

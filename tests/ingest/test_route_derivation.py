@@ -45,6 +45,15 @@ REAL_WORLD = [
     ("/logs/2024-05-01/app.log", "/logs/{date}/app.log"),
     ("/uploads/IMG_0001.JPG", "/uploads/{id}.JPG"),
     ("/assets/d41d8cd98f00b204e9800998ecf8427e.css", "/assets/{id}.css"),
+    # Fingerprinted files (a content hash between the name and the extension): one route for
+    # every deploy's, long hash or short.
+    ("/static/main.3f9a2b1c.js", "/static/{id}"),
+    ("/static/app.3fa9b2c1.js", "/static/{id}"),
+    ("/static/css/site.a1b2c3d4.css", "/static/css/{id}"),
+    ("/js/app.0f1e2d3c.min.js", "/js/{id}"),
+    ("/ui.1b2c3d4e.css", "/{id}"),
+    ("/js/jquery.min.js", "/js/jquery.min.js"),
+    ("/docs/readme.txt", "/docs/readme.txt"),
     # Slack
     ("/api/chat.postMessage", "/api/chat.postMessage"),
     ("/api/conversations.history", "/api/conversations.history"),
