@@ -206,6 +206,15 @@ class RouteRule(models.Model):
         return f"{self.source} {self.template}"
 
 
+def rollup_reference(to: type[models.Model], **options) -> models.ForeignKey:
+    """A rollup row's project or endpoint: a reference without a database constraint, as the
+    raw table's (each was a check per new row at commit, a sixth of the aggregation's time on
+    a log whose client rows are new for nearly every request). Rows are only written for ids
+    aggregation has just read, endpoints are never deleted (merged ones stay), and a project's
+    rows go with it through Django's cascade."""
+    return models.ForeignKey(to, on_delete=models.CASCADE, db_constraint=False, **options)
+
+
 class StatusCounts(models.Model):
     """Requests per endpoint × time bucket × status × conflict cause ('' when not a conflict).
 
@@ -214,8 +223,8 @@ class StatusCounts(models.Model):
     (monitor/pipeline/rollups.py), so they always agree.
     """
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE)
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE)
+    project = rollup_reference(Project)
+    endpoint = rollup_reference(Endpoint)
     minute = models.DateTimeField()
     status = models.SmallIntegerField()
     cause = models.CharField(max_length=32, default="")
@@ -274,8 +283,8 @@ class LatencyCounts(models.Model):
     """Latency histogram per endpoint × time bucket: count per logarithmic bucket
     (monitor/rules/latency.py). One table per grain, like StatusCounts."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE)
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE)
+    project = rollup_reference(Project)
+    endpoint = rollup_reference(Endpoint)
     minute = models.DateTimeField()
     bucket = models.SmallIntegerField()
     n = models.BigIntegerField(default=0)
@@ -339,7 +348,7 @@ class ProjectLatencyCounts(models.Model):
     what an unfiltered latency series reads, a tenth or less of the per-endpoint rows. Filled
     from the per-endpoint counts by the same upserts (monitor/pipeline/rollups.py)."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+    project = rollup_reference(Project, db_index=False)
     minute = models.DateTimeField()
     bucket = models.SmallIntegerField()
     n = models.BigIntegerField(default=0)
@@ -386,7 +395,7 @@ class ProjectP95Minute(models.Model):
     for a day instead of some 140,000 histogram rows. Recomputed from the whole minute
     histogram for every minute a batch adds to (monitor/pipeline/p95_minutes.py)."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+    project = rollup_reference(Project, db_index=False)
     minute = models.DateTimeField()
     requests = models.BigIntegerField(default=0)
     bucket = models.SmallIntegerField(default=0)
@@ -410,8 +419,8 @@ class ClientCounts(models.Model):
     filled together like StatusCounts.
     """
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE)
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE)
+    project = rollup_reference(Project)
+    endpoint = rollup_reference(Endpoint)
     minute = models.DateTimeField()
     client = models.TextField(default="")
     requests = models.BigIntegerField(default=0)
@@ -431,6 +440,10 @@ class ClientCounts(models.Model):
 
 
 class ClientRollup(ClientCounts):
+    # No index of its own: the unique key and the by-client index lead with it (a row per
+    # request on some logs, so each index is felt).
+    project = rollup_reference(Project, db_index=False)
+
     class Meta:
         db_table = "monitor_rollup_client_minute"
         constraints = [
@@ -455,8 +468,8 @@ class ClientRollup(ClientCounts):
 # project) is their index besides the primary key (and, for resources, one by resource); the
 # foreign keys get none of their own.
 class ClientHourRollup(ClientCounts):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+    project = rollup_reference(Project, db_index=False)
+    endpoint = rollup_reference(Endpoint, db_index=False)
 
     class Meta:
         db_table = "monitor_rollup_client_hour"
@@ -469,8 +482,8 @@ class ClientHourRollup(ClientCounts):
 
 
 class ClientDayRollup(ClientCounts):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+    project = rollup_reference(Project, db_index=False)
+    endpoint = rollup_reference(Endpoint, db_index=False)
 
     class Meta:
         db_table = "monitor_rollup_client_day"
@@ -490,8 +503,8 @@ class OutcomeCounts(models.Model):
     to resolve of the `resolved` ones.
     """
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE)
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE)
+    project = rollup_reference(Project)
+    endpoint = rollup_reference(Endpoint)
     minute = models.DateTimeField()
     client = models.TextField(default="")
     cause = models.CharField(max_length=32)
@@ -523,8 +536,8 @@ class OutcomeRollup(OutcomeCounts):
 
 
 class OutcomeHourRollup(OutcomeCounts):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+    project = rollup_reference(Project, db_index=False)
+    endpoint = rollup_reference(Endpoint, db_index=False)
 
     class Meta:
         db_table = "monitor_rollup_outcome_hour"
@@ -537,8 +550,8 @@ class OutcomeHourRollup(OutcomeCounts):
 
 
 class OutcomeDayRollup(OutcomeCounts):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+    project = rollup_reference(Project, db_index=False)
+    endpoint = rollup_reference(Endpoint, db_index=False)
 
     class Meta:
         db_table = "monitor_rollup_outcome_day"
@@ -553,8 +566,8 @@ class OutcomeDayRollup(OutcomeCounts):
 class ResourceCounts(models.Model):
     """Conflicts per resource × cause × time bucket (the hotspots)."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE)
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE)
+    project = rollup_reference(Project)
+    endpoint = rollup_reference(Endpoint)
     minute = models.DateTimeField()
     resource = models.TextField()
     cause = models.CharField(max_length=32)
@@ -588,8 +601,8 @@ class ResourceRollup(ResourceCounts):
 
 
 class ResourceHourRollup(ResourceCounts):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+    project = rollup_reference(Project, db_index=False)
+    endpoint = rollup_reference(Endpoint, db_index=False)
 
     class Meta:
         db_table = "monitor_rollup_resource_hour"
@@ -614,8 +627,8 @@ class ResourceHourRollup(ResourceCounts):
 
 
 class ResourceDayRollup(ResourceCounts):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+    project = rollup_reference(Project, db_index=False)
+    endpoint = rollup_reference(Endpoint, db_index=False)
 
     class Meta:
         db_table = "monitor_rollup_resource_day"
@@ -646,7 +659,7 @@ class ResourceTotalDayRollup(models.Model):
     with the resource day rollup by the same upserts (monitor/pipeline/rollups.py). A move of
     a conflict to another day can leave a row at 0, which the ranking skips."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+    project = rollup_reference(Project, db_index=False)
     minute = models.DateTimeField()
     resource = models.TextField()
     n = models.BigIntegerField(default=0)
@@ -665,7 +678,7 @@ class RacePairCounts(models.Model):
     the conflict. Keyed by resource first, so that the pairs of the top hotspots are index
     reads."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    project = rollup_reference(Project)
     resource = models.TextField()
     minute = models.DateTimeField()
     winner = models.TextField(default="")
@@ -701,7 +714,7 @@ class RacePairRollup(RacePairCounts):
 
 
 class RacePairHourRollup(RacePairCounts):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+    project = rollup_reference(Project, db_index=False)
 
     class Meta:
         db_table = "monitor_rollup_race_hour"
@@ -727,7 +740,7 @@ class RacePairHourRollup(RacePairCounts):
 
 
 class RacePairDayRollup(RacePairCounts):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
+    project = rollup_reference(Project, db_index=False)
 
     class Meta:
         db_table = "monitor_rollup_race_day"
