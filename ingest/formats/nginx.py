@@ -5,8 +5,10 @@ JSON lines carry `$msec` (seconds.millis when the line is written, i.e. the END 
 and `$request_time` (seconds, ms resolution): start = msec - request_time. `combined` lines only
 have `$time_local`, the end of the request to the second; that time is used. A `combined` line
 extended with `rt=$request_time` (or `request_time=$request_time`) after its fields, as nginx's
-`upstream_time` example and many setups log, has that duration; it stays out of the line's dedup
-key (`DURATION_OUTSIDE_KEY`), so that a line stored before durations were read is the same line.
+`upstream_time` example and many setups log, has that duration, and so has Traefik's default
+access log line (the combined fields, then `<count> "<router>" "<server>" <ms>ms`). The
+duration stays out of the line's dedup key (`DURATION_OUTSIDE_KEY`), so that a line stored
+before durations were read is the same line.
 """
 
 import re
@@ -33,6 +35,9 @@ _MONTHS = {
 # (logged headers such as "$http_x_forwarded_for": attacker text, skipped whole) and other words.
 _ADDITION = re.compile(r'([A-Za-z_]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)|"(?:[^"\\]|\\.)*"|\S+')
 _REQUEST_TIME_NAMES = ("rt", "request_time")
+# Traefik's default access log (its Common Log Format) goes on after the combined fields with
+# <requests since start> "<router>" "<server URL>" <duration>ms.
+_TRAEFIK_TAIL = re.compile(r' \d+ "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*" (\d{1,10})ms')
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_LINE = 65536
 
@@ -171,7 +176,14 @@ def parse_line(line: str) -> dict:
         raise RecordError("line: not an nginx combined log line (or JSON)")
     remote_addr, remote_user, time_local, request, status, size, _referer, agent = match.groups()
     method, uri = _request_line(request)
-    request_time = _request_time(line[match.end() :]) if match.end() < len(line) else None
+    duration = None
+    if match.end() < len(line):
+        addition = line[match.end() :]
+        traefik = _TRAEFIK_TAIL.fullmatch(addition)
+        if traefik is not None:
+            duration = float(traefik.group(1))
+        else:
+            duration = _duration_ms(_request_time(addition))
     return {
         "ts": _time_local(time_local),
         "method": method,
@@ -181,6 +193,6 @@ def parse_line(line: str) -> dict:
         "client": text(remote_user),
         "client_ip": remote_addr,
         "user_agent": agent,
-        "duration_ms": _duration_ms(request_time),
+        "duration_ms": duration,
         DURATION_OUTSIDE_KEY: True,
     }

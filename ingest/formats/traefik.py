@@ -1,10 +1,16 @@
 """Traefik's JSON access log (logrus): `StartUTC`, `Duration` in nanoseconds, headers as
-`request_<Name>` / `downstream_<Name>` with Go's canonical names (`downstream_Etag`)."""
+`request_<Name>` / `downstream_<Name>` with Go's canonical names (`downstream_Etag`).
 
+Its default text lines (the Common Log Format: combined fields, then the router, the server and
+the duration in ms) are read by the combined line parser (ingest/formats/nginx.py)."""
+
+from ingest.formats import nginx
 from ingest.formats.fields import last_status, scaled, text
 from ingest.record import RecordError
 
 NAME = "traefik"
+detect_line = nginx.detect_line
+parse_line = nginx.parse_line
 
 
 # Record key -> (is a request header, header name): `downstream_Etag` -> (False, "Etag").

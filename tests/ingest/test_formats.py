@@ -218,6 +218,10 @@ COMBINED = (
         (' "-" "0.42"', None),  # a bare number may be anything: not taken as the duration
         (" urt=0.5", None),  # the upstream's time is not the request's
         (" xrt=0.5 prt=3", None),
+        # Traefik's default (Common Log Format) line: requests so far, router, server, duration.
+        (' 1042 "orders@docker" "http://10.0.0.5:8080" 153ms', 153.0),
+        (' 7 "dashboard@internal" "-" 0ms', 0.0),
+        (' 7 "a" "b" 12ms extra', None),
         # Quoted text is a logged header (attacker text), never an addition of its own.
         (' "1.2.3.4 rt=9.999 x" rt=0.020', 20.0),
         (' "a\\" rt=9.999 b"', None),
@@ -230,6 +234,12 @@ def test_a_combined_line_with_a_request_time_addition_has_that_duration(addition
     assert out.duration_ms == duration_ms
     # The time stays the line's own (the end of the request, to the second).
     assert _ts(out) == moved_text("2025-03-14T09:26:57.000Z")
+
+
+def test_traefiks_default_access_log_lines_read_as_traefik_too():
+    line = moved_text(COMBINED + ' 1042 "orders@docker" "http://10.0.0.5:8080" 153ms')
+    out = normalize(to_native(line, "traefik"))
+    assert (out.method, out.path, out.status, out.duration_ms) == ("PUT", "/v1/orders/42", 409, 153)
 
 
 def test_a_request_time_addition_does_not_make_a_line_another_request():
