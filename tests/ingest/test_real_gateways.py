@@ -178,11 +178,22 @@ def documented_timed_combined_format() -> str:
     return match.group(0)
 
 
+def documented_real_ip_block(trusted: str) -> str:
+    """The `set_real_ip_from …` lines of docs/shipping.md, trusting `trusted` instead of the
+    example's addresses."""
+    match = re.search(
+        r"\n\s*(set_real_ip_from \S+;\n.*?real_ip_recursive on;)", DOCS.read_text(), re.S
+    )
+    assert match, "docs/shipping.md has no set_real_ip_from block"
+    block = re.sub(r"set_real_ip_from \S+;", f"set_real_ip_from {trusted};", match.group(1))
+    return "\n".join(line.strip() for line in block.splitlines())
+
+
 def run_nginx(
-    tmp: Path, port: int, upstream: int, log_format: str = ""
+    tmp: Path, port: int, upstream: int, log_format: str = "", http: str = ""
 ) -> tuple[subprocess.Popen, Path]:
     """nginx writing the access log in `log_format` (a `log_format NAME …;` statement; by
-    default the JSON one of docs/shipping.md)."""
+    default the JSON one of docs/shipping.md); `http`: more lines for its http block."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     log_format = log_format or documented_nginx_log_format()
     format_name = log_format.split()[1]
@@ -199,7 +210,7 @@ def run_nginx(
         "events { worker_connections 64; }\n"
         "http {\n"
         f"{temp_paths}"
-        f"{log_format}\n"
+        f"{log_format}\n{http}\n"
         f"  access_log {access_log} {format_name};\n"
         f"  server {{\n    listen 127.0.0.1:{port};\n"
         f"    location / {{ proxy_pass http://127.0.0.1:{upstream}; }}\n  }}\n"
@@ -364,3 +375,30 @@ def test_combined_lines_stored_before_their_request_time_was_read_are_not_stored
     again = import_log(access_log, "upgraded", "nginx")
     assert f"0 accepted, {len(CASES)} duplicates, 0 rejected" in again
     assert Request.objects.filter(project__slug="upgraded").count() == len(CASES)
+
+
+def test_behind_a_load_balancer_nginx_logs_the_address_it_forwarded(db, tmp_path, upstream):
+    """The real-IP lines of docs/shipping.md, trusting this test's address as the load
+    balancer's: each request's client is the address in its X-Forwarded-For."""
+    port = free_port()
+    process, access_log = run_nginx(
+        tmp_path, port, upstream, http=documented_real_ip_block("127.0.0.1")
+    )
+    sent = {}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            for number, case in enumerate(CASES):
+                address = f"203.0.113.{number + 1}"
+                headers = {"X-Forwarded-For": f"198.51.100.9, {address}", **case.sent}
+                response = client.request(
+                    case.method, f"{case.path}?case={number}", headers=headers
+                )
+                assert response.status_code == case.status
+                sent[number] = address
+    finally:
+        stop(process)
+    import_log(access_log, "behind-lb", "nginx")
+    for number, row in stored_cases("behind-lb").items():
+        assert row.client_ip == sent[number], number
+        if "X-Client-Id" not in CASES[number].sent:
+            assert row.client == sent[number], number
