@@ -38,8 +38,9 @@ class NativeRecord(msgspec.Struct):
 
 
 # A native-shaped dict with this key set has a duration that does not enter its dedup key
-# (ingest/normalize.py: dedup_key).
-DURATION_OUTSIDE_KEY = "duration_outside_key"
+# (ingest/normalize.py: dedup_key). Not a string, so that no JSON record can carry it: only a
+# format's parser sets it.
+DURATION_OUTSIDE_KEY = object()
 
 
 class RecordError(ValueError):

@@ -252,6 +252,21 @@ def test_a_request_time_addition_does_not_make_a_line_another_request():
     assert (timed.dedup_key, timed.ts) == (plain.dedup_key, plain.ts)
 
 
+def test_a_json_record_cannot_keep_its_duration_out_of_its_dedup_key():
+    """Only the line parser can mark a duration as outside the key: whatever a JSON record
+    says, two records that differ only in their duration stay two requests."""
+    fields = {"ts": moved_text("2025-03-14T09:26:57.000Z"), "method": "GET", "path": "/x"}
+    keys = {
+        normalize(
+            to_native(
+                {**fields, "status": 200, "duration_ms": ms, "duration_outside_key": True}, None
+            )
+        ).dedup_key
+        for ms in (5, 6)
+    }
+    assert len(keys) == 2
+
+
 @pytest.mark.parametrize("value", ["1e99", "-3", "abc", "nan", "99999999"])
 def test_a_request_time_addition_that_is_not_seconds_is_refused(value):
     with pytest.raises(RecordError, match=r"request_time: "):
