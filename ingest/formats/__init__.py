@@ -3,8 +3,9 @@
 A format module has NAME, `detect(obj) -> bool` (does this decoded object look like mine?) and
 `parse(obj) -> dict`, which returns a native-shaped dict for ingest/normalize.py or raises
 RecordError naming the problem. A format that reads text lines (nginx `combined`) also has
-`detect_line(str) -> bool` and `parse_line(str) -> dict`. `expand(obj)` unwraps shipper
-envelopes and Firehose deliveries first.
+`parse_line(str) -> dict`, and `detect_line(str) -> bool` when its lines are recognised as its
+own (Traefik's text lines are nginx's parser's, recognised once, as nginx's). `expand(obj)`
+unwraps shipper envelopes and Firehose deliveries first.
 """
 
 from collections.abc import Iterator
@@ -21,7 +22,8 @@ FORMATS = {
 # Detection order: the most specific shapes first, native last. APIPark before nginx (both have
 # `msec` and `request_uri`).
 DETECTION_ORDER = [kong, apisix, apipark, traefik, envoy, caddy, aws, nginx, native]
-LINE_FORMATS = [m for m in FORMATS.values() if hasattr(m, "parse_line")]
+# The formats whose text lines detection recognises.
+LINE_FORMATS = [m for m in FORMATS.values() if hasattr(m, "detect_line")]
 # A record no format recognises but that has this many of native's required keys is taken as a
 # native record with a mistake, so that the answer names the missing or bad field.
 _NATIVE_KEYS = ("ts", "method", "path", "status")

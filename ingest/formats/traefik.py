@@ -9,7 +9,6 @@ from ingest.formats.fields import last_status, scaled, text
 from ingest.record import RecordError
 
 NAME = "traefik"
-detect_line = nginx.detect_line
 parse_line = nginx.parse_line
 
 
