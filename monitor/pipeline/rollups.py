@@ -204,10 +204,10 @@ def _add(table: str, counts: Mapping[tuple, Sequence[float]], copy: bool = False
     cols = ", ".join(name for name, _ in keys + values)
     updates = ", ".join(f"{v} = {table}.{v} + excluded.{v}" for v, _ in values)
     conflict = f"ON CONFLICT ({key_names}) DO UPDATE SET {updates}"
-    rows = [(*key, *vals) for key, vals in sorted(counts.items())]
-    if connection.vendor == "postgresql" and copy and len(rows) >= COPY_FROM:
-        _add_copied(table, cols, conflict, rows)
+    if connection.vendor == "postgresql" and copy and len(counts) >= COPY_FROM:
+        _add_copied(table, cols, conflict, counts)
         return
+    rows = [(*key, *vals) for key, vals in sorted(counts.items())]
     if connection.vendor == "postgresql":
         arrays = ", ".join(f"%b::{sql_type}[]" for _, sql_type in keys + values)
         with prepared_cursor() as cursor:
@@ -228,12 +228,14 @@ def _add(table: str, counts: Mapping[tuple, Sequence[float]], copy: bool = False
             )
 
 
-def _add_copied(table: str, cols: str, conflict: str, rows: list[tuple]) -> None:
-    """The upsert of many rows (a backfill's): COPYed in binary into a temp table, then added
+def _add_copied(
+    table: str, cols: str, conflict: str, counts: Mapping[tuple, Sequence[float]]
+) -> None:
+    """The upsert of many counts (a backfill's): COPYed in binary into a temp table, then added
     from there in one statement. Building the arrays of `_add` costs Python some microseconds
-    per value; COPY's rows are written by psycopg's C code. The temp table is read in the
-    order the sorted rows were written into it, so the row locks are taken in the same order
-    as `_add` takes them."""
+    per value; COPY's rows are written by psycopg's C code. Postgres sorts them (`lock_order`)
+    faster than Python sorts tuples of datetimes and text, so the row locks are taken in the
+    order `_add` takes them without Python sorting them."""
     keys, values = TABLES[table]
     temp = f"cw_adding_{table}"
     with connection.wrap_database_errors, connection.connection.cursor() as cursor:
@@ -243,10 +245,22 @@ def _add_copied(table: str, cols: str, conflict: str, rows: list[tuple]) -> None
         )
         with cursor.copy(f"COPY {temp} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types([sql_type for _, sql_type in keys + values])
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp} {conflict}")
+            for key, vals in counts.items():
+                copy.write_row((*key, *vals))
+        cursor.execute(
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp} "
+            f"ORDER BY {lock_order(table)} {conflict}"
+        )
         cursor.execute(f"TRUNCATE {temp}")
+
+
+def lock_order(table: str) -> str:
+    """ORDER BY the table's key columns as Python sorts the key tuples: numbers and instants
+    compare alike, and text compares by code point, which is the byte order of UTF-8 (the "C"
+    collation), not the database's locale order."""
+    return ", ".join(
+        f'{name} COLLATE "C"' if sql_type == "text" else name for name, sql_type in TABLES[table][0]
+    )
 
 
 def drop_empty(table: str, keys) -> None:
