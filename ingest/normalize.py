@@ -382,21 +382,23 @@ def dedup_key(rec: NativeRecord, request_id: str | None = None, duration_keyed: 
     if rec.request_id:
         return request_id_key(request_id or rec.request_id)
     material = "\0".join(
-        str(v)
-        for v in (
-            rec.ts.isoformat(),
-            rec.method,
-            rec.path,
-            rec.query,
-            rec.status,
-            rec.host,
-            rec.client,
-            rec.client_ip,
-            rec.duration_ms if duration_keyed else None,
-            rec.request_bytes,
-            rec.response_bytes,
-            rec.user_agent,
-            rec.upstream_status,
+        map(
+            str,
+            (
+                rec.ts.isoformat(),
+                rec.method,
+                rec.path,
+                rec.query,
+                rec.status,
+                rec.host,
+                rec.client,
+                rec.client_ip,
+                rec.duration_ms if duration_keyed else None,
+                rec.request_bytes,
+                rec.response_bytes,
+                rec.user_agent,
+                rec.upstream_status,
+            ),
         )
     )
     return hashlib.blake2b(material.encode("utf-8", "replace"), digest_size=16).hexdigest()

@@ -184,8 +184,10 @@ def add(table: str, counts: Mapping[tuple, Sequence[float]], copy: bool = False)
         p95_minutes.refresh(counts)
     else:
         _add(table, counts, copy)
+    coarse = counts
     for coarse_table, width in GRAINS.get(table, ()):
-        coarse = fold(table, counts, width)
+        # Each grain is folded from the one before it (the day from the hours): fewer keys.
+        coarse = fold(table, coarse, width)
         _add(coarse_table, coarse, copy)
         if coarse_table in TOTALS:
             totals_table, over = TOTALS[coarse_table]
