@@ -28,12 +28,16 @@ from ingest.record import NativeRecord
 from ingest.storage import enqueue_aggregation
 from monitor.models import Project
 from monitor.pipeline.aggregate import aggregate_together
+from monitor.rules.causes import CONFLICT_STATUSES
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_REPORTED = 5
 MAX_LINE = 1 << 20  # a longer line is not a log line; it is cut and rejected by normalization
 # Records stored between two aggregations of a backfill's batches (PendingBatches).
 AGGREGATE_EVERY = 20_000
+# Conflicts stored between two aggregations at most: each one an aggregation analyses stays
+# locked until it commits, and a live batch deciding conflicts on the same resources waits.
+CONFLICTS_EVERY = 500
 log = logging.getLogger(__name__)
 
 
@@ -178,7 +182,8 @@ def store_parsed(
         aggregate=pending is None,
     )
     if pending is not None and outcome.batch_id is not None:
-        pending.add(outcome.batch_id, outcome.accepted)
+        conflicts = sum(1 for r in parsed.records if r.status in CONFLICT_STATUSES)
+        pending.add(outcome.batch_id, outcome.accepted, conflicts)
     if statistics is not None and outcome.accepted:
         statistics.stored(_days(parsed.records))
     summary.accepted += outcome.accepted
@@ -191,8 +196,11 @@ def store_parsed(
 
 class PendingBatches:
     """The batches a backfill stored and left pending, aggregated together every `every`
-    records (monitor/pipeline/aggregate.py: aggregate_together): the rollups are written once
-    per some tens of batches instead of once per batch. A batch is marked done in the
+    records or `conflicts_every` conflicts, whichever comes first
+    (monitor/pipeline/aggregate.py: aggregate_together): the rollups are written once per some
+    tens of batches instead of once per batch, and a live batch deciding conflicts on the same
+    resources waits for the conflicts of one aggregation at most (some seconds), not for those
+    of twenty thousand records. A batch is marked done in the
     transaction that adds its counts, so one stored but not yet aggregated when the import
     stops (an error, a kill) stays pending for the sweep, or for the next import of the
     project, which starts with them: counted once, never lost.
@@ -202,8 +210,15 @@ class PendingBatches:
     and its aggregation wait on each other's round trips otherwise, and a third of the
     machine sat idle). One aggregation at a time, in the order the batches were stored."""
 
-    def __init__(self, project: Project, every: int = AGGREGATE_EVERY, apart: bool = False):
+    def __init__(
+        self,
+        project: Project,
+        every: int = AGGREGATE_EVERY,
+        apart: bool = False,
+        conflicts_every: int = CONFLICTS_EVERY,
+    ):
         self.every = every
+        self.conflicts_every = conflicts_every
         self.apart = apart
         self.running: threading.Thread | None = None
         # Those an interrupted import of the project left behind.
@@ -215,16 +230,18 @@ class PendingBatches:
             .values_list("id", flat=True)
         )
         self.records = 0
+        self.conflicts = 0
 
-    def add(self, batch_id: int, records: int) -> None:
+    def add(self, batch_id: int, records: int, conflicts: int = 0) -> None:
         self.ids.append(batch_id)
         self.records += records
-        if self.records >= self.every:
+        self.conflicts += conflicts
+        if self.records >= self.every or self.conflicts >= self.conflicts_every:
             self.aggregate()
 
     def aggregate(self) -> None:
         """Aggregate them all (apart: once the aggregation before has finished)."""
-        ids, self.ids, self.records = self.ids, [], 0
+        ids, self.ids, self.records, self.conflicts = self.ids, [], 0, 0
         self.wait()
         if not ids:
             return
@@ -367,14 +384,15 @@ def backfill(
     parallel: bool = False,
     rereadable: bool = False,
     aggregate_every: int = AGGREGATE_EVERY,
+    conflicts_every: int = CONFLICTS_EVERY,
 ) -> Summary:
     """Import every record of the log into the project; `progress(lines read)` after each batch.
     `max_age_days` widens the accepted time range (default: CONFLICTWATCH_MAX_RECORD_AGE_DAYS).
     With `parallel`, a second process reads and normalizes while this one stores (the same
     records, in the same order). `rereadable`: the stream can be read again after a crash (a
     file, not stdin), so the commits need not wait for the log (`commits_unflushed`). The
-    stored batches are aggregated together every `aggregate_every` records (PendingBatches; on
-    Postgres while the next ones are stored).
+    stored batches are aggregated together every `aggregate_every` records or `conflicts_every`
+    conflicts (PendingBatches; on Postgres while the next ones are stored).
     Raises BodyError only for a whole-file JSON document that is too big or not JSON."""
     rules = ProjectRules.for_project(project)
     summary = Summary()
@@ -384,7 +402,7 @@ def backfill(
     # SQLite takes one writer at a time; inside a transaction (a test's) the import's rows are
     # not visible to another connection.
     apart = connection.vendor == "postgresql" and not connection.in_atomic_block
-    pending = PendingBatches(project, aggregate_every, apart)
+    pending = PendingBatches(project, aggregate_every, apart, conflicts_every)
     if parallel:
         parsed_batches = _parsed_batches(stream, fmt, rules, batch_size, limit, max_age_days)
     else:

@@ -6,6 +6,7 @@ import io
 import json
 import random
 import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from monitor.models import Endpoint, ProjectP95Minute, ResourceTotalDayRollup
 from monitor.pipeline import aggregate
 from monitor.pipeline import rollups as rollups_module
 from monitor.pipeline.rollups import MODELS_BY_GRAIN
+from monitor.rules.causes import CONFLICT_STATUSES
 from monitor.rules.outcomes import RETRY_HORIZON
 from tests.monitor.conflict_records import T0, rec
 
@@ -190,6 +192,40 @@ def test_aggregations_run_apart_from_the_storing_count_as_batch_by_batch_aggrega
     # Every aggregation ran in a thread of its own, none in the importing one.
     assert len(threads) == 3
     assert threading.get_ident() not in threads
+    same_as_batch_by_batch(reference, fast)
+
+
+def test_a_backfill_dense_with_conflicts_aggregates_them_a_few_at_a_time(
+    reference, fast, log_data, monkeypatch
+):
+    # Every conflict an aggregation analyses stays locked until it commits, and a live batch
+    # deciding conflicts on the same resources waits that long: the transactions of a backfill
+    # are kept short by the conflicts they hold as well as by their records.
+    groups = []
+    real = backfill_module._aggregate
+
+    def recorded(ids):
+        groups.append(ids)
+        real(ids)
+
+    monkeypatch.setattr(backfill_module, "_aggregate", recorded)
+    summary = backfill(
+        fast,
+        io.BytesIO(log_data),
+        None,
+        batch_size=BATCH,
+        aggregate_every=10**6,
+        conflicts_every=100,
+    )
+    assert summary.accepted == len(log_data.splitlines())
+    conflicts = Counter(
+        Request.objects.filter(project=fast, status__in=CONFLICT_STATUSES).values_list(
+            "batch_id", flat=True
+        )
+    )
+    assert len(groups) > 2
+    for ids in groups[:-1]:
+        assert sum(conflicts[i] for i in ids[:-1]) < 100 <= sum(conflicts[i] for i in ids)
     same_as_batch_by_batch(reference, fast)
 
 

@@ -1,0 +1,196 @@
+"""A backfill dense with conflicts and live ingest on the same resources at once: how long a live
+batch's aggregation takes while the backfill runs, against the same kind of live batch on the
+same data once the backfill has finished, measured in the same run.
+
+A backfill aggregates its stored batches together, and every conflict one such aggregation
+analyses stays locked until it commits: a live batch deciding conflicts on the same resources
+waits for it. The backfill holds `--conflicts-every` conflicts per aggregation at most (the
+product's default, ingest/backfill.py: CONFLICTS_EVERY); with `--compare`, the same backfill
+is run again with no such bound (an aggregation every AGGREGATE_EVERY records only), for the
+difference.
+
+    .venv/bin/python bench/backfill_live.py [--records 24000] [--compare]
+
+Runs in a database of its own on the machine's Postgres, dropped at the end. The backfill runs
+in a process of its own (as `importlog` does: a reading process, aggregation apart), the live
+batches of 50 records in this one, stored and aggregated one after another as a Celery worker
+would. Figures are printed; nothing passes or fails on time.
+"""
+
+import argparse
+import io
+import json
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PG_ADMIN = os.environ.get("CONFLICTWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+DBNAME = f"cw_bench_backfill_live_{uuid.uuid4().hex[:8]}"
+os.environ["DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + "/" + DBNAME
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitor.settings")
+os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+
+LIVE_BATCH = 50
+AFTER = 20  # live batches timed once the backfill has finished
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+SPAN = 3600.0
+
+
+def records(count: int, seed: int, tag: str) -> list[dict]:
+    """Writes, conflicts and reads by five clients on eight orders over one hour: races,
+    retries and stale writes on the same rows whichever stream brings them."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        method = rng.choice(["GET", "PUT", "PUT", "PATCH", "POST", "DELETE"])
+        path = "/v1/orders" if method == "POST" else f"/v1/orders/{rng.randrange(1, 9)}"
+        status = rng.choice([200, 304]) if method == "GET" else rng.choice([200, 201, 409, 412])
+        record = {
+            "ts": (START + timedelta(seconds=rng.uniform(0, SPAN))).isoformat(),
+            "method": method,
+            "path": path,
+            "status": status,
+            "client": f"c{rng.randrange(5)}",
+            "request_id": f"{tag}-{i}",
+            "duration_ms": round(rng.uniform(1, 500), 3),
+        }
+        if method in ("PUT", "PATCH") and rng.random() < 0.5:
+            record["request_headers"] = {"if-match": f'"v{rng.randrange(3)}"'}
+        out.append(record)
+    return out
+
+
+def setup_django() -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from monitor.celery import app
+
+    # Live batches are aggregated by this script, timed, not by a worker.
+    app.conf.task_always_eager = False
+    app.conf.broker_url = "memory://"
+    call_command("migrate", "--noinput", verbosity=0)
+
+
+def live_batch(project, seed: int) -> float:
+    """Store one live batch and aggregate it; the aggregation's seconds."""
+    from ingest.normalize import normalize
+    from ingest.storage import store_records
+    from monitor.pipeline.aggregate import aggregate_batch
+
+    batch = [normalize(r) for r in records(LIVE_BATCH, seed, f"live{seed}")]
+    batch_id = store_records(project, None, batch, aggregate=False).batch_id
+    started = time.perf_counter()
+    assert aggregate_batch(batch_id)
+    return time.perf_counter() - started
+
+
+def run_backfill(project_id: int, data: bytes, conflicts_every: int, done) -> None:
+    """The backfill's process: `importlog`'s path, the aggregation bounded as asked."""
+    from ingest.backfill import backfill
+    from monitor.models import Project
+
+    started = time.perf_counter()
+    summary = backfill(
+        Project.objects.get(pk=project_id),
+        io.BytesIO(data),
+        None,
+        parallel=True,
+        rereadable=True,
+        conflicts_every=conflicts_every,
+    )
+    done.put((summary.accepted, time.perf_counter() - started))
+
+
+def alongside(slug: str, data: bytes, conflicts_every: int, seed: int) -> dict:
+    """Live batches aggregated one after another while the backfill runs."""
+    from django.db import connections
+
+    from monitor.models import Project
+
+    project = Project.objects.create(slug=slug, name=slug)
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    done = context.Queue()
+    backfill = context.Process(target=run_backfill, args=(project.id, data, conflicts_every, done))
+    backfill.start()
+    times = []
+    while backfill.is_alive():
+        times.append(live_batch(project, seed))
+        seed += 1
+        time.sleep(0.2)
+    backfill.join()
+    if backfill.exitcode:
+        raise SystemExit(f"the backfill failed ({backfill.exitcode})")
+    accepted, seconds = done.get()
+    # The same data, nothing else running: what a live batch takes without waiting.
+    after = statistics.median(live_batch(project, seed + i) for i in range(AFTER))
+    return {"times": times, "accepted": accepted, "seconds": seconds, "after": after}
+
+
+def report(label: str, run: dict) -> None:
+    times, after = sorted(run["times"]), run["after"]
+    p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
+    print(
+        f"{label}: backfill {run['accepted']:,} records in {run['seconds']:.1f} s "
+        f"({run['accepted'] / run['seconds']:,.0f}/s); {len(times)} live batches aggregated "
+        f"meanwhile: p50 {statistics.median(times) * 1000:,.0f} ms, p95 {p95 * 1000:,.0f} ms, "
+        f"longest {times[-1] * 1000:,.0f} ms = {times[-1] / after:.1f} x a live batch "
+        f"once the backfill has finished ({after * 1000:,.0f} ms, median of {AFTER})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=24_000, help="records of the backfill")
+    parser.add_argument(
+        "--conflicts-every",
+        type=int,
+        help="conflicts per aggregation of the backfill (default: the product's)",
+    )
+    parser.add_argument(
+        "--compare", action="store_true", help="run it again with no bound on the conflicts"
+    )
+    args = parser.parse_args()
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{DBNAME}"')
+    try:
+        setup_django()
+        from ingest.backfill import CONFLICTS_EVERY
+
+        bound = args.conflicts_every or CONFLICTS_EVERY
+        data = "".join(json.dumps(r) + "\n" for r in records(args.records, 7, "bf")).encode()
+        conflicts = data.count(b'"status": 409') + data.count(b'"status": 412')
+        print(
+            f"machine: {os.cpu_count()} cores; a backfill of {args.records:,} records "
+            f"({conflicts:,} conflicts on 8 resources over one hour), live batches of "
+            f"{LIVE_BATCH} records on the same resources and hour"
+        )
+        report(
+            f"at most {bound:,} conflicts per aggregation",
+            alongside("bounded", data, bound, 20_000),
+        )
+        if args.compare:
+            report("no bound on the conflicts", alongside("unbounded", data, 10**9, 40_000))
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{DBNAME}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
