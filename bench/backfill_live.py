@@ -26,62 +26,52 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
+from scratch_database import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PG_ADMIN = os.environ.get("CONFLICTWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-DBNAME = f"cw_bench_backfill_live_{uuid.uuid4().hex[:8]}"
-os.environ["DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + "/" + DBNAME
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitor.settings")
-os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 
 LIVE_BATCH = 50
 AFTER = 20  # live batches timed once the backfill has finished
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-SPAN = 3600.0
+RESOURCES = 8
+CLIENTS = 5
+# (method, its statuses): two writes in three, and two of their answers in four conflicts.
+TRAFFIC = [
+    ("GET", (200, 304)),
+    ("PUT", (200, 204, 409, 412)),
+    ("PUT", (200, 204, 409, 412)),
+    ("PATCH", (200, 409, 412, 428)),
+    ("POST", (201, 201, 409, 409)),
+    ("DELETE", (204, 409)),
+]
 
 
 def records(count: int, seed: int, tag: str) -> list[dict]:
-    """Writes, conflicts and reads by five clients on eight orders over one hour: races,
-    retries and stale writes on the same rows whichever stream brings them."""
+    """`count` requests by a few clients to a few orders over one hour: a hot spot where
+    races, retries and stale writes meet whichever stream brings them."""
     rng = random.Random(seed)
     out = []
     for i in range(count):
-        method = rng.choice(["GET", "PUT", "PUT", "PATCH", "POST", "DELETE"])
-        path = "/v1/orders" if method == "POST" else f"/v1/orders/{rng.randrange(1, 9)}"
-        status = rng.choice([200, 304]) if method == "GET" else rng.choice([200, 201, 409, 412])
-        record = {
-            "ts": (START + timedelta(seconds=rng.uniform(0, SPAN))).isoformat(),
-            "method": method,
-            "path": path,
-            "status": status,
-            "client": f"c{rng.randrange(5)}",
-            "request_id": f"{tag}-{i}",
-            "duration_ms": round(rng.uniform(1, 500), 3),
-        }
-        if method in ("PUT", "PATCH") and rng.random() < 0.5:
-            record["request_headers"] = {"if-match": f'"v{rng.randrange(3)}"'}
-        out.append(record)
+        method, statuses = rng.choice(TRAFFIC)
+        order = rng.randrange(1, RESOURCES + 1)
+        headers = {"if-match": f'"v{order}.{rng.randrange(3)}"'} if rng.random() < 0.4 else {}
+        out.append(
+            {
+                "ts": (START + timedelta(seconds=rng.random() * 3600)).isoformat(),
+                "method": method,
+                "path": "/v1/orders" if method == "POST" else f"/v1/orders/{order}",
+                "status": rng.choice(statuses),
+                "client": f"client-{rng.randrange(CLIENTS)}",
+                "request_id": f"{tag}-{i}",
+                "duration_ms": rng.uniform(1, 500),
+                "request_headers": headers if method in ("PUT", "PATCH") else {},
+            }
+        )
     return out
-
-
-def setup_django() -> None:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    from monitor.celery import app
-
-    # Live batches are aggregated by this script, timed, not by a worker.
-    app.conf.task_always_eager = False
-    app.conf.broker_url = "memory://"
-    call_command("migrate", "--noinput", verbosity=0)
 
 
 def live_batch(project, seed: int) -> float:
@@ -164,18 +154,16 @@ def main() -> None:
         "--compare", action="store_true", help="run it again with no bound on the conflicts"
     )
     args = parser.parse_args()
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{DBNAME}"')
-    try:
-        setup_django()
+    with scratch_database("cw_bench_backfill_live"):
         from ingest.backfill import CONFLICTS_EVERY
 
         bound = args.conflicts_every or CONFLICTS_EVERY
         data = "".join(json.dumps(r) + "\n" for r in records(args.records, 7, "bf")).encode()
-        conflicts = data.count(b'"status": 409') + data.count(b'"status": 412')
+        conflicts = sum(data.count(f'"status": {s}'.encode()) for s in (409, 412, 428))
         print(
             f"machine: {os.cpu_count()} cores; a backfill of {args.records:,} records "
-            f"({conflicts:,} conflicts on 8 resources over one hour), live batches of "
+            f"({conflicts:,} conflicts on {RESOURCES} resources by {CLIENTS} clients over one "
+            "hour), live batches of "
             f"{LIVE_BATCH} records on the same resources and hour"
         )
         report(
@@ -184,12 +172,6 @@ def main() -> None:
         )
         if args.compare:
             report("no bound on the conflicts", alongside("unbounded", data, 10**9, 40_000))
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DBNAME}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -20,35 +20,16 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from scratch_database import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PG_ADMIN = os.environ.get("CONFLICTWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-DBNAME = f"cw_bench_conflicts_{uuid.uuid4().hex[:8]}"
-os.environ["DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + "/" + DBNAME
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitor.settings")
-os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 
 BATCH = 1000
-
-
-def setup_django():
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    from monitor.celery import app
-
-    # Batches are aggregated by this script, timed, not by a worker.
-    app.conf.task_always_eager = False
-    app.conf.broker_url = "memory://"
-    call_command("migrate", "--noinput", verbosity=0)
 
 
 def store(project, records: list[dict]) -> int:
@@ -212,20 +193,11 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=1_000_000, help="raw rows over 24 h")
     args = parser.parse_args()
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{DBNAME}"')
-    try:
-        setup_django()
+    with scratch_database("cw_bench_conflicts"):
         load_day(args.rows)
         time_queries()
         if args.batches:
             throughput(args.batches)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DBNAME}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
