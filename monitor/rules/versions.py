@@ -8,6 +8,7 @@ The cause rules, precondition coverage and the blind-retry rule all read the sig
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl
 
 # Always a version signal, whatever the project's settings say (RFC 9110 preconditions).
@@ -64,6 +65,7 @@ DEFAULT_SIGNALS = VersionSignals(
 )
 
 
+@lru_cache(maxsize=256)  # the project's few version header names, once per conflict each
 def header_title(name: str) -> str:
     """`if-match` -> `If-Match` (as people write header names)."""
     return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
