@@ -460,10 +460,19 @@ def seen_before(project_id: int, conflicts: list[dict]) -> dict[int, bool]:
             ts__lt=max(c["ts"] for c in chunk),
         ).values_list("client", "resource", "ts"):
             times[(client, resource)].append(ts)
+        for pair_times in times.values():
+            pair_times.sort()
         for c in chunk:
-            since = c["ts"] - HISTORY
-            found[c["id"]] = any(since <= t < c["ts"] for t in times[(c["client"], c["resource"])])
+            found[c["id"]] = any_between(
+                times[(c["client"], c["resource"])], c["ts"] - HISTORY, c["ts"]
+            )
     return found
+
+
+def any_between(times: list[datetime], since: datetime, before: datetime) -> bool:
+    """Whether the sorted `times` hold one from `since` up to `before` (excluded)."""
+    first = bisect_left(times, since)
+    return first < len(times) and times[first] < before
 
 
 # The rows that may answer the asks, read per resource over merged spans through the
@@ -591,9 +600,7 @@ def next_writes_and_winners(project_id: int, asks: list[Ask]) -> list[Found]:
             )
         seen = None
         if a.history is not None:
-            times = used.get(pair, ())
-            first = bisect_left(times, a.history)
-            seen = first < len(times) and times[first] < a.ts
+            seen = any_between(used.get(pair, []), a.history, a.ts)
         found.append(Found(a.id, nxt, winner, seen))
     return found
 

@@ -5,7 +5,13 @@ be the one the rule gives when every candidate is read."""
 import random
 from datetime import UTC, datetime, timedelta
 
-from monitor.pipeline.lookups import WinnerCandidates, _best_winner, ended, winner_order
+from monitor.pipeline.lookups import (
+    WinnerCandidates,
+    _best_winner,
+    any_between,
+    ended,
+    winner_order,
+)
 from monitor.rules.causes import SLOWEST_WRITE, RaceWinner
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -52,3 +58,12 @@ def test_bisected_candidates_give_the_winner_every_candidate_gives():
             checked += expected is not None
     # Most lookups find a winner, and some do not.
     assert 1000 < checked < 6000
+
+
+def test_a_clients_history_is_found_from_its_start_up_to_the_conflict_excluded():
+    times = [T0 + timedelta(seconds=s) for s in (0, 10, 20)]
+    assert any_between(times, T0, T0 + timedelta(seconds=1))
+    assert any_between(times, T0 + timedelta(seconds=5), T0 + timedelta(seconds=11))
+    assert not any_between(times, T0 + timedelta(seconds=5), T0 + timedelta(seconds=10))
+    assert not any_between(times, T0 + timedelta(seconds=21), T0 + timedelta(seconds=99))
+    assert not any_between([], T0, T0 + timedelta(seconds=1))
