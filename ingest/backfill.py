@@ -199,8 +199,8 @@ class PendingBatches:
     records or `conflicts_every` conflicts, whichever comes first
     (monitor/pipeline/aggregate.py: aggregate_together): the rollups are written once per some
     tens of batches instead of once per batch, and a live batch deciding conflicts on the same
-    resources waits for the conflicts of one aggregation at most (some seconds), not for those
-    of twenty thousand records. A batch is marked done in the
+    resources waits for the conflicts of one aggregation at most, not for those of twenty
+    thousand records. A batch is marked done in the
     transaction that adds its counts, so one stored but not yet aggregated when the import
     stops (an error, a kill) stays pending for the sweep, or for the next import of the
     project, which starts with them: counted once, never lost.
