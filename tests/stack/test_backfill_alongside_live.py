@@ -72,8 +72,8 @@ def test_a_backfill_and_live_ingest_on_the_same_resources_count_every_record_onc
     log = tmp_path / "access.ndjson"
     log.write_text("".join(json.dumps(r) + "\n" for r in backfilled))
 
-    # importlog aggregates every 500 conflicts here (about 1,200 records), each time in one
-    # transaction holding several batches' lock statements, beside the worker's.
+    # importlog aggregates once 500 conflicts are stored, here every three batches of 500,
+    # each time in one transaction of three lock statements, beside the worker's.
     importlog = subprocess.Popen(
         [
             sys.executable,
