@@ -415,11 +415,13 @@ class WinnerCandidates:
 
     def __init__(self, rows):
         self.rows = sorted(rows, key=itemgetter(3, 0))
-        self.starts = [row[3] for row in self.rows]
 
     def started(self, first: datetime, last: datetime) -> list:
         """The writes that started from `first` up to `last`."""
-        return self.rows[bisect_left(self.starts, first) : bisect_right(self.starts, last)]
+        start = itemgetter(3)
+        return self.rows[
+            bisect_left(self.rows, first, key=start) : bisect_right(self.rows, last, key=start)
+        ]
 
 
 NO_CANDIDATES = WinnerCandidates([])
