@@ -8,6 +8,11 @@ A fresh Postgres database (127.0.0.1:5432, user postgres), no Celery broker: imp
 batches are aggregated in its own process as each one commits, so when the command returns
 every line is stored and counted in the rollups. Figures are printed; nothing passes or fails
 on time. Target: importlog >= 1.0 x GoAccess lines/s, RSS <= 0.33 x GoAccess's.
+
+It also prints two floors that no import can go below on this machine, against the same
+GoAccess run: Postgres alone writing the rows importlog stored (`INSERT ... SELECT` into an
+empty table with the raw table's columns and indexes: no parsing, no network, no rollups), and
+the peak RSS of a Python process that has only set Django up with the product's settings.
 """
 
 import argparse
@@ -114,10 +119,15 @@ def goaccess(log: Path, tmp: Path) -> tuple[float, int]:
     return seconds, rss
 
 
-def importlog(log: Path, db_url: str, batch_size: int) -> tuple[float, int, str]:
+def product_env(db_url: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CELERY_"))}
     env.update(DATABASE_URL=db_url, DJANGO_SETTINGS_MODULE="monitor.settings", DEBUG="0")
     env["SECRET_KEY"] = "bench-importlog"
+    return env
+
+
+def importlog(log: Path, db_url: str, batch_size: int) -> tuple[float, int, str]:
+    env = product_env(db_url)
     py = sys.executable
     subprocess.run(
         [py, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
@@ -138,6 +148,24 @@ def importlog(log: Path, db_url: str, batch_size: int) -> tuple[float, int, str]
         env,
     )
     return seconds, rss, out.strip().splitlines()[-1]
+
+
+def storage_floor(db_url: str) -> float:
+    """Seconds Postgres takes to write the stored raw rows again into an empty table with the
+    raw table's columns and indexes (`LIKE ... INCLUDING ALL`), in one statement."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE floor_request (LIKE ingest_request INCLUDING ALL)")
+        conn.execute("CHECKPOINT")
+        started = time.perf_counter()
+        conn.execute("INSERT INTO floor_request SELECT * FROM ingest_request")
+        return time.perf_counter() - started
+
+
+def django_floor(env: dict) -> int:
+    """Peak RSS (KiB) of a Python process that only sets Django up with the product's
+    settings."""
+    _, rss, _ = timed([sys.executable, "-c", "import django; django.setup()"], env)
+    return rss
 
 
 def fresh_database() -> str:
@@ -187,7 +215,7 @@ def main() -> None:
             f"machine: {os.cpu_count()} cores; {args.lines:,} nginx combined lines, "
             f"{log.stat().st_size / 2**20:.0f} MiB"
         )
-        speed, memory = [], []
+        speed, memory, floor_speed, floor_memory = [], [], [], []
         for run in range(1, args.runs + 1):
             go_s, go_rss = goaccess(log, tmp)
             db = fresh_database()
@@ -195,6 +223,8 @@ def main() -> None:
                 db_url = PG.rsplit("/", 1)[0] + "/" + db
                 cw_s, cw_rss, summary = importlog(log, db_url, args.batch_size)
                 problem = check_stored(db_url, args.lines)
+                floor_s = storage_floor(db_url)
+                floor_rss = django_floor(product_env(db_url))
             finally:
                 drop_database(db)
             speed.append(go_s / cw_s)
@@ -205,11 +235,22 @@ def main() -> None:
                 f"= {speed[-1]:.2f} x lines/s, {memory[-1]:.2f} x RSS"
             )
             print(f"       {summary}")
+            floor_speed.append(go_s / floor_s)
+            floor_memory.append(floor_rss / go_rss)
+            print(
+                f"       floors: Postgres alone writing the stored rows {args.lines / floor_s:,.0f} "
+                f"rows/s = {floor_speed[-1]:.2f} x GoAccess; Django set up "
+                f"{floor_rss / 1024:.0f} MiB = {floor_memory[-1]:.2f} x its RSS"
+            )
             if problem:
                 raise SystemExit(f"importlog did not store and count every line: {problem}")
         print(
             f"importlog end to end: median {statistics.median(speed):.2f} x GoAccess lines/s "
             f"(target >= 1.0), {statistics.median(memory):.2f} x its RSS (target <= 0.33)"
+        )
+        print(
+            f"floors: Postgres alone writing the rows {statistics.median(floor_speed):.2f} x "
+            f"GoAccess lines/s; Django set up {statistics.median(floor_memory):.2f} x its RSS"
         )
 
 
