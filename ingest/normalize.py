@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, unquote_to_bytes
 
 from ingest import time_bounds
-from ingest.record import DURATION_OUTSIDE_KEY, NativeRecord, RecordError
+from ingest.record import AS_WRITTEN, DURATION_OUTSIDE_KEY, NativeRecord, RecordError
 from ingest.redaction import (
     URL_HEADERS,
     is_credential_name,
@@ -506,4 +506,10 @@ def normalize(
         raw_id = rec["request_id"]
         whole_id = raw_id.strip() if isinstance(raw_id, str) else None
     out.dedup_key = dedup_key(out, whole_id, not rec.get(DURATION_OUTSIDE_KEY))
+    written = rec.get(AS_WRITTEN)
+    if written:
+        try:
+            out.dedup_key = normalize({**rec, **written, AS_WRITTEN: None}, rules, bounds).dedup_key
+        except RecordError:
+            pass  # refused as written (too long with its escapes): no earlier row to match
     return out

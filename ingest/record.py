@@ -42,6 +42,11 @@ class NativeRecord(msgspec.Struct):
 # format's parser sets it.
 DURATION_OUTSIDE_KEY = object()
 
+# A native-shaped dict with this key holds under it the fields a line format unescaped (an
+# nginx `combined` line's `\x22`), as the log wrote them: the dedup key is the one those give,
+# so that a line stored before its escapes were read is the same line. Set by parsers only.
+AS_WRITTEN = object()
+
 
 class RecordError(ValueError):
     """A record that cannot be accepted; the message names the field and the problem."""

@@ -4,6 +4,7 @@ rejected with a RecordError (or cut), never another exception."""
 import base64
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -234,6 +235,64 @@ def test_a_combined_line_with_a_request_time_addition_has_that_duration(addition
     assert out.duration_ms == duration_ms
     # The time stays the line's own (the end of the request, to the second).
     assert _ts(out) == moved_text("2025-03-14T09:26:57.000Z")
+
+
+ESCAPES = Path(__file__).resolve().parents[1] / "data" / "nginx_escapes"
+
+
+def _lines(name: str) -> list[str]:
+    data = moved((ESCAPES / name).read_bytes())
+    return data.decode("utf-8", "replace").splitlines()
+
+
+def test_a_combined_line_reads_as_the_json_line_of_the_same_request():
+    """nginx writes `"`, `\\` and bytes outside printable ASCII as `\\xHH` in a combined line:
+    the path, query, user agent and user read back as the client sent them, as in the JSON
+    (`escape=json`) line nginx wrote for the same request."""
+    combined, json_lines = _lines("combined.log"), _lines("json.log")
+    assert len(combined) == len(json_lines) == 16
+    for number, (line, json_line) in enumerate(zip(combined, json_lines, strict=True)):
+        text = normalize(to_native(line, "nginx"))
+        record = normalize(to_native(json.loads(json_line), "nginx"))
+        assert (text.method, text.path, text.query, text.status, text.user_agent) == (
+            record.method,
+            record.path,
+            record.query,
+            record.status,
+            record.user_agent,
+        ), number
+    read = [normalize(to_native(line, "nginx")) for line in combined]
+    assert read[0].path == '/v1/orders/"quoted"'
+    assert read[1].path == "/v1/orders/back\\slash"
+    assert read[2].path == "/v1/orders/café"
+    assert read[3].path == "/v1/orders/\ufffd\ufffd"
+    assert read[4].path == "/v1/orders/x\\x22y"  # a literal backslash-x-2-2, unescaped once
+    assert read[7].user_agent == 'evil "agent" \\ \\x22 <script>'
+    assert read[8].user_agent == "ünïcode ☃ agent"
+
+
+def test_an_escaped_combined_line_keeps_the_dedup_key_it_was_stored_with():
+    """Lines stored before their escapes were read (path and user agent as nginx wrote them)
+    are the same requests: importing the log again stores nothing twice."""
+    for line in _lines("combined.log"):
+        out = normalize(to_native(line, "nginx"))
+        # What an earlier version stored: the fields as written, escapes and all.
+        fields = COMBINED_LINE.match(line).groups()
+        as_written = normalize(
+            {
+                "ts": out.ts.isoformat(),
+                "method": fields[0],
+                "path": fields[1],
+                "status": out.status,
+                "response_bytes": out.response_bytes,
+                "client_ip": out.client_ip,
+                "user_agent": None if fields[2] == "-" else fields[2],
+            }
+        )
+        assert out.dedup_key == as_written.dedup_key, line
+
+
+COMBINED_LINE = re.compile(r'\S+ - - \[[^\]]+\] "(\S+) (\S+) HTTP/1.1" \d+ \d+ "[^"]*" "([^"]*)"')
 
 
 def test_traefiks_default_access_log_lines_read_as_traefik_too():
