@@ -417,7 +417,13 @@ def normalize(
     if type(method) is str and method in COMMON_METHODS:
         pass  # spelled as stored already
     elif not isinstance(method, str) or not method.strip():
-        raise RecordError("method: missing" if method is None else "method: expected a string")
+        raise RecordError(
+            "method: missing"
+            if method is None
+            else "method: empty"
+            if isinstance(method, str)
+            else "method: expected a string"
+        )
     else:
         method = method.strip().upper()
         if not METHOD.match(method):
@@ -425,7 +431,13 @@ def normalize(
 
     raw_path = rec.get("path")
     if not isinstance(raw_path, str) or not raw_path:
-        raise RecordError("path: missing" if raw_path is None else "path: expected a string")
+        raise RecordError(
+            "path: missing"
+            if raw_path is None
+            else "path: empty"
+            if raw_path == ""
+            else "path: expected a string"
+        )
     if len(raw_path) > MAX_PATH:
         raise RecordError(f"path: {len(raw_path)} characters, over the limit of {MAX_PATH}")
     query = rec.get("query")

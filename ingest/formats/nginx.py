@@ -123,8 +123,18 @@ def parse(record: dict) -> dict:
 
     method = record.get("request_method")
     uri = record.get("request_uri")
-    if method is None and uri is None and isinstance(record.get("request"), str):
-        method, uri = _request_line(record["request"])
+    request = record.get("request")
+    if isinstance(request, str) and (
+        (method is None and uri is None) or (uri in ("", "-") and request not in ("", "-"))
+    ):
+        # No `$request_uri` logged, or none read: nginx answers a malformed request 400 before
+        # it has a URI, and `$request` keeps the line as received.
+        method, uri = _request_line(request)
+    elif uri == "" and str(record.get("status")) == "400":
+        raise RecordError(
+            "request_uri: empty (nginx answered 400 before it could read the request; "
+            'log "request":"$request" too to keep such requests)'
+        )
 
     request_headers: dict = {}
     response_headers: dict = {}

@@ -295,6 +295,40 @@ def test_an_escaped_combined_line_keeps_the_dedup_key_it_was_stored_with():
 COMBINED_LINE = re.compile(r'\S+ - - \[[^\]]+\] "(\S+) (\S+) HTTP/1.1" \d+ \d+ "[^"]*" "([^"]*)"')
 
 
+REFUSED = Path(__file__).resolve().parents[1] / "data" / "nginx_refused"
+
+
+def _refused(name: str) -> list[dict]:
+    data = moved((REFUSED / name).read_bytes()).decode("utf-8", "replace")
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def test_a_request_nginx_refused_before_reading_its_uri_says_so():
+    """nginx answers a malformed request 400 itself and logs it with an empty `$request_uri`:
+    the error says why, not that the path is of the wrong type."""
+    for record in _refused("json.log"):
+        with pytest.raises(RecordError, match=r"^request_uri: empty \(nginx answered 400 before"):
+            normalize(to_native(record, "nginx"))
+
+
+def test_a_refused_request_is_read_from_the_request_line_when_it_is_logged():
+    first, second = (normalize(to_native(r, "nginx")) for r in _refused("json_with_request.log"))
+    assert (first.method, first.path, first.status) == ("GET", "/v1/orders/%22%5C%00", 400)
+    assert (second.method, second.path, second.query, second.status) == (
+        "GET",
+        "/v1/orders/42",
+        "x=\ufffd",
+        400,
+    )
+
+
+@pytest.mark.parametrize("field", ["method", "path"])
+def test_an_empty_method_or_path_is_called_empty(field):
+    record = {"ts": moved_text("2025-03-14T09:26:57.000Z"), "method": "GET", "path": "/x"}
+    with pytest.raises(RecordError, match=f"^{field}: empty$"):
+        normalize(to_native({**record, field: "", "status": 200}, "native"))
+
+
 def test_traefiks_default_access_log_lines_read_as_traefik_too():
     line = moved_text(COMBINED + ' 1042 "orders@docker" "http://10.0.0.5:8080" 153ms')
     out = normalize(to_native(line, "traefik"))
