@@ -43,6 +43,11 @@ def _end_ms(value) -> float:
 
 
 def parse(record: dict) -> dict:
+    if record.get("request") is None and isinstance(record.get("msg"), str):
+        # Caddy's own log (startup, TLS, errors) shares stderr with access entries by default.
+        raise RecordError(
+            f"request: missing; not an access log entry (Caddy's own log: {record['msg'][:80]!r})"
+        )
     request = obj(record, "request")
     request_headers = obj(request, "headers", "request.headers")
     duration = _duration_ms(record.get("duration"))

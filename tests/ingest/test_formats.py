@@ -106,6 +106,19 @@ def test_it_reads_caddy_nanosecond_and_go_string_durations():
     assert to_native(record, "caddy")["duration_ms"] == pytest.approx(62_500)
 
 
+def test_caddys_own_log_lines_are_named_for_what_they_are():
+    """Without `output file`, Caddy writes access entries to stderr among its own log lines: an
+    import of that stream says which lines are not requests, not that a method is missing."""
+    lines = Path(__file__).resolve().parents[1] / "data" / "caddy_stderr" / "runtime.ndjson"
+    for line in lines.read_text().splitlines():
+        record = json.loads(line)
+        with pytest.raises(RecordError) as raised:
+            to_native(record, "caddy")
+        assert str(raised.value) == (
+            f"request: missing; not an access log entry (Caddy's own log: {record['msg']!r})"
+        )
+
+
 @pytest.mark.parametrize(
     ("value", "status"),
     [("502, 409", 409), ("502 : 409", 409), ("504, 502 : 200", 200), ("", None), ("-", None)],
