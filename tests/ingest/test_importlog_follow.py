@@ -142,6 +142,12 @@ def test_lines_are_stored_as_they_are_written(transactional_db, log, state):
     saved = json.loads(state.read_text())
     assert saved["offset"] == log.stat().st_size
     assert saved["ino"] == log.stat().st_ino
+    # Without a broker the batches are counted in-process, with nothing said about a broker.
+    said = follower.stderr.read_text().splitlines()
+    assert said == [
+        "created project 'edge'",
+        f"following {log} into edge (position kept in {state})",
+    ]
 
 
 def test_rotation_by_rename_loses_nothing(transactional_db, log, state):
