@@ -105,6 +105,14 @@ def detect(obj):
     raise RecordError("record: no known format recognises it; pass ?format=NAME")
 
 
+def line_format(line: str):
+    """The line format that recognises this text line, or None."""
+    for module in LINE_FORMATS:
+        if module.detect_line(line):
+            return module
+    return None
+
+
 def reads_line(line: str, fmt: str | None) -> bool:
     """Whether a line format takes this text line up: the format named, else one that
     recognises the line. A line that starts like JSON is JSON gone wrong, whatever the format."""
