@@ -102,7 +102,10 @@ def detect(obj):
                 return module
         if sum(key in obj for key in _NATIVE_KEYS) >= _NEARLY_NATIVE:
             return native
-    raise RecordError("record: no known format recognises it; pass ?format=NAME")
+    raise RecordError(
+        "record: no known format recognises it; name its format (?format=NAME, importlog "
+        "--format NAME)"
+    )
 
 
 def line_format(line: str):

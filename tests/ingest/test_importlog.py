@@ -171,3 +171,13 @@ def test_a_combined_log_imported_as_a_json_format_says_what_the_lines_are(db, tm
     assert reported == [
         "line 1: record: a text line, but the caddy format reads JSON; it reads as format nginx"
     ]
+
+
+def test_a_record_no_format_recognises_names_the_option_to_pass(db, tmp_path):
+    log = tmp_path / "caddy.log"
+    log.write_text('{"level":"warn","ts":1796631020.59283,"logger":"admin","msg":"admin off"}\n')
+    _, err = importlog(str(log), "--project", "edge")
+    assert (
+        "line 1: record: no known format recognises it; "
+        "name its format (?format=NAME, importlog --format NAME)"
+    ) in err
