@@ -25,8 +25,10 @@ NAME = "nginx"
 
 # '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
 #  "$http_referer" "$http_user_agent"' (the referer and user agent are optional: `common`).
+# $remote_user is the client's own `Authorization: Basic` user name, written unquoted: it may
+# hold spaces and brackets, never a `"` (escaped), so the time is the bracket before the first.
 _COMBINED = re.compile(
-    r'(\S+) \S+ (\S+) \[([^\]]{1,40})\] "((?:[^"\\]|\\.)*)" (\d{3}) (\S+)'
+    r'(\S+) \S+ ([^"]*?) \[([^\[\]"]{1,40})\] "((?:[^"\\]|\\.)*)" (\d{3}) (\S+)'
     r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?'
 )
 _MONTHS = {

@@ -284,6 +284,29 @@ def test_a_combined_line_reads_as_the_json_line_of_the_same_request():
     assert read[8].user_agent == "ünïcode ☃ agent"
 
 
+def test_a_user_name_with_spaces_or_brackets_does_not_lose_the_request():
+    """Any client can send `Authorization: Basic` with a user name of its choosing, and nginx
+    writes it unquoted: a combined line with `john doe` or `a]b [x` as its user is read, with
+    the user the JSON line of the same request has."""
+    combined, json_lines = _lines("users_combined.log"), _lines("users_json.log")
+    assert len(combined) == len(json_lines) == 4
+    for line, json_line in zip(combined, json_lines, strict=True):
+        text = normalize(to_native(line, "nginx"))
+        record = normalize(to_native(json.loads(json_line), "nginx"))
+        assert (text.client, text.path, text.status, _ts(text)[:19]) == (
+            record.client,
+            record.path,
+            record.status,
+            _ts(record)[:19],
+        )
+    assert [normalize(to_native(line, "nginx")).client for line in combined] == [
+        "john doe",
+        "a]b [x",
+        "jöhn",
+        'q"uote',
+    ]
+
+
 def test_an_escaped_combined_line_keeps_the_dedup_key_it_was_stored_with():
     """Lines stored before their escapes were read (path and user agent as nginx wrote them)
     are the same requests: importing the log again stores nothing twice."""
