@@ -197,7 +197,11 @@ class Follower:
                 self.rotated = True
                 return True
             self.say(
-                f"{self.path} is not the file of the saved position: reading it from its start"
+                f"{self.path} is not the file of the saved position, and that file is gone "
+                "(rotated and compressed or removed, or copied and truncated): "
+                f"the lines written to it after byte {saved.offset:,}, if any, are not stored; "
+                "importlog each rotated file to store them (lines already stored count as "
+                f"duplicates). Reading {self.path} from its start"
             )
         if fd is None:
             self.say(f"waiting for {self.path} to exist")

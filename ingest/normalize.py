@@ -36,8 +36,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, unquote_to_bytes
 
+import msgspec
+
 from ingest import time_bounds
-from ingest.record import DURATION_OUTSIDE_KEY, NativeRecord, RecordError
+from ingest.record import AS_WRITTEN, DURATION_OUTSIDE_KEY, NativeRecord, RecordError
 from ingest.redaction import (
     URL_HEADERS,
     is_credential_name,
@@ -417,7 +419,13 @@ def normalize(
     if type(method) is str and method in COMMON_METHODS:
         pass  # spelled as stored already
     elif not isinstance(method, str) or not method.strip():
-        raise RecordError("method: missing" if method is None else "method: expected a string")
+        raise RecordError(
+            "method: missing"
+            if method is None
+            else "method: empty"
+            if isinstance(method, str)
+            else "method: expected a string"
+        )
     else:
         method = method.strip().upper()
         if not METHOD.match(method):
@@ -425,7 +433,13 @@ def normalize(
 
     raw_path = rec.get("path")
     if not isinstance(raw_path, str) or not raw_path:
-        raise RecordError("path: missing" if raw_path is None else "path: expected a string")
+        raise RecordError(
+            "path: missing"
+            if raw_path is None
+            else "path: empty"
+            if raw_path == ""
+            else "path: expected a string"
+        )
     if len(raw_path) > MAX_PATH:
         raise RecordError(f"path: {len(raw_path)} characters, over the limit of {MAX_PATH}")
     query = rec.get("query")
@@ -473,9 +487,7 @@ def normalize(
     resource = path.rstrip("/") or "/"
     if len(resource) * 4 > MAX_RESOURCE_BYTES:
         resource = bounded_resource(resource)
-    client = _optional_text(rec, "client", MAX_CLIENT)
-    if client and len(client) * 4 > MAX_CLIENT_BYTES:
-        client = cut_bytes(client, MAX_CLIENT_BYTES)
+    client = _client(rec)
     # Positional, in the order of NativeRecord's fields: several times cheaper than keywords.
     out = NativeRecord(
         ts,
@@ -505,5 +517,24 @@ def normalize(
         # Maybe cut for display: the dedup key still tells long ids with the same start apart.
         raw_id = rec["request_id"]
         whole_id = raw_id.strip() if isinstance(raw_id, str) else None
-    out.dedup_key = dedup_key(out, whole_id, not rec.get(DURATION_OUTSIDE_KEY))
+    duration_keyed = not rec.get(DURATION_OUTSIDE_KEY)
+    written = rec.get(AS_WRITTEN)
+    if not written:
+        out.dedup_key = dedup_key(out, whole_id, duration_keyed)
+    elif written.keys() == {"client"}:
+        as_written = msgspec.structs.replace(out, client=_client(written) or client_ip)
+        out.dedup_key = dedup_key(as_written, whole_id, duration_keyed)
+    else:
+        try:
+            out.dedup_key = normalize({**rec, **written, AS_WRITTEN: None}, rules, bounds).dedup_key
+        except RecordError:
+            # Refused as written (too long with its escapes): no earlier row to match.
+            out.dedup_key = dedup_key(out, whole_id, duration_keyed)
     return out
+
+
+def _client(rec: dict) -> str | None:
+    client = _optional_text(rec, "client", MAX_CLIENT)
+    if client and len(client) * 4 > MAX_CLIENT_BYTES:
+        client = cut_bytes(client, MAX_CLIENT_BYTES)
+    return client

@@ -195,7 +195,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="conflictwatch@localh
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CONFLICTWATCH_EMBEDDED_TASKS = not CELERY_BROKER_URL
 if CONFLICTWATCH_EMBEDDED_TASKS:
-    CELERY_BROKER_URL = "memory://"
+    # In-process tasks still take a producer of this transport; with a host named, kombu does
+    # not warn "No hostname was supplied" on every batch.
+    CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_ALWAYS_EAGER = CONFLICTWATCH_EMBEDDED_TASKS
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -102,7 +102,18 @@ def detect(obj):
                 return module
         if sum(key in obj for key in _NATIVE_KEYS) >= _NEARLY_NATIVE:
             return native
-    raise RecordError("record: no known format recognises it; pass ?format=NAME")
+    raise RecordError(
+        "record: no known format recognises it; name its format (?format=NAME, importlog "
+        "--format NAME)"
+    )
+
+
+def line_format(line: str):
+    """The line format that recognises this text line, or None."""
+    for module in LINE_FORMATS:
+        if module.detect_line(line):
+            return module
+    return None
 
 
 def reads_line(line: str, fmt: str | None) -> bool:

@@ -9,20 +9,26 @@ extended with `rt=$request_time` (or `request_time=$request_time`) after its fie
 access log line (the combined fields, then `<count> "<router>" "<server>" <ms>ms`). The
 duration stays out of the line's dedup key (`DURATION_OUTSIDE_KEY`), so that a line stored
 before durations were read is the same line.
+
+nginx writes `"`, `\\` and every byte outside printable ASCII of a combined line's fields as
+`\\xHH` (Apache as `\\"`, `\\\\` and `\\xHH`): the path, user agent and user are read as the
+client sent them, with their dedup key as written (`AS_WRITTEN`).
 """
 
 import re
 from datetime import UTC, datetime, timedelta
 
 from ingest.formats.fields import last_status, number, text
-from ingest.record import DURATION_OUTSIDE_KEY, RecordError
+from ingest.record import AS_WRITTEN, DURATION_OUTSIDE_KEY, RecordError
 
 NAME = "nginx"
 
 # '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
 #  "$http_referer" "$http_user_agent"' (the referer and user agent are optional: `common`).
+# $remote_user is the client's own `Authorization: Basic` user name, written unquoted: it may
+# hold spaces and brackets, never a `"` (escaped), so the time is the bracket before the first.
 _COMBINED = re.compile(
-    r'(\S+) \S+ (\S+) \[([^\]]{1,40})\] "((?:[^"\\]|\\.)*)" (\d{3}) (\S+)'
+    r'(\S+) \S+ ([^"]*?) \[([^\[\]"]{1,40})\] "((?:[^"\\]|\\.)*)" (\d{3}) (\S+)'
     r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?'
 )
 _MONTHS = {
@@ -39,6 +45,8 @@ _REQUEST_TIME_NAMES = ("rt", "request_time")
 # <requests since start> "<router>" "<server URL>" <duration>ms.
 _TRAEFIK_TAIL = re.compile(r' \d+ "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*" (\d{1,10})ms')
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# An escape in a combined line's field: nginx's `\\x22`, Apache's `\\"` and `\\\\`.
+_ESCAPE = re.compile(rb'\\(?:x([0-9A-Fa-f]{2})|(["\\]))')
 MAX_LINE = 65536
 
 
@@ -66,6 +74,20 @@ def detect(record: dict) -> bool:
 
 def detect_line(line: str) -> bool:
     return _COMBINED.match(line[:MAX_LINE]) is not None
+
+
+def _unescaped_byte(match: re.Match) -> bytes:
+    code = match.group(1)
+    return bytes((int(code, 16),)) if code is not None else match.group(2)
+
+
+def _unescape(value: str | None) -> str | None:
+    """A combined line's field as the client sent it; bytes that are not UTF-8 become U+FFFD,
+    as in a JSON line."""
+    if value is None or "\\" not in value:
+        return value
+    data = _ESCAPE.sub(_unescaped_byte, value.encode("utf-8", "surrogatepass"))
+    return data.decode("utf-8", "replace")
 
 
 def _request_line(request: str, name: str = "request") -> tuple[str, str]:
@@ -103,8 +125,18 @@ def parse(record: dict) -> dict:
 
     method = record.get("request_method")
     uri = record.get("request_uri")
-    if method is None and uri is None and isinstance(record.get("request"), str):
-        method, uri = _request_line(record["request"])
+    request = record.get("request")
+    if isinstance(request, str) and (
+        (method is None and uri is None) or (uri in ("", "-") and request not in ("", "-"))
+    ):
+        # No `$request_uri` logged, or none read: nginx answers a malformed request 400 before
+        # it has a URI, and `$request` keeps the line as received.
+        method, uri = _request_line(request)
+    elif uri == "" and str(record.get("status")) == "400":
+        raise RecordError(
+            "request_uri: empty (nginx answered 400 before it could read the request; "
+            'log "request":"$request" too to keep such requests)'
+        )
 
     request_headers: dict = {}
     response_headers: dict = {}
@@ -184,15 +216,18 @@ def parse_line(line: str) -> dict:
             duration = float(traefik.group(1))
         else:
             duration = _duration_ms(_request_time(addition))
-    return {
+    record = {
         "ts": _time_local(time_local),
         "method": method,
-        "path": uri,
+        "path": _unescape(uri),
         "status": status,
         "response_bytes": size,
-        "client": text(remote_user),
+        "client": _unescape(text(remote_user)),
         "client_ip": remote_addr,
-        "user_agent": agent,
+        "user_agent": _unescape(agent),
         "duration_ms": duration,
         DURATION_OUTSIDE_KEY: True,
     }
+    if "\\" in request or "\\" in (agent or "") or "\\" in remote_user:
+        record[AS_WRITTEN] = {"path": uri, "client": text(remote_user), "user_agent": agent}
+    return record

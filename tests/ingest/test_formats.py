@@ -4,6 +4,7 @@ rejected with a RecordError (or cut), never another exception."""
 import base64
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,33 @@ def test_it_reads_caddy_nanosecond_and_go_string_durations():
     assert to_native(record, "caddy")["duration_ms"] == pytest.approx(37.118002)
     record["duration"] = "1m2.5s"
     assert to_native(record, "caddy")["duration_ms"] == pytest.approx(62_500)
+
+
+def test_caddys_own_log_lines_are_named_for_what_they_are():
+    """Without `output file`, Caddy writes access entries to stderr among its own log lines: an
+    import of that stream says which lines are not requests, not that a method is missing."""
+    lines = Path(__file__).resolve().parents[1] / "data" / "caddy_stderr" / "runtime.ndjson"
+    for line in lines.read_text().splitlines():
+        record = json.loads(line)
+        with pytest.raises(RecordError) as raised:
+            to_native(record, "caddy")
+        assert str(raised.value) == (
+            f"request: missing; not an access log entry (Caddy's own log: {record['msg']!r})"
+        )
+
+
+def test_caddy_reads_the_client_id_its_log_holds():
+    """Caddy logs every request header: `X-Client-Id` is the client, as with nginx, Envoy and
+    Traefik; it does not enter the dedup key, which stays the one an earlier version, which
+    did not read it, gave the entry. An `X-Request-Id` sent by the client stays a header."""
+    path = Path(__file__).resolve().parents[1] / "data" / "caddy_headers" / "access.json.log"
+    record = json.loads(moved(path.read_bytes()))
+    out = normalize(to_native(record, "caddy"))
+    assert (out.client, out.client_ip, out.request_id) == ("billing-svc", "127.0.0.1", None)
+    assert out.request_headers["x-request-id"] == "req-123"
+    earlier = json.loads(moved(path.read_bytes()))
+    del earlier["request"]["headers"]["X-Client-Id"]
+    assert out.dedup_key == normalize(to_native(earlier, "caddy")).dedup_key
 
 
 @pytest.mark.parametrize(
@@ -234,6 +262,121 @@ def test_a_combined_line_with_a_request_time_addition_has_that_duration(addition
     assert out.duration_ms == duration_ms
     # The time stays the line's own (the end of the request, to the second).
     assert _ts(out) == moved_text("2025-03-14T09:26:57.000Z")
+
+
+ESCAPES = Path(__file__).resolve().parents[1] / "data" / "nginx_escapes"
+
+
+def _lines(name: str) -> list[str]:
+    data = moved((ESCAPES / name).read_bytes())
+    return data.decode("utf-8", "replace").splitlines()
+
+
+def test_a_combined_line_reads_as_the_json_line_of_the_same_request():
+    """nginx writes `"`, `\\` and bytes outside printable ASCII as `\\xHH` in a combined line:
+    the path, query, user agent and user read back as the client sent them, as in the JSON
+    (`escape=json`) line nginx wrote for the same request."""
+    combined, json_lines = _lines("combined.log"), _lines("json.log")
+    assert len(combined) == len(json_lines) == 16
+    for number, (line, json_line) in enumerate(zip(combined, json_lines, strict=True)):
+        text = normalize(to_native(line, "nginx"))
+        record = normalize(to_native(json.loads(json_line), "nginx"))
+        assert (text.method, text.path, text.query, text.status, text.user_agent) == (
+            record.method,
+            record.path,
+            record.query,
+            record.status,
+            record.user_agent,
+        ), number
+    read = [normalize(to_native(line, "nginx")) for line in combined]
+    assert read[0].path == '/v1/orders/"quoted"'
+    assert read[1].path == "/v1/orders/back\\slash"
+    assert read[2].path == "/v1/orders/café"
+    assert read[3].path == "/v1/orders/\ufffd\ufffd"
+    assert read[4].path == "/v1/orders/x\\x22y"  # a literal backslash-x-2-2, unescaped once
+    assert read[7].user_agent == 'evil "agent" \\ \\x22 <script>'
+    assert read[8].user_agent == "ünïcode ☃ agent"
+
+
+def test_a_user_name_with_spaces_or_brackets_does_not_lose_the_request():
+    """Any client can send `Authorization: Basic` with a user name of its choosing, and nginx
+    writes it unquoted: a combined line with `john doe` or `a]b [x` as its user is read, with
+    the user the JSON line of the same request has."""
+    combined, json_lines = _lines("users_combined.log"), _lines("users_json.log")
+    assert len(combined) == len(json_lines) == 4
+    for line, json_line in zip(combined, json_lines, strict=True):
+        text = normalize(to_native(line, "nginx"))
+        record = normalize(to_native(json.loads(json_line), "nginx"))
+        assert (text.client, text.path, text.status, _ts(text)[:19]) == (
+            record.client,
+            record.path,
+            record.status,
+            _ts(record)[:19],
+        )
+    assert [normalize(to_native(line, "nginx")).client for line in combined] == [
+        "john doe",
+        "a]b [x",
+        "jöhn",
+        'q"uote',
+    ]
+
+
+def test_an_escaped_combined_line_keeps_the_dedup_key_it_was_stored_with():
+    """Lines stored before their escapes were read (path and user agent as nginx wrote them)
+    are the same requests: importing the log again stores nothing twice."""
+    for line in _lines("combined.log"):
+        out = normalize(to_native(line, "nginx"))
+        # What an earlier version stored: the fields as written, escapes and all.
+        fields = COMBINED_LINE.match(line).groups()
+        as_written = normalize(
+            {
+                "ts": out.ts.isoformat(),
+                "method": fields[0],
+                "path": fields[1],
+                "status": out.status,
+                "response_bytes": out.response_bytes,
+                "client_ip": out.client_ip,
+                "user_agent": None if fields[2] == "-" else fields[2],
+            }
+        )
+        assert out.dedup_key == as_written.dedup_key, line
+
+
+COMBINED_LINE = re.compile(r'\S+ - - \[[^\]]+\] "(\S+) (\S+) HTTP/1.1" \d+ \d+ "[^"]*" "([^"]*)"')
+
+
+REFUSED = Path(__file__).resolve().parents[1] / "data" / "nginx_refused"
+
+
+def _refused(name: str) -> list[dict]:
+    data = moved((REFUSED / name).read_bytes()).decode("utf-8", "replace")
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def test_a_request_nginx_refused_before_reading_its_uri_says_so():
+    """nginx answers a malformed request 400 itself and logs it with an empty `$request_uri`:
+    the error says why, not that the path is of the wrong type."""
+    for record in _refused("json.log"):
+        with pytest.raises(RecordError, match=r"^request_uri: empty \(nginx answered 400 before"):
+            normalize(to_native(record, "nginx"))
+
+
+def test_a_refused_request_is_read_from_the_request_line_when_it_is_logged():
+    first, second = (normalize(to_native(r, "nginx")) for r in _refused("json_with_request.log"))
+    assert (first.method, first.path, first.status) == ("GET", "/v1/orders/%22%5C%00", 400)
+    assert (second.method, second.path, second.query, second.status) == (
+        "GET",
+        "/v1/orders/42",
+        "x=\ufffd",
+        400,
+    )
+
+
+@pytest.mark.parametrize("field", ["method", "path"])
+def test_an_empty_method_or_path_is_called_empty(field):
+    record = {"ts": moved_text("2025-03-14T09:26:57.000Z"), "method": "GET", "path": "/x"}
+    with pytest.raises(RecordError, match=f"^{field}: empty$"):
+        normalize(to_native({**record, field: "", "status": 200}, "native"))
 
 
 def test_traefiks_default_access_log_lines_read_as_traefik_too():

@@ -3,6 +3,7 @@
 import gzip
 import io
 import sys
+from datetime import UTC, datetime
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -159,3 +160,24 @@ def test_a_text_line_a_line_format_took_up_gets_that_formats_reason(db, tmp_path
     # Recognised as nginx's without --format, the first line gets the same reason.
     _, err = importlog(str(log), "--project", "edge")
     assert "\nline 1: request: not 'METHOD URI PROTOCOL'" in err
+
+
+def test_a_combined_log_imported_as_a_json_format_says_what_the_lines_are(db, tmp_path):
+    stamp = datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    log = tmp_path / "access.log"
+    log.write_text(f'127.0.0.1 - - [{stamp}] "GET /v1/orders/42 HTTP/1.1" 200 2 "-" "curl/8.4.0"\n')
+    _, err = importlog(str(log), "--project", "edge", "--format", "caddy")
+    reported = [line for line in err.splitlines() if line.startswith("line ")]
+    assert reported == [
+        "line 1: record: a text line, but the caddy format reads JSON; it reads as format nginx"
+    ]
+
+
+def test_a_record_no_format_recognises_names_the_option_to_pass(db, tmp_path):
+    log = tmp_path / "caddy.log"
+    log.write_text('{"level":"warn","ts":1796631020.59283,"logger":"admin","msg":"admin off"}\n')
+    _, err = importlog(str(log), "--project", "edge")
+    assert (
+        "line 1: record: no known format recognises it; "
+        "name its format (?format=NAME, importlog --format NAME)"
+    ) in err

@@ -5,6 +5,8 @@ The follower runs as a real process (`manage.py importlog --follow`) on the test
 log is written by the test the way nginx and logrotate write it.
 """
 
+import gzip
+import io
 import json
 import os
 import signal
@@ -14,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from ingest.models import Request
@@ -142,6 +145,12 @@ def test_lines_are_stored_as_they_are_written(transactional_db, log, state):
     saved = json.loads(state.read_text())
     assert saved["offset"] == log.stat().st_size
     assert saved["ino"] == log.stat().st_ino
+    # Without a broker the batches are counted in-process, with nothing said about a broker.
+    said = follower.stderr.read_text().splitlines()
+    assert said == [
+        "created project 'edge'",
+        f"following {log} into edge (position kept in {state})",
+    ]
 
 
 def test_rotation_by_rename_loses_nothing(transactional_db, log, state):
@@ -221,6 +230,84 @@ def test_a_rotation_while_stopped_finishes_the_renamed_file(transactional_db, lo
     assert paths() == sorted(f"/v1/orders/{n}" for n in range(10))
 
 
+def test_a_rotated_file_gone_while_stopped_is_named_as_a_possible_loss(
+    transactional_db, log, state
+):
+    """Caddy compresses the file it rolls at once (and logrotate without delaycompress): when
+    that happened while the follower was stopped, the rest of the old file cannot be read. The
+    follower says so, and how to get those lines, instead of only that it starts anew."""
+    append(log, lines(0, 4))
+    follower = Follower(log, state)
+    wait_stored(4, follower)
+    wait_saved(state, log)
+    follower.stop()
+    append(log, lines(4, 3))
+    rotated = log.with_name("access.log.1")
+    log.rename(rotated)
+    with gzip.open(log.with_name("access.log.1.gz"), "wb") as packed:
+        packed.write(rotated.read_bytes())
+    rotated.unlink()
+    append(log, lines(7, 3))
+    follower = Follower(log, state)
+    wait_stored(7, follower)
+    follower.stop()
+    said = follower.stderr.read_text()
+    offset = json.loads(state.read_text())["offset"]
+    assert (
+        f"{log} is not the file of the saved position, and that file is gone (rotated and "
+        "compressed or removed, or copied and truncated): the lines written to it after byte "
+    ) in said
+    assert "are not stored; importlog each rotated file to store them" in said
+    assert offset == log.stat().st_size
+    # As said: importing the rotated file stores what was missing, the rest are duplicates.
+    out = io.StringIO()
+    call_command(
+        "importlog",
+        str(log.with_name("access.log.1.gz")),
+        "--project",
+        "edge",
+        "--format",
+        "nginx",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    assert "3 accepted, 4 duplicates" in out.getvalue()
+    assert paths() == sorted(f"/v1/orders/{n}" for n in range(10))
+
+
+def test_a_truncation_while_stopped_names_the_copy_to_import(transactional_db, log, state):
+    append(log, lines(0, 4))
+    follower = Follower(log, state)
+    wait_stored(4, follower)
+    wait_saved(state, log)
+    follower.stop()
+    append(log, lines(4, 3))
+    copy = log.with_name("access.log.1")
+    copy.write_bytes(log.read_bytes())  # logrotate's copytruncate
+    log.write_text("")
+    append(log, lines(7, 3))
+    follower = Follower(log, state)
+    wait_stored(7, follower)
+    follower.stop()
+    assert (
+        f"{log} is not the file of the saved position, and that file is gone (rotated and "
+        "compressed or removed, or copied and truncated): the lines written to it after byte "
+    ) in follower.stderr.read_text()
+    out = io.StringIO()
+    call_command(
+        "importlog",
+        str(copy),
+        "--project",
+        "edge",
+        "--format",
+        "nginx",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    assert "3 accepted, 4 duplicates" in out.getvalue()
+    assert paths() == sorted(f"/v1/orders/{n}" for n in range(10))
+
+
 def test_a_crash_before_the_position_is_saved_stores_nothing_twice(transactional_db, log, state):
     """Killed after a batch was committed but before its position was written: the batch is
     read again and its lines count as duplicates. Look-alike lines (byte-identical) on both
@@ -271,7 +358,7 @@ def follower_env() -> dict:
 
 
 def test_follow_refuses_stdin(db):
-    from django.core.management import CommandError, call_command
+    from django.core.management import CommandError
 
     with pytest.raises(CommandError, match="needs a file"):
         call_command("importlog", "-", "--project", "edge", "--follow")

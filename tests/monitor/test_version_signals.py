@@ -102,6 +102,16 @@ def test_a_412_with_if_none_match_star_is_a_duplicate_and_with_if_match_stale(po
     )
 
 
+def test_a_stale_version_is_not_linked_to_the_write_that_changed_the_version(post_logs, shop):
+    """As docs/conflicts.md says: the version a stale write sent explains it; only 409s no
+    earlier rule explains (and create-only PUTs) get a race winner."""
+    winner = rec(0, "PUT", "/v1/orders/42", 200, "billing", request_headers={"If-Match": '"v6"'})
+    lost = rec(0.3, "PUT", "/v1/orders/42", 412, "mobile", request_headers={"If-Match": '"v6"'})
+    post_logs([winner, lost])
+    row = stored(lost["request_id"])
+    assert (row.cause, row.race_winner) == ("stale_version", None)
+
+
 def test_a_put_by_a_client_new_to_the_resource_is_a_create(post_logs, shop):
     winner = rec(0, "PUT", "/db/doc-9", 200, "billing")
     lost = rec(0.3, "PUT", "/db/doc-9", 409, "mobile")
