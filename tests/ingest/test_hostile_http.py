@@ -44,6 +44,7 @@ HOSTILE = [
     ),
     (record(13, host="h" * 100_000, response_body="b" * 100_000), None),
     (record(14, request_headers={"if-match": [[["nested"]]], "etag": {"a": 1}}), None),
+    (record(15, ts=-1e308), "ts: -1e+308 is out of range"),
 ]
 
 
