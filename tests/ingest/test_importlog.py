@@ -128,6 +128,11 @@ def test_a_corrupt_gzip_is_a_clear_error(db, tmp_path):
         importlog(str(log), "--project", "edge", "--format", "nginx")
 
 
+def test_a_project_slug_longer_than_the_column_is_a_clear_error(db):
+    with pytest.raises(CommandError, match="project slug: 65 characters, at most 64"):
+        importlog(str(NGINX), "--project", "p" * 65)
+
+
 def test_an_unknown_format_is_refused(db):
     with pytest.raises(CommandError, match="invalid choice"):
         importlog(str(NGINX), "--project", "edge", "--format", "nope")
