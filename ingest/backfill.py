@@ -7,6 +7,7 @@ import io
 import logging
 import multiprocessing
 import threading
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -92,6 +93,27 @@ def _chain(first: bytes, stream: BinaryIO) -> Iterator[bytes]:
 
 
 def _batches(
+    stream: BinaryIO, batch_size: int, limit: int, summary: "Summary"
+) -> Iterator[list[tuple[int, Item]]]:
+    """Batches of (line number, item); a gzip stream that breaks off is a BodyError after the
+    batches read before it."""
+    try:
+        yield from _read_batches(stream, batch_size, limit, summary)
+    except EOFError:
+        raise BodyError(
+            400, f"the gzip stream is cut short (a truncated file?); {_BEFORE}"
+        ) from None
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise BodyError(400, f"the gzip stream is broken ({exc}); {_BEFORE}") from None
+
+
+_BEFORE = (
+    "the lines before the break were imported, and a run with the whole file imports only "
+    "what is missing"
+)
+
+
+def _read_batches(
     stream: BinaryIO, batch_size: int, limit: int, summary: "Summary"
 ) -> Iterator[list[tuple[int, Item]]]:
     """Batches of (line number, item). A log of lines streams; a file that is one JSON document
@@ -393,7 +415,8 @@ def backfill(
     file, not stdin), so the commits need not wait for the log (`commits_unflushed`). The
     stored batches are aggregated together every `aggregate_every` records or `conflicts_every`
     conflicts (PendingBatches; on Postgres while the next ones are stored).
-    Raises BodyError only for a whole-file JSON document that is too big or not JSON."""
+    Raises BodyError for a whole-file JSON document that is too big or not JSON, and for a gzip
+    stream that breaks off (after storing what came before)."""
     rules = ProjectRules.for_project(project)
     summary = Summary()
     # Look-alike lines are numbered across the whole file, so that a second run matches.

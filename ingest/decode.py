@@ -11,6 +11,12 @@ _decoder = msgspec.json.Decoder()
 _NESTED_TOO_DEEPLY = "nested too deeply"
 _STRUCTURE = re.compile(rb'["\[\]{},]')
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+# Scanned left to right, an escaped backslash is consumed whole, so `\\ud800` is a backslash
+# and plain text; a high and low half together are a pair; group 1 is half a pair alone.
+_ESCAPE = re.compile(
+    rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+    rb"|(\\u[dD][89a-fA-F][0-9a-fA-F]{2})"
+)
 # The most records one request may hold: with the body limit, what bounds the work of a request
 # (a 20 MiB body of 10 million one-byte lines would otherwise cost half a minute of CPU). Real
 # shippers' batches hold a few thousand; 20 MiB of 100-byte lines is 200,000.
@@ -79,23 +85,42 @@ def gunzip(data: bytes, limit: int) -> bytes:
     return bytes(out)
 
 
-def _decode_json(data: bytes | str):
+def _lone_surrogates_replaced(data: bytes) -> bytes | None:
+    """The JSON text with each `\\uXXXX` escape of half a surrogate pair made `\\ufffd`, or
+    None when it has none. Python's json.dumps writes such escapes for a string that holds half
+    a pair; the decoder refuses them, which would cost the whole body."""
+    if b"\\u" not in data:
+        return None
+    repaired = _ESCAPE.sub(lambda m: m.group() if m.group(1) is None else rb"\ufffd", data)
+    return None if repaired == data else repaired
+
+
+def _decode_one(data: bytes | str, decode):
     try:
-        return _decoder.decode(data)
+        return decode(data)
     except UnicodeDecodeError:
         # Keep the records: invalid bytes in a logged string become U+FFFD.
-        return _decoder.decode(data.decode("utf-8", "replace"))
+        return decode(data.decode("utf-8", "replace"))
     except RecursionError:
         raise msgspec.DecodeError(_NESTED_TOO_DEEPLY) from None
+
+
+def _decoded(data: bytes, decode):
+    try:
+        return _decode_one(data, decode)
+    except msgspec.DecodeError:
+        repaired = _lone_surrogates_replaced(data)
+        if repaired is None:
+            raise
+    return _decode_one(repaired, decode)
+
+
+def _decode_json(data: bytes):
+    return _decoded(data, _decoder.decode)
 
 
 def _decode_lines(data: bytes) -> list:
-    try:
-        return _decoder.decode_lines(data)
-    except UnicodeDecodeError:
-        return _decoder.decode_lines(data.decode("utf-8", "replace"))
-    except RecursionError:
-        raise msgspec.DecodeError(_NESTED_TOO_DEEPLY) from None
+    return _decoded(data, _decoder.decode_lines)
 
 
 class Item(msgspec.Struct):

@@ -256,8 +256,9 @@ def parse_ts(value) -> datetime:
             return _parse_rfc3339(text)
     if not isinstance(value, int | float) or not math.isfinite(value):
         raise RecordError(f"ts: expected an RFC 3339 string or an epoch number, got {value!r}")
-    ms = round(value * 1000) if value < EPOCH_MS_THRESHOLD else round(value)
     try:
+        # Inside the try: a huge negative number of seconds times 1000 is -inf.
+        ms = round(value * 1000) if value < EPOCH_MS_THRESHOLD else round(value)
         return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
     except OverflowError:
         raise RecordError(f"ts: {value!r} is out of range") from None

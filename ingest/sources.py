@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from ingest.formats import FORMATS, unknown_format_error
 from ingest.models import Source
@@ -10,6 +11,28 @@ from monitor.models import Project
 
 class SourceError(ValueError):
     pass
+
+
+def slug_for(text: str) -> str:
+    """The slug of a project named on a command line (`Shop API` -> `shop-api`); SourceError
+    when nothing usable is left or it is longer than a slug may be."""
+    slug = slugify(text)
+    if not slug:
+        raise SourceError(f"not a usable project slug: {text!r}")
+    limit = Project._meta.get_field("slug").max_length
+    if len(slug) > limit:
+        raise SourceError(f"project slug: {len(slug)} characters, at most {limit}")
+    return slug
+
+
+def _source_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise SourceError("source name: empty; name it after the gateway, e.g. kong-prod")
+    limit = Source._meta.get_field("name").max_length
+    if len(name) > limit:
+        raise SourceError(f"source name: {len(name)} characters, at most {limit}")
+    return name
 
 
 @transaction.atomic
@@ -21,6 +44,7 @@ def create_source(project_slug: str, name: str, fmt: str = "", *, rotate: bool =
     """
     if fmt and fmt not in FORMATS:
         raise SourceError(unknown_format_error(fmt))
+    name = _source_name(name)
     project, _ = Project.objects.get_or_create(slug=project_slug, defaults={"name": project_slug})
     source = Source.objects.filter(project=project, name=name).first()
     if source is not None and not rotate:

@@ -7,7 +7,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -22,6 +21,7 @@ from monitor.alerts.serializers import (
     RuleSerializer,
     TestSendSerializer,
 )
+from monitor.api import pagination
 from monitor.api.permissions import ProjectRole, ProjectScopedMixin
 
 
@@ -165,11 +165,8 @@ class ChannelTest(ChannelDetail):
         return Response(TestSendSerializer({"notification": notification}).data)
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(pagination.NewestFirst):
     ordering = ("-opened_at", "-id")
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 500
 
 
 class IncidentList(ProjectScoped, generics.ListAPIView):

@@ -5,11 +5,11 @@ deploy with the hour before."""
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from monitor import deploys
 from monitor.api import params
+from monitor.api.pagination import NewestFirst
 from monitor.api.permissions import ProjectRole, ProjectScopedMixin
 from monitor.api.views import RANGE_PARAMS, TEXT
 from monitor.models import Deploy
@@ -50,13 +50,6 @@ class DeploySerializer(serializers.ModelSerializer):
             "created_by",
         ]
         read_only_fields = ["id", "created_at", "created_by"]
-
-
-class NewestFirst(CursorPagination):
-    ordering = ("-ts", "-id")
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 500
 
 
 class DeployList(ProjectScopedMixin, generics.ListAPIView):

@@ -150,6 +150,8 @@ class RequestsCSV(ProjectScopedMixin, APIView):
         max_rows = settings.CONFLICTWATCH_EXPORT_MAX_ROWS
         limit = params.int_param(request, "limit", 1, max_rows) or max_rows
         queryset = filtered_requests(request, self.project)
-        response = StreamingHttpResponse(stream(queryset, limit), content_type="text/csv")
+        response = StreamingHttpResponse(
+            stream(queryset, limit), content_type="text/csv; charset=utf-8"
+        )
         response["Content-Disposition"] = f'attachment; filename="{self.project.slug}-requests.csv"'
         return response

@@ -8,13 +8,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest import sampling
 from monitor.access import projects_for_user
-from monitor.api import params
+from monitor.api import pagination, params
 from monitor.api.filters import filtered_requests
 from monitor.api.permissions import ProjectRole, ProjectScopedMixin
 from monitor.api.serializers import ProjectSerializer, RequestSerializer
@@ -229,24 +228,8 @@ class Timeseries(ProjectScopedMixin, APIView):
         return Response(data)
 
 
-class NewestFirst(CursorPagination):
-    ordering = ("-ts", "-id")
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 500
-
-    def get_page_size(self, request):
-        # DRF falls back to the default on a bad `limit` (0, -5, abc); say so instead.
-        size = params.int_param(request, self.page_size_query_param, 1, self.max_page_size)
-        return self.page_size if size is None else size
-
-    def get_schema_operation_parameters(self, view):
-        parameters = super().get_schema_operation_parameters(view)
-        for p in parameters:
-            if p["name"] == self.page_size_query_param:
-                p["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
-                p["description"] = f"Rows per page, 1-{self.max_page_size}; default 50."
-        return parameters
+class NewestFirst(pagination.NewestFirst):
+    """Raw requests, newest first, with a note on sampling."""
 
     def get_paginated_response(self, data):
         # Successful reads may be a sample of the traffic (ingest/sampling.py): say so.

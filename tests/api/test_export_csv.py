@@ -69,3 +69,12 @@ def test_it_answers_a_client_that_accepts_only_csv(api, shop):
     bad = api.get(URL + "?cause=nope&format=csv", HTTP_ACCEPT="text/csv")
     assert bad.status_code == 400
     assert bad.json()["error"].startswith("cause:")
+
+
+def test_the_export_says_it_is_utf8(api, post_logs):
+    # Without a charset, text/csv is US-ASCII (RFC 2046): HTTP clients read a logged
+    # "café" as "cafÃ©".
+    post_logs([record(1, client="café")])
+    response = api.get(URL)
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert read_csv(response)[0]["client"] == "café"

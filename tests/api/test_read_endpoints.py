@@ -1,6 +1,8 @@
 """summary/, endpoints/, timeseries/, requests/: answers, filters and their 400s."""
 
+import base64
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 
@@ -185,3 +187,48 @@ def test_a_path_no_route_matches_answers_a_json_404(api, client):
         assert answer.status_code == 404
         assert answer.json() == {"error": "not found"}
     assert "text/html" in client.get("/no/such/page/")["Content-Type"]
+
+
+PAGED = ["requests/", "conflicts/", "deploys/", "incidents/"]
+
+
+def _cursor(text: str) -> str:
+    return quote(base64.b64encode(text.encode()).decode())
+
+
+@pytest.mark.parametrize("view", PAGED)
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "abc",  # not base64
+        quote("' OR 1=1--"),  # base64 only once the quote and spaces are dropped
+        _cursor("o=-5"),
+        _cursor("p=notadate"),  # each position below reached the query as it was
+        _cursor("p=99999-12-07"),
+        _cursor("p=2026-12-07 08:14:48.940000+00:00|1"),
+        _cursor("p=%00"),
+        _cursor("x=1"),
+    ],
+)
+def test_a_tampered_cursor_is_a_400_naming_the_cursor(api, view, cursor):
+    response = api.get(API + view + "?cursor=" + cursor)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"].startswith("cursor:")
+
+
+@pytest.mark.parametrize("view", PAGED)
+@pytest.mark.parametrize("limit", ["0", "-5", "abc", "501"])
+def test_a_bad_limit_is_a_400_in_every_paged_list(api, view, limit):
+    response = api.get(API + view + "?limit=" + limit)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"].startswith("limit:")
+
+
+@pytest.mark.parametrize("view", PAGED)
+def test_the_cursor_a_list_gives_is_accepted(api, post_logs, view):
+    post_logs([record(i, status=409, method="PUT") for i in range(3)])
+    first = api.get(API + view + "?limit=1").json()
+    assert first["next"] is None or api.get(first["next"]).status_code == 200
+    if first["next"]:
+        previous = api.get(first["next"]).json()["previous"]
+        assert api.get(previous).status_code == 200

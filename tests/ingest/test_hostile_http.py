@@ -44,6 +44,7 @@ HOSTILE = [
     ),
     (record(13, host="h" * 100_000, response_body="b" * 100_000), None),
     (record(14, request_headers={"if-match": [[["nested"]]], "etag": {"a": 1}}), None),
+    (record(15, ts=-1e308), "ts: -1e+308 is out of range"),
 ]
 
 
@@ -142,3 +143,29 @@ def test_hostile_records_in_a_gateway_batch_are_rejected_one_by_one(post_logs):
     assert (answer["accepted"], answer["rejected"]) == (good, 3)
     assert [e["error"].split(":")[0] for e in answer["errors"]] == ["request", "ts", "path"]
     assert Request.objects.count() == good
+
+
+def test_a_lone_surrogate_in_a_json_array_costs_nothing(post_logs):
+    # Python's json.dumps writes a string holding half a surrogate pair as a lone `\ud800`
+    # escape, which strict JSON decoders refuse: the record is kept, the half becomes U+FFFD.
+    body = json.dumps([record(0), record(1, user_agent="bad\ud800half"), record(2)])
+    response = post_logs(body, fmt="native", content_type="application/json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["accepted"] == 3
+    assert Request.objects.get(request_id="req-1").user_agent == "bad\ufffdhalf"
+
+
+@pytest.mark.parametrize(
+    ("escaped", "text"),
+    [
+        (r"\udc00", "\ufffd"),  # a low half alone
+        (r"\ud800\u0041", "\ufffdA"),  # a high half followed by no low half
+        (r"\ud83d\ude00\ud800", "\U0001f600\ufffd"),  # a whole pair is kept
+        (r"\\ud800", "\\ud800"),  # an escaped backslash, then plain text
+    ],
+)
+def test_lone_surrogates_become_replacement_characters(post_logs, escaped, text):
+    line = json.dumps(record(0, user_agent="UA")).replace('"UA"', f'"{escaped}"')
+    response = post_logs(line, fmt="native", content_type="application/json")
+    assert response.status_code == 200, response.json()
+    assert Request.objects.get(request_id="req-0").user_agent == text

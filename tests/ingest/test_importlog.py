@@ -97,6 +97,43 @@ def test_a_missing_file_is_a_clear_error(db):
         importlog("/nonexistent/access.log", "--project", "edge")
 
 
+@pytest.mark.parametrize("cut", [10, 200])  # in the trailer; in the compressed lines
+@pytest.mark.parametrize("from_stdin", [False, True])
+def test_a_truncated_gzip_is_a_clear_error_and_a_whole_file_completes_it(
+    db, tmp_path, monkeypatch, cut, from_stdin
+):
+    data = gzip.compress(NGINX.read_bytes())
+    log = tmp_path / "access.log.gz"
+    log.write_bytes(data[:-cut])
+    args = ("--project", "edge", "--format", "nginx", "--batch-size", "2")
+    with pytest.raises(
+        CommandError,
+        match=r"access.log.gz: the gzip stream is cut short|stdin: the gzip stream is cut short",
+    ):
+        if from_stdin:
+            importlog("-", *args, stdin=data[:-cut], monkeypatch=monkeypatch)
+        else:
+            importlog(str(log), *args)
+    log.write_bytes(data)
+    out, _ = importlog(str(log), *args)
+    assert Request.objects.count() == 9
+    assert "9 lines" in out
+
+
+def test_a_corrupt_gzip_is_a_clear_error(db, tmp_path):
+    data = bytearray(gzip.compress(NGINX.read_bytes()))
+    data[len(data) // 2] ^= 0xFF
+    log = tmp_path / "access.log.gz"
+    log.write_bytes(bytes(data))
+    with pytest.raises(CommandError, match=r"access.log.gz: the gzip stream is broken"):
+        importlog(str(log), "--project", "edge", "--format", "nginx")
+
+
+def test_a_project_slug_longer_than_the_column_is_a_clear_error(db):
+    with pytest.raises(CommandError, match="project slug: 65 characters, at most 64"):
+        importlog(str(NGINX), "--project", "p" * 65)
+
+
 def test_an_unknown_format_is_refused(db):
     with pytest.raises(CommandError, match="invalid choice"):
         importlog(str(NGINX), "--project", "edge", "--format", "nope")

@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.text import slugify
 
 from ingest.formats import FORMATS
-from ingest.sources import SourceError, create_source
+from ingest.sources import SourceError, create_source, slug_for
 
 
 class Command(BaseCommand):
@@ -25,9 +24,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        slug = slugify(opts["project"])
-        if not slug:
-            raise CommandError(f"not a usable project slug: {opts['project']!r}")
+        try:
+            slug = slug_for(opts["project"])
+        except SourceError as exc:
+            raise CommandError(str(exc)) from None
         try:
             source, token = create_source(
                 slug, opts["source"], opts["format"], rotate=opts["rotate"]

@@ -8,7 +8,6 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
-from django.utils.text import slugify
 from tqdm import tqdm
 
 from ingest import time_bounds
@@ -16,6 +15,7 @@ from ingest.backfill import backfill
 from ingest.decode import BodyError
 from ingest.follow import Follower
 from ingest.formats import FORMATS
+from ingest.sources import SourceError, slug_for
 from monitor.models import Project
 
 
@@ -69,9 +69,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        slug = slugify(opts["project"])
-        if not slug:
-            raise CommandError(f"not a usable project slug: {opts['project']!r}")
+        try:
+            slug = slug_for(opts["project"])
+        except SourceError as exc:
+            raise CommandError(str(exc)) from None
         if opts["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
         max_age = opts["max_age"]
