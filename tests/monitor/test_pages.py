@@ -1,5 +1,7 @@
 """Dashboard pages: what they show, who may see them, and their empty states."""
 
+from urllib.parse import urlencode
+
 import pytest
 
 from ingest.models import Request
@@ -88,6 +90,29 @@ def test_a_bad_custom_range_falls_back_with_a_message(client, alice, raced):
     response = client.get("/p/shop/", {"from": "yesterday-ish", "to": "now"})
     assert response.status_code == 200
     assert "from: not an RFC 3339 time" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "0001-01-01T00:00", "to": "0001-01-01T00:01"},
+        {"from": "0999-01-01T00:00", "to": "0999-01-02T00:00"},
+        {"to": "0001-01-02T00:00"},
+        {"from": "9999-12-01T00:00", "to": "9999-12-31T23:59"},
+    ],
+)
+@pytest.mark.parametrize(
+    "url", ["/p/shop/?", "/p/shop/endpoints/{endpoint}/?", "/p/shop/client/?c=acme&"]
+)
+def test_a_custom_range_at_the_ends_of_the_calendar_falls_back_with_a_message(
+    client, alice, raced, params, url
+):
+    client.force_login(alice)
+    row = Request.objects.first()
+    response = client.get(url.format(endpoint=row.endpoint_id) + urlencode(params))
+    assert response.status_code == 200
+    assert response.context["range_key"] == "24h"
+    assert "outside the years a page shows" in response.context["range_error"]
 
 
 def test_a_custom_range_is_kept_in_links(client, alice, raced):
