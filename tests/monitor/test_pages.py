@@ -210,6 +210,24 @@ def test_the_client_page_takes_any_client_id_and_shows_caused_and_suffered(
     assert client.get("/p/shop/client/").status_code == 404
 
 
+def test_the_explorer_says_once_why_its_list_is_empty(client, alice, shop, post_logs):
+    client.force_login(alice)
+
+    def empty_text(params) -> str:
+        html = client.get("/p/shop/requests/", params).content.decode()
+        assert html.count("No request") <= 1, html
+        return html
+
+    assert "No data yet" in empty_text({})
+    post_logs([record(i, status=200) for i in range(3)])
+    assert "No request matches these filters" in empty_text({"status": "500"})
+    # A cursor past the oldest (or newest) request: the list ended, the requests still match.
+    beyond = empty_text({"before": "1.1"})
+    assert "3</strong> requests match" in beyond
+    assert "past the end of the list" in beyond
+    assert "past the end of the list" in empty_text({"after": "9999999999999999.1"})
+
+
 def test_the_explorer_filters_pages_and_links_the_same_filters_to_csv(client, alice, post_logs):
     post_logs(
         [record(i, path=f"/v1/orders/{i}", status=(200, 409)[i % 2]) for i in range(120)]
