@@ -58,3 +58,38 @@ def test_long_paths_and_clients_keep_the_explorer_within_the_window(
         assert overflow(page) == 0, url
         assert broken_words(page, "main h1") == [], url
     watched.shot(f"layout-explorer-{width}")
+
+
+def columns_cut_off(page, table: str) -> list[str]:
+    """The headers of the table's columns that are not drawn within its box (hidden in a
+    scrolled-away part of the table)."""
+    return page.evaluate(
+        """(table) => {
+            const box = document.querySelector(table).closest(".table-wrap, section")
+                .getBoundingClientRect();
+            return [...document.querySelectorAll(table + " thead th")]
+                .filter((th) => th.getBoundingClientRect().right > box.right + 1)
+                .map((th) => th.innerText);
+        }""",
+        table,
+    )
+
+
+def test_a_long_route_or_client_leaves_every_column_of_the_overview_in_view(
+    watched, sign_in, ship, alice, live_server
+):
+    ship(
+        [
+            record(1, method="PUT", path=LONG_PATH, status=409, client=LONG_CLIENT),
+            record(2, method="PUT", path="/v1/orders/1", status=409, client=LONG_CLIENT),
+        ]
+    )
+    page = watched.page
+    sign_in(watched, "alice", "pw-alice")
+    page.goto(live_server.url + "/p/shop/")
+    page.wait_for_selector("#endpoints")
+    assert columns_cut_off(page, "#offenders table") == []
+    assert columns_cut_off(page, "#endpoints") == []
+    assert columns_cut_off(page, "#hotspots table") == []
+    assert overflow(page) == 0
+    watched.shot("layout-overview-long-values")
