@@ -1,5 +1,6 @@
 """Dashboard pages: what they show, who may see them, and their empty states."""
 
+import re
 from urllib.parse import urlencode
 
 import pytest
@@ -267,6 +268,17 @@ def test_a_bad_explorer_filter_shows_a_clear_message(client, alice, raced, param
     assert response.status_code == 200
     assert any(e.startswith(message) for e in response.context["errors"])
     assert response.context["rows"] == []
+
+
+def test_a_request_links_to_its_resource_over_the_hour_around_it(client, alice, raced):
+    client.force_login(alice)
+    loser = Request.objects.get(status=409)
+    html = client.get(f"/p/shop/requests/{loser.id}/").content.decode()
+    links = re.findall(r'href="(/p/shop/resource/\?[^"]*)"', html)
+    assert links
+    resource = client.get(links[0].replace("&amp;", "&"))
+    assert resource.context["resource"] == "/v1/orders/7"
+    assert loser.id in {r.id for r in resource.context["rows"]}
 
 
 def test_copy_as_curl_is_quoted_and_has_only_request_headers(client, alice, post_logs):
