@@ -5,9 +5,8 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseNotFound
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils.html import format_html
 
 from monitor.access import is_admin, project_for_user, projects_for_user
 from monitor.reads import charts, conflicts, deploys, remedies, totals
@@ -155,7 +154,7 @@ def request_detail(request, slug, request_id):
         gone = past_retention(request_id)
         if gone:
             # Say so rather than a bare "not found": the row was pruned, its counts remain.
-            return HttpResponseNotFound(format_html("<h1>Past retention</h1><p>{}</p>", gone))
+            return render(request, "404.html", {"message": gone}, status=404)
         raise Http404("no such request")
     story = conflicts.conflict_story(row)
     # The resource's history over the hour either side of this request, whatever the range.

@@ -73,6 +73,22 @@ def test_charlie_gets_404_on_every_page_of_a_project_he_is_not_in(client, charli
     assert response.status_code == 404
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["/p/shop/requests/{past}/", "/p/shop/requests/999999999/", "/p/shop/endpoints/999999/"],
+)
+def test_a_missing_page_has_the_layout_a_title_and_a_way_back(client, alice, raced, post_logs, url):
+    pruned = Request.objects.get(path="/v1/orders/8")
+    pruned.delete()
+    post_logs([record(20, path="/v1/later")])
+    client.force_login(alice)
+    response = client.get(url.format(past=pruned.id))
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "<title>Not found · ConflictWatch</title>" in html
+    assert 'href="/"' in html and 'href="/static/monitor/css/app.css"' in html
+
+
 def test_a_signed_out_visitor_is_sent_to_sign_in(client, shop):
     response = client.get("/p/shop/")
     assert response.status_code == 302
