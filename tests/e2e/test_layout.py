@@ -93,3 +93,17 @@ def test_a_long_route_or_client_leaves_every_column_of_the_overview_in_view(
     assert columns_cut_off(page, "#hotspots table") == []
     assert overflow(page) == 0
     watched.shot("layout-overview-long-values")
+
+
+def test_count_axes_tick_at_whole_numbers(watched, sign_in, ship, alice, live_server):
+    ship([record(1, status=409, method="PUT"), record(2, status=200)])
+    page = watched.page
+    sign_in(watched, "alice", "pw-alice")
+    page.goto(live_server.url + "/p/shop/")
+    page.wait_for_selector("#traffic")
+    for canvas in ("traffic", "causes"):
+        ticks = page.evaluate(
+            "(id) => Chart.getChart(document.getElementById(id)).scales.y.ticks.map(t => t.value)",
+            canvas,
+        )
+        assert ticks and all(float(t).is_integer() for t in ticks), (canvas, ticks)

@@ -87,6 +87,11 @@
     if (right) {
       scales.y1 = { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } };
     }
+    if (stacked) {
+      // Stacked charts count requests: their scales tick at whole numbers.
+      scales.y.ticks = { precision: 0 };
+      if (right) { scales.y1.ticks = { precision: 0 }; }
+    }
     var chart = new Chart(canvas, {
       type: "bar",
       plugins: [markerPlugin],
