@@ -44,6 +44,18 @@ def filter_choices(project) -> dict:
     }
 
 
+def empty_message(project, chosen: dict, paged: bool, total) -> str:
+    """Why the list is empty, said once: no data at all yet, the filters, or a page past the
+    end of the list (a cursor beyond the oldest or newest request)."""
+    if paged and total and total.n:
+        return "Nothing here: this page is past the end of the list."
+    if not project.endpoints.exists():
+        return "No data yet: create a source and ship your gateway's logs to it (Sources)."
+    if chosen:
+        return "No request matches these filters in this time range."
+    return "No requests in this time range."
+
+
 @login_required
 def explorer(request, slug):
     project = project_for_user(request.user, slug)
@@ -65,6 +77,7 @@ def explorer(request, slug):
         "from": rng.start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "to": rng.end.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
     }
+    paged = bool(request.GET.get("before") or request.GET.get("after"))
     csv_url = (
         reverse("api-export-requests", args=[project.slug]) + "?" + urlencode({**chosen, **window})
     )
@@ -82,7 +95,8 @@ def explorer(request, slug):
             rows=rows,
             errors=errors,
             total=total,
-            paged=bool(request.GET.get("before") or request.GET.get("after")),
+            paged=paged,
+            empty=empty_message(project, chosen, paged, total) if not rows else "",
             next_cursor=cursors.encode(older),
             newer_cursor=cursors.encode(newer),
             csv_url=csv_url,

@@ -1,10 +1,12 @@
 """Dashboard pages. Each view reads its project through monitor/access.py, asks
 monitor/reads/, and renders a template; chart data goes out through json_script."""
 
+from datetime import timedelta
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseNotFound
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils.html import format_html
 
 from monitor.access import is_admin, project_for_user, projects_for_user
 from monitor.reads import charts, conflicts, deploys, remedies, totals
@@ -16,7 +18,7 @@ from monitor.reads.requests import (
     recent_on_endpoint,
 )
 from monitor.reads.routes import endpoint_limit
-from monitor.views.context import last_day, page_context, range_of
+from monitor.views.context import ISO, last_day, page_context, range_of
 from monitor.views.curl import as_curl
 
 ENDPOINT_SORTS = {
@@ -152,13 +154,27 @@ def request_detail(request, slug, request_id):
         gone = past_retention(request_id)
         if gone:
             # Say so rather than a bare "not found": the row was pruned, its counts remain.
-            return HttpResponseNotFound(format_html("<h1>Past retention</h1><p>{}</p>", gone))
+            return render(request, "404.html", {"message": gone}, status=404)
         raise Http404("no such request")
     story = conflicts.conflict_story(row)
+    # The resource's history over the hour either side of this request, whatever the range.
+    around = urlencode(
+        {
+            "from": (row.ts - timedelta(hours=1)).strftime(ISO),
+            "to": (row.ts + timedelta(hours=1)).strftime(ISO),
+            "r": row.resource,
+        }
+    )
     return render(
         request,
         "monitor/request_detail.html",
         page_context(
-            request, project, req=row, endpoint=row.endpoint, story=story, curl=as_curl(row)
+            request,
+            project,
+            req=row,
+            endpoint=row.endpoint,
+            story=story,
+            curl=as_curl(row),
+            resource_query=around,
         ),
     )

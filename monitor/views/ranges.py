@@ -25,6 +25,10 @@ DEFAULT = "24h"
 DEFAULT_CHOICES = ("1h", "6h", "24h")
 # Parameters that make up the range (and the page's position in a list), not the view.
 RANGE_PARAMS = ("range", "from", "to", "before", "after")
+# A page draws its range with four-digit years and compares it with the period before it:
+# a custom range must lie within these years (the API takes any instant of the calendar).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,11 @@ def page_range(params, now: datetime | None = None, default: str = DEFAULT) -> P
     if params.get("from") or params.get("to"):
         try:
             rng = parse_range(params, now)
+            if rng.start < EARLIEST or rng.end > LATEST:
+                raise RangeError(
+                    f"from, to: outside the years a page shows "
+                    f"({EARLIEST.year} to {LATEST.year - 1})"
+                )
         except RangeError as exc:
             error = str(exc)
         else:

@@ -138,3 +138,51 @@ def test_the_login_page_works_offline_with_no_other_host(watched, live_server):
         httpx.get(live_server.url + "/static/vendor/chart.js/dist/chart.umd.min.js").status_code
         == 200
     )
+
+
+RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: what follows it is drawn reversed
+
+
+def drawn_after(page, first: str, then: str) -> bool:
+    """Whether every box of the element `then` is drawn to the right of every box of `first`
+    (in a left-to-right line: `then` reads after `first`, not mixed into it)."""
+    return page.evaluate(
+        """([first, then]) => {
+            const right = Math.max(...[...document.querySelector(first).getClientRects()]
+                .map((r) => r.right));
+            const left = Math.min(...[...document.querySelector(then).getClientRects()]
+                .map((r) => r.left));
+            return left >= right - 1;
+        }""",
+        [first, then],
+    )
+
+
+def test_a_right_to_left_override_in_logged_text_reverses_nothing_after_it(
+    watched, sign_in, ship, alice, live_server
+):
+    ship(
+        [
+            record(
+                i,
+                method="PUT",
+                path=f"/v1/docs/{RLO}evil.exe",
+                status=409 if i % 3 else 200,
+                client=f"{RLO}tneilc",
+            )
+            for i in range(9)
+        ]
+    )
+    page = watched.page
+    sign_in(watched, "alice", "pw-alice")
+    page.goto(live_server.url + "/p/shop/")
+    page.wait_for_selector("#top-by-rate li a")
+    # The figure after the endpoint reads 66.7%, not %7.66.
+    assert drawn_after(page, "#top-by-rate li a", "#top-by-rate li .num")
+    assert drawn_after(page, "#top-by-count li a", "#top-by-count li .num")
+    watched.shot("hostile-rtl-overview")
+    page.click("#offenders a.client >> nth=0")
+    page.wait_for_selector("#client-name")
+    assert drawn_after(page, "#client-name", "main h1 .muted")
+    page.goto(live_server.url + "/p/shop/resource/?" + urlencode({"r": f"/v1/docs/{RLO}evil.exe"}))
+    assert drawn_after(page, "#resource-name", "main h1 .muted")

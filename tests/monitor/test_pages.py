@@ -1,5 +1,8 @@
 """Dashboard pages: what they show, who may see them, and their empty states."""
 
+import re
+from urllib.parse import urlencode
+
 import pytest
 
 from ingest.models import Request
@@ -70,6 +73,22 @@ def test_charlie_gets_404_on_every_page_of_a_project_he_is_not_in(client, charli
     assert response.status_code == 404
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["/p/shop/requests/{past}/", "/p/shop/requests/999999999/", "/p/shop/endpoints/999999/"],
+)
+def test_a_missing_page_has_the_layout_a_title_and_a_way_back(client, alice, raced, post_logs, url):
+    pruned = Request.objects.get(path="/v1/orders/8")
+    pruned.delete()
+    post_logs([record(20, path="/v1/later")])
+    client.force_login(alice)
+    response = client.get(url.format(past=pruned.id))
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "<title>Not found · ConflictWatch</title>" in html
+    assert 'href="/"' in html and 'href="/static/monitor/css/app.css"' in html
+
+
 def test_a_signed_out_visitor_is_sent_to_sign_in(client, shop):
     response = client.get("/p/shop/")
     assert response.status_code == 302
@@ -88,6 +107,29 @@ def test_a_bad_custom_range_falls_back_with_a_message(client, alice, raced):
     response = client.get("/p/shop/", {"from": "yesterday-ish", "to": "now"})
     assert response.status_code == 200
     assert "from: not an RFC 3339 time" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "0001-01-01T00:00", "to": "0001-01-01T00:01"},
+        {"from": "0999-01-01T00:00", "to": "0999-01-02T00:00"},
+        {"to": "0001-01-02T00:00"},
+        {"from": "9999-12-01T00:00", "to": "9999-12-31T23:59"},
+    ],
+)
+@pytest.mark.parametrize(
+    "url", ["/p/shop/?", "/p/shop/endpoints/{endpoint}/?", "/p/shop/client/?c=acme&"]
+)
+def test_a_custom_range_at_the_ends_of_the_calendar_falls_back_with_a_message(
+    client, alice, raced, params, url
+):
+    client.force_login(alice)
+    row = Request.objects.first()
+    response = client.get(url.format(endpoint=row.endpoint_id) + urlencode(params))
+    assert response.status_code == 200
+    assert response.context["range_key"] == "24h"
+    assert "outside the years a page shows" in response.context["range_error"]
 
 
 def test_a_custom_range_is_kept_in_links(client, alice, raced):
@@ -185,6 +227,24 @@ def test_the_client_page_takes_any_client_id_and_shows_caused_and_suffered(
     assert client.get("/p/shop/client/").status_code == 404
 
 
+def test_the_explorer_says_once_why_its_list_is_empty(client, alice, shop, post_logs):
+    client.force_login(alice)
+
+    def empty_text(params) -> str:
+        html = client.get("/p/shop/requests/", params).content.decode()
+        assert html.count("No request") <= 1, html
+        return html
+
+    assert "No data yet" in empty_text({})
+    post_logs([record(i, status=200) for i in range(3)])
+    assert "No request matches these filters" in empty_text({"status": "500"})
+    # A cursor past the oldest (or newest) request: the list ended, the requests still match.
+    beyond = empty_text({"before": "1.1"})
+    assert "3</strong> requests match" in beyond
+    assert "past the end of the list" in beyond
+    assert "past the end of the list" in empty_text({"after": "9999999999999999.1"})
+
+
 def test_the_explorer_filters_pages_and_links_the_same_filters_to_csv(client, alice, post_logs):
     post_logs(
         [record(i, path=f"/v1/orders/{i}", status=(200, 409)[i % 2]) for i in range(120)]
@@ -224,6 +284,17 @@ def test_a_bad_explorer_filter_shows_a_clear_message(client, alice, raced, param
     assert response.status_code == 200
     assert any(e.startswith(message) for e in response.context["errors"])
     assert response.context["rows"] == []
+
+
+def test_a_request_links_to_its_resource_over_the_hour_around_it(client, alice, raced):
+    client.force_login(alice)
+    loser = Request.objects.get(status=409)
+    html = client.get(f"/p/shop/requests/{loser.id}/").content.decode()
+    links = re.findall(r'href="(/p/shop/resource/\?[^"]*)"', html)
+    assert links
+    resource = client.get(links[0].replace("&amp;", "&"))
+    assert resource.context["resource"] == "/v1/orders/7"
+    assert loser.id in {r.id for r in resource.context["rows"]}
 
 
 def test_copy_as_curl_is_quoted_and_has_only_request_headers(client, alice, post_logs):

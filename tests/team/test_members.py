@@ -136,6 +136,17 @@ def test_a_viewer_sees_the_members_page_without_forms_and_cannot_post(client, al
     assert "charlie" not in roles()
 
 
+@pytest.mark.parametrize("page", ["sources", "members", "routes", "settings"])
+def test_the_project_nav_links_settings_for_admins_only(client, alice, bob, page):
+    settings_link = 'href="/p/shop/settings/"'
+    client.force_login(alice)
+    html = client.get(f"/p/shop/{page}/").content.decode()
+    assert settings_link in html.split('id="project-nav"')[1].split("</p>")[0]
+    if page != "settings":
+        client.force_login(bob)
+        assert settings_link not in client.get(f"/p/shop/{page}/").content.decode()
+
+
 def test_addmember_gives_access_by_username_and_changes_a_role(alice, charlie):
     out = StringIO()
     call_command("addmember", "shop", "charlie", stdout=out)

@@ -50,12 +50,31 @@
     };
   }
 
+  // Nothing but zeros (in this period and the one before), or no heatmap cell.
+  function isEmpty(data) {
+    if (data.cells) { return data.cells.length === 0; }
+    return !(data.series || []).some(function (s) {
+      return s.data.some(function (v) { return v; });
+    });
+  }
+
+  // An empty chart is replaced by the figure's sentence saying so; true when it was.
+  function showEmpty(canvas, empty) {
+    var box = canvas.closest(".chart-box");
+    var note = canvas.closest("figure").querySelector(".chart-empty");
+    if (!note) { return false; }
+    box.hidden = empty;
+    note.hidden = !empty;
+    return empty;
+  }
+
   function build(canvas) {
     var holder = document.getElementById(canvas.dataset.chart);
     if (!holder || typeof Chart === "undefined") { return; }
     var old = Chart.getChart(canvas);
     if (old) { old.destroy(); }
     var data = JSON.parse(holder.textContent);
+    if (showEmpty(canvas, isEmpty(data))) { return; }
     if (canvas.dataset.kind === "heatmap") { buildHeatmap(canvas, data); return; }
     var stacked = canvas.dataset.kind === "stacked";
     var datasets = data.series.map(function (s, i) { return dataset(s, i, canvas.dataset.kind); });
@@ -67,6 +86,11 @@
     };
     if (right) {
       scales.y1 = { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } };
+    }
+    if (stacked) {
+      // Stacked charts count requests: their scales tick at whole numbers.
+      scales.y.ticks = { precision: 0 };
+      if (right) { scales.y1.ticks = { precision: 0 }; }
     }
     var chart = new Chart(canvas, {
       type: "bar",

@@ -1,0 +1,45 @@
+"""A new project, seen by its admin before any log arrives, and a client or resource with no
+traffic in the range: every page says what to do or that there is nothing yet, in words; no
+chart is drawn empty, and no "None", "NaN" or "undefined" shows."""
+
+import re
+
+PAGES = (
+    "/p/shop/",
+    "/p/shop/requests/",
+    "/p/shop/tail/",
+    "/p/shop/alerts/",
+    "/p/shop/incidents/",
+    "/p/shop/sources/",
+    "/p/shop/members/",
+    "/p/shop/routes/",
+    "/p/shop/settings/",
+    "/p/shop/client/?c=nobody",
+    "/p/shop/resource/?r=/v1/nothing",
+)
+NOT_VALUES = re.compile(r"\b(None|NaN|undefined|null|Invalid Date)\b|\{[#%{]")
+
+
+def drawn_charts(page) -> list[str]:
+    """The ids of the chart canvases that are shown."""
+    return page.eval_on_selector_all(
+        "canvas[data-chart]", "cs => cs.filter((c) => c.offsetParent !== null).map((c) => c.id)"
+    )
+
+
+def test_every_page_of_a_new_project_says_what_to_do(watched, sign_in, alice, live_server):
+    page = watched.page
+    sign_in(watched, "alice", "pw-alice")
+    for url in PAGES:
+        page.goto(live_server.url + url)
+        page.wait_for_load_state("load")
+        text = page.inner_text("main")
+        assert not NOT_VALUES.search(text), (url, NOT_VALUES.search(text))
+        assert drawn_charts(page) == [], url
+    page.goto(live_server.url + "/p/shop/requests/")
+    assert "No data yet" in page.inner_text("#explorer-rows")
+    page.goto(live_server.url + "/p/shop/client/?c=nobody")
+    assert "No requests from this client in this range." in page.inner_text("main")
+    watched.shot("empty-client")
+    page.goto(live_server.url + "/p/shop/resource/?r=/v1/nothing")
+    assert "No conflicts on this resource in this range." in page.inner_text("main")
