@@ -122,6 +122,12 @@ def test_a_range_ending_at_the_end_of_the_calendar_is_no_500(client, alice, race
     assert response.status_code == 200
 
 
+def test_a_resource_with_a_nul_character_is_not_found(client, alice, raced):
+    # No stored resource holds one (ingest replaces it); the database refuses it in a query.
+    client.force_login(alice)
+    assert client.get("/p/shop/resource/", {"r": "/v1/orders/\x00"}).status_code == 404
+
+
 def test_an_incident_is_a_marker_on_the_overview_chart(client, alice, raced, shop):
     import json
     from datetime import UTC, datetime, timedelta
