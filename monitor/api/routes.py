@@ -138,8 +138,10 @@ class RouteImport(ProjectScopedMixin, APIView):
     )
     def post(self, request, slug):
         base_path = request.query_params.get("base_path")
-        if base_path is not None and (len(base_path) > 200 or "\x00" in base_path):
+        if base_path is not None and len(base_path) > 200:
             raise ValidationError({"error": "base_path: at most 200 characters"})
+        if base_path is not None and "\x00" in base_path:
+            raise ValidationError({"error": "base_path: a NUL character is not a path's"})
         data = request.data if isinstance(request.data, bytes) else b""
         try:
             document = read_document(data, base_path)

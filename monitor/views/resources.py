@@ -18,7 +18,7 @@ MAX_RESOURCE = 8192
 def resource(request, slug):
     project = project_for_user(request.user, slug)
     key = request.GET.get("r", "")
-    if not key or len(key) > MAX_RESOURCE:
+    if not key or len(key) > MAX_RESOURCE or "\x00" in key:
         raise Http404("no such resource")
     rng = range_of(request, project)
     rows, next_cursor = resource_history(

@@ -122,6 +122,22 @@ def test_a_base_path_can_be_given_for_a_gateway_that_strips_it(api, post_logs):
 
 
 @pytest.mark.parametrize(
+    ("base_path", "error"),
+    [
+        ("/" + "a" * 200, "base_path: at most 200 characters"),
+        ("/v1%00", "base_path: a NUL character"),
+    ],
+)
+def test_a_bad_base_path_is_refused_saying_why(api, base_path, error):
+    body = (DATA / "petstore-swagger2.json").read_bytes()
+    answer = api.post(
+        API + "routes/import/?base_path=" + base_path, body, content_type="application/json"
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith(error)
+
+
+@pytest.mark.parametrize(
     ("body", "error"),
     [
         (b"", "document: expected an OpenAPI object at the top"),

@@ -364,6 +364,21 @@ def test_follow_refuses_stdin(db):
         call_command("importlog", "-", "--project", "edge", "--follow")
 
 
+def test_follow_refuses_a_directory(db, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="is a directory"):
+        call_command(
+            "importlog",
+            str(tmp_path),
+            "--project",
+            "edge",
+            "--follow",
+            "--state",
+            str(tmp_path / "state.json"),
+        )
+
+
 def test_a_log_not_created_yet_is_followed_once_it_is(transactional_db, log, state):
     follower = Follower(log, state)
     wait_for(lambda: "waiting for" in follower.stderr.read_text(), 30, "the follower to wait")

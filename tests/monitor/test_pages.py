@@ -152,6 +152,24 @@ def test_the_overview_lists_top_causes_offenders_and_hottest_resources(client, a
     assert "/p/shop/resource/?range=24h&amp;r=%2Fv1%2Forders%2F7" in html
 
 
+@pytest.mark.parametrize(
+    "page", ["/p/shop/", "endpoint", "/p/shop/client/?c=acme", "/p/shop/resource/?r=/v1/orders/7"]
+)
+def test_a_range_ending_at_the_end_of_the_calendar_is_no_500(client, alice, raced, shop, page):
+    if page == "endpoint":
+        page = f"/p/shop/endpoints/{shop.endpoints.first().id}/"
+    client.force_login(alice)
+    joiner = "&" if "?" in page else "?"
+    response = client.get(page + joiner + "to=9999-12-31T23:59:59Z")
+    assert response.status_code == 200
+
+
+def test_a_resource_with_a_nul_character_is_not_found(client, alice, raced):
+    # No stored resource holds one (ingest replaces it); the database refuses it in a query.
+    client.force_login(alice)
+    assert client.get("/p/shop/resource/", {"r": "/v1/orders/\x00"}).status_code == 404
+
+
 def test_an_incident_is_a_marker_on_the_overview_chart(client, alice, raced, shop):
     import json
     from datetime import UTC, datetime, timedelta

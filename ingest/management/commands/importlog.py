@@ -158,6 +158,9 @@ class Command(BaseCommand):
         if not opts["poll"] > 0:
             raise CommandError("--poll must be more than 0 seconds")
         path = path.absolute()
+        if path.is_dir():
+            # A log not created yet is waited for; a directory never becomes one.
+            raise CommandError(f"cannot follow {path}: it is a directory")
         state = Path(opts["state"]) if opts["state"] else default_state(slug, path)
         project, created = Project.objects.get_or_create(slug=slug, defaults={"name": slug})
         if created:
