@@ -89,6 +89,27 @@ def test_a_missing_page_has_the_layout_a_title_and_a_way_back(client, alice, rac
     assert 'href="/"' in html and 'href="/static/monitor/css/app.css"' in html
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/p/shop/",
+        "/p/shop/endpoints/{endpoint}/",
+        "/p/shop/requests/{request}/",
+        "/p/shop/requests/",
+        "/p/shop/client/?c=acme",
+        "/p/shop/resource/?r=/v1/orders/7",
+        "/p/shop/tail/",
+        "/p/shop/sources/",
+    ],
+)
+def test_every_project_page_title_names_the_project(client, alice, raced, url):
+    client.force_login(alice)
+    row = Request.objects.first()
+    html = client.get(url.format(endpoint=row.endpoint_id, request=row.id)).content.decode()
+    title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+    assert title.endswith("Shop API · ConflictWatch"), title
+
+
 def test_a_signed_out_visitor_is_sent_to_sign_in(client, shop):
     response = client.get("/p/shop/")
     assert response.status_code == 302
