@@ -266,6 +266,18 @@ def test_the_explorer_says_once_why_its_list_is_empty(client, alice, shop, post_
     assert "past the end of the list" in empty_text({"after": "9999999999999999.1"})
 
 
+@pytest.mark.parametrize(
+    "url", ["/p/shop/client/?c=acme&range=24h", "/p/shop/resource/?r=/v1/orders/7&range=24h"]
+)
+def test_a_history_page_past_its_end_says_so_and_links_the_newest(client, alice, raced, url):
+    client.force_login(alice)
+    html = client.get(url + "&before=1.1").content.decode()
+    assert "past the end of the list" in html
+    newest = re.search(r'<a id="newest" href="([^"]*)"', html).group(1).replace("&amp;", "&")
+    assert newest.startswith("?") and "before=" not in newest
+    assert client.get(url.split("?")[0] + newest).context["rows"]
+
+
 def test_the_explorer_filters_pages_and_links_the_same_filters_to_csv(client, alice, post_logs):
     post_logs(
         [record(i, path=f"/v1/orders/{i}", status=(200, 409)[i % 2]) for i in range(120)]
