@@ -153,6 +153,22 @@ def test_a_custom_range_at_the_ends_of_the_calendar_falls_back_with_a_message(
     assert "outside the years a page shows" in response.context["range_error"]
 
 
+def stat_rate(html: str) -> str:
+    return re.sub(r"<[^>]+>", " ", html.split('id="stat-rate"')[1].split("</div>")[0])
+
+
+def test_a_conflict_rate_over_no_requests_is_shown_as_none_not_zero(client, alice, raced):
+    client.force_login(alice)
+    # No request in the range: no rate at all.
+    empty = client.get("/p/shop/", {"from": "-7d", "to": "-6d"}).content.decode()
+    assert "0.00%" not in stat_rate(empty) and "–" in stat_rate(empty)
+    # Requests now, none in the period before: the rate is new, not up from 0.00%.
+    now = stat_rate(client.get("/p/shop/", {"from": "-65m", "to": "now"}).content.decode())
+    assert "25.00%" in now and "new" in now and "was –" in now and "0.00%" not in now
+    cards = client.get("/", {"range": "1h"}).content.decode()
+    assert "pp" not in cards.split("conflict rate")[1].split("</span></span>")[0]
+
+
 def test_a_custom_range_is_kept_in_links(client, alice, raced):
     client.force_login(alice)
     response = client.get("/p/shop/", {"from": "-2h", "to": "now"})
