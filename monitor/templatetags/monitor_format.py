@@ -64,6 +64,14 @@ def _shown(value, kind: str) -> str:
     return count(value)
 
 
+@register.filter
+def rate(figures):
+    """A period's conflict rate, or None when it had no request: a rate of nothing is not 0%."""
+    if not figures or not figures.get("requests"):
+        return None
+    return figures.get("conflict_rate")
+
+
 @register.simple_tag
 def change(current, before, kind: str = "count", worse: str = "up", was: bool = False):
     """The change from the previous period: an arrow and the amount (percentage points for a

@@ -46,6 +46,10 @@ def client(request, slug):
             beat=rivals(project, rng, name, "winner"),
             lost_to=rivals(project, rng, name, "loser"),
             next_cursor=cursors.encode(next_cursor),
+            paged=bool(request.GET.get("before")),
+            empty=cursors.PAST_END
+            if request.GET.get("before")
+            else "No requests from this client in this range.",
             activity=activity,
         ),
     )

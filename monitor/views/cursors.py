@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# What an empty page of a list says when its cursor lies beyond the oldest (or newest) row.
+PAST_END = "Nothing here: this page is past the end of the list."
 
 
 def encode(cursor: tuple[datetime, int] | None) -> str | None:

@@ -48,7 +48,7 @@ def empty_message(project, chosen: dict, paged: bool, total) -> str:
     """Why the list is empty, said once: no data at all yet, the filters, or a page past the
     end of the list (a cursor beyond the oldest or newest request)."""
     if paged and total and total.n:
-        return "Nothing here: this page is past the end of the list."
+        return cursors.PAST_END
     if not project.endpoints.exists():
         return "No data yet: create a source and ship your gateway's logs to it (Sources)."
     if chosen:

@@ -38,5 +38,7 @@ def resource(request, slug):
             writers=writers,
             losers=losers,
             next_cursor=cursors.encode(next_cursor),
+            paged=bool(request.GET.get("before")),
+            past_end=cursors.PAST_END,
         ),
     )

@@ -43,3 +43,16 @@ def test_every_page_of_a_new_project_says_what_to_do(watched, sign_in, alice, li
     watched.shot("empty-client")
     page.goto(live_server.url + "/p/shop/resource/?r=/v1/nothing")
     assert "No conflicts on this resource in this range." in page.inner_text("main")
+
+
+def test_a_keyboard_user_skips_the_header_to_the_page(watched, sign_in, alice, live_server):
+    page = watched.page
+    sign_in(watched, "alice", "pw-alice")
+    page.goto(live_server.url + "/p/shop/requests/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.innerText") == "Skip to content"
+    assert page.evaluate("document.activeElement.getBoundingClientRect().height") > 0
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    # The first link of the page itself (its breadcrumb), not the header's.
+    assert page.evaluate("document.activeElement.closest('main') !== null")

@@ -89,6 +89,27 @@ def test_a_missing_page_has_the_layout_a_title_and_a_way_back(client, alice, rac
     assert 'href="/"' in html and 'href="/static/monitor/css/app.css"' in html
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/p/shop/",
+        "/p/shop/endpoints/{endpoint}/",
+        "/p/shop/requests/{request}/",
+        "/p/shop/requests/",
+        "/p/shop/client/?c=acme",
+        "/p/shop/resource/?r=/v1/orders/7",
+        "/p/shop/tail/",
+        "/p/shop/sources/",
+    ],
+)
+def test_every_project_page_title_names_the_project(client, alice, raced, url):
+    client.force_login(alice)
+    row = Request.objects.first()
+    html = client.get(url.format(endpoint=row.endpoint_id, request=row.id)).content.decode()
+    title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+    assert title.endswith("Shop API · ConflictWatch"), title
+
+
 def test_a_signed_out_visitor_is_sent_to_sign_in(client, shop):
     response = client.get("/p/shop/")
     assert response.status_code == 302
@@ -130,6 +151,22 @@ def test_a_custom_range_at_the_ends_of_the_calendar_falls_back_with_a_message(
     assert response.status_code == 200
     assert response.context["range_key"] == "24h"
     assert "outside the years a page shows" in response.context["range_error"]
+
+
+def stat_rate(html: str) -> str:
+    return re.sub(r"<[^>]+>", " ", html.split('id="stat-rate"')[1].split("</div>")[0])
+
+
+def test_a_conflict_rate_over_no_requests_is_shown_as_none_not_zero(client, alice, raced):
+    client.force_login(alice)
+    # No request in the range: no rate at all.
+    empty = client.get("/p/shop/", {"from": "-7d", "to": "-6d"}).content.decode()
+    assert "0.00%" not in stat_rate(empty) and "–" in stat_rate(empty)
+    # Requests now, none in the period before: the rate is new, not up from 0.00%.
+    now = stat_rate(client.get("/p/shop/", {"from": "-65m", "to": "now"}).content.decode())
+    assert "25.00%" in now and "new" in now and "was –" in now and "0.00%" not in now
+    cards = client.get("/", {"range": "1h"}).content.decode()
+    assert "pp" not in cards.split("conflict rate")[1].split("</span></span>")[0]
 
 
 def test_a_custom_range_is_kept_in_links(client, alice, raced):
@@ -261,6 +298,18 @@ def test_the_explorer_says_once_why_its_list_is_empty(client, alice, shop, post_
     assert "3</strong> requests match" in beyond
     assert "past the end of the list" in beyond
     assert "past the end of the list" in empty_text({"after": "9999999999999999.1"})
+
+
+@pytest.mark.parametrize(
+    "url", ["/p/shop/client/?c=acme&range=24h", "/p/shop/resource/?r=/v1/orders/7&range=24h"]
+)
+def test_a_history_page_past_its_end_says_so_and_links_the_newest(client, alice, raced, url):
+    client.force_login(alice)
+    html = client.get(url + "&before=1.1").content.decode()
+    assert "past the end of the list" in html
+    newest = re.search(r'<a id="newest" href="([^"]*)"', html).group(1).replace("&amp;", "&")
+    assert newest.startswith("?") and "before=" not in newest
+    assert client.get(url.split("?")[0] + newest).context["rows"]
 
 
 def test_the_explorer_filters_pages_and_links_the_same_filters_to_csv(client, alice, post_logs):

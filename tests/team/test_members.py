@@ -136,12 +136,17 @@ def test_a_viewer_sees_the_members_page_without_forms_and_cannot_post(client, al
     assert "charlie" not in roles()
 
 
-@pytest.mark.parametrize("page", ["sources", "members", "routes", "settings"])
-def test_the_project_nav_links_settings_for_admins_only(client, alice, bob, page):
+@pytest.mark.parametrize(
+    "page", ["sources", "members", "routes", "settings", "alerts", "incidents"]
+)
+def test_the_project_nav_links_every_section_and_settings_for_admins_only(client, alice, bob, page):
     settings_link = 'href="/p/shop/settings/"'
     client.force_login(alice)
     html = client.get(f"/p/shop/{page}/").content.decode()
-    assert settings_link in html.split('id="project-nav"')[1].split("</p>")[0]
+    nav = html.split('id="project-nav"')[1].split("</p>")[0]
+    for section in ("requests", "tail", "alerts", "incidents", "sources", "members", "routes"):
+        assert f'href="/p/shop/{section}/"' in nav, section
+    assert settings_link in nav
     if page != "settings":
         client.force_login(bob)
         assert settings_link not in client.get(f"/p/shop/{page}/").content.decode()
