@@ -67,8 +67,12 @@ def open_log(raw: BinaryIO) -> BinaryIO:
 
 def _first_line_alone(stream: BinaryIO) -> tuple[bytes, bool]:
     """The first line, and whether it reads on its own (a JSON value or a text line), unlike
-    the first line of a pretty-printed document."""
+    the first line of a pretty-printed document. A line that is a whole object, however
+    broken inside (nginx's `\\x22` without `escape=json`), is the first line of a log."""
     first = stream.readline(MAX_LINE)
+    stripped = first.strip()
+    if stripped[:1] == b"{" and stripped[-1:] == b"}" and len(stripped) > 2:
+        return first, True
     try:
         split_items(first)
         return first, True

@@ -181,3 +181,18 @@ def test_a_record_no_format_recognises_names_the_option_to_pass(db, tmp_path):
         "line 1: record: no known format recognises it; "
         "name its format (?format=NAME, importlog --format NAME)"
     ) in err
+
+
+def test_a_broken_first_line_does_not_make_the_log_one_json_document(db, tmp_path, settings):
+    """nginx without `escape=json` writes a quote as `\\x22`, which is not JSON: a log whose first
+    line is such a line is still a log of lines, read line by line whatever its size, not a
+    pretty-printed document refused as too big."""
+    good = NGINX.read_text().splitlines()
+    broken = good[0].replace('"request_method":"GET"', '"request_method":"\\x22GET\\x22"')
+    assert broken != good[0]
+    log = tmp_path / "access.json.log"
+    log.write_text("\n".join([broken, *good]) + "\n")
+    settings.CONFLICTWATCH_MAX_BODY_BYTES = len(good[0]) * 2
+    out, err = importlog(str(log), "--project", "edge", "--format", "nginx")
+    assert f"{len(good) + 1} lines, {len(good)} accepted, 0 duplicates, 1 rejected" in out
+    assert "\nline 1: line is not valid JSON" in err
