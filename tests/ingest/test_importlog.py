@@ -195,4 +195,7 @@ def test_a_broken_first_line_does_not_make_the_log_one_json_document(db, tmp_pat
     settings.CONFLICTWATCH_MAX_BODY_BYTES = len(good[0]) * 2
     out, err = importlog(str(log), "--project", "edge", "--format", "nginx")
     assert f"{len(good) + 1} lines, {len(good)} accepted, 0 duplicates, 1 rejected" in out
-    assert "\nline 1: line is not valid JSON" in err
+    assert (
+        "\nline 1: line is not valid JSON: JSON is malformed: invalid escape character in string"
+    ) in err
+    assert "(a \\xHH escape: nginx writes them unless its log_format has escape=json)" in err
