@@ -6,6 +6,7 @@ nginx (Debian's nginx-light) and caddy run as processes of the test user with th
 files in a temp dir, on free ports; `.ci/run` installs both.
 """
 
+import base64
 import os
 import re
 import shutil
@@ -402,3 +403,55 @@ def test_behind_a_load_balancer_nginx_logs_the_address_it_forwarded(db, tmp_path
         assert row.client_ip == sent[number], number
         if "X-Client-Id" not in CASES[number].sent:
             assert row.client == sent[number], number
+
+
+# Requests whose path, user agent or user nginx escapes in a combined line (`"`, `\\`, bytes
+# outside printable ASCII, a space in a Basic user name) and writes JSON-escaped with
+# escape=json: (request target, user agent, Basic credentials).
+HOSTILE = [
+    (b'/v1/orders/"quoted"', b"curl/8.4.0", None),
+    (b"/v1/orders/back\\slash", b'evil "agent" \\ \\x22 <script>', None),
+    ("/v1/orders/café".encode(), "ünïcode ☃".encode(), None),
+    (b"/v1/orders/x\\x22y", b"bad \xff\xfe bytes", None),
+    (b"/v1/orders/42", b'x" rt=99.000 "', b"john doe:pw"),
+    (b"/v1/orders/42", b"curl/8.4.0", b"a]b [x:pw"),
+]
+
+
+def send_raw(port: int, target: bytes, agent: bytes, basic: bytes | None) -> int:
+    auth = b"Authorization: Basic " + base64.b64encode(basic) + b"\r\n" if basic else b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"GET " + target + b"?case=0 HTTP/1.1\r\nHost: api.shop.example\r\n"
+            b"User-Agent: " + agent + b"\r\n" + auth + b"Connection: close\r\n\r\n"
+        )
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_nginx_combined_and_json_logs_read_hostile_requests_alike(db, tmp_path, upstream):
+    """The same requests through one nginx writing both logs: the combined lines, with their
+    `\\xHH` escapes and unquoted user names, read as the JSON lines do."""
+    port = free_port()
+    combined = tmp_path / "combined.log"
+    process, json_log = run_nginx(
+        tmp_path, port, upstream, http=f"  access_log {combined} combined;"
+    )
+    try:
+        for target, agent, basic in HOSTILE:
+            assert send_raw(port, target, agent, basic) == 200
+    finally:
+        stop(process)
+    assert f"{len(HOSTILE)} accepted, 0 duplicates, 0 rejected" in import_log(
+        combined, "hostile-combined", "nginx"
+    )
+    assert f"{len(HOSTILE)} accepted" in import_log(json_log, "hostile-json", "nginx")
+
+    def read(slug: str) -> list[tuple]:
+        rows = Request.objects.filter(project__slug=slug).order_by("ts", "id")
+        return sorted((r.path, r.query, r.user_agent, r.client) for r in rows)
+
+    assert read("hostile-combined") == read("hostile-json")
+    assert ("/v1/orders/42", "case=0", 'x" rt=99.000 "', "john doe") in read("hostile-json")
