@@ -68,8 +68,12 @@ def open_log(raw: BinaryIO) -> BinaryIO:
 
 def _first_line_alone(stream: BinaryIO) -> tuple[bytes, bool]:
     """The first line, and whether it reads on its own (a JSON value or a text line), unlike
-    the first line of a pretty-printed document."""
+    the first line of a pretty-printed document. A line that is a whole object, however
+    broken inside (nginx's `\\x22` without `escape=json`), is the first line of a log."""
     first = stream.readline(MAX_LINE)
+    stripped = first.strip()
+    if stripped[:1] == b"{" and stripped[-1:] == b"}" and len(stripped) > 2:
+        return first, True
     try:
         split_items(first)
         return first, True
@@ -92,37 +96,38 @@ def _chain(first: bytes, stream: BinaryIO) -> Iterator[bytes]:
     yield from stream
 
 
+# What reading a gzip'd log that ends early (still being compressed, or cut short) or is
+# damaged raises, as its data is reached.
+_UNREADABLE = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def _unreadable(after: int) -> BodyError:
+    where = f"after line {after:,}" if after else "before its first line"
+    return BodyError(
+        400,
+        f"the gzip data ends early (still being compressed, or cut short) or is damaged {where};"
+        " the lines read before are stored: run the same command again once the file is whole "
+        "to store the rest",
+    )
+
+
 def _batches(
-    stream: BinaryIO, batch_size: int, limit: int, summary: "Summary"
-) -> Iterator[list[tuple[int, Item]]]:
-    """Batches of (line number, item); a gzip stream that breaks off is a BodyError after the
-    batches read before it."""
-    try:
-        yield from _read_batches(stream, batch_size, limit, summary)
-    except EOFError:
-        raise BodyError(
-            400, f"the gzip stream is cut short (a truncated file?); {_BEFORE}"
-        ) from None
-    except (gzip.BadGzipFile, zlib.error) as exc:
-        raise BodyError(400, f"the gzip stream is broken ({exc}); {_BEFORE}") from None
-
-
-_BEFORE = (
-    "the lines before the break were imported, and a run with the whole file imports only "
-    "what is missing"
-)
-
-
-def _read_batches(
     stream: BinaryIO, batch_size: int, limit: int, summary: "Summary"
 ) -> Iterator[list[tuple[int, Item]]]:
     """Batches of (line number, item). A log of lines streams; a file that is one JSON document
     (a pretty-printed array or object, e.g. a saved Kong batch) is read whole, up to `limit`,
-    and numbered by item."""
-    first, stands_alone = _first_line_alone(stream)
+    and numbered by item. A gzip'd log that cannot be read to its end gives the batches read
+    before, then a BodyError."""
+    try:
+        first, stands_alone = _first_line_alone(stream)
+    except _UNREADABLE:
+        raise _unreadable(0) from None
     if first.lstrip()[:1] in (b"[", b"{") and not stands_alone:
         summary.unit = "item"
-        data = first + stream.read(limit + 1 - len(first))
+        try:
+            data = first + stream.read(limit + 1 - len(first))
+        except _UNREADABLE:
+            raise _unreadable(0) from None
         if len(data) > limit:
             raise BodyError(413, f"a JSON document over {limit} bytes; convert it to NDJSON")
         items = list(enumerate(split_items(data, max_items=None), start=1))
@@ -130,11 +135,18 @@ def _read_batches(
             yield items[start : start + batch_size]
         return
     batch: list[tuple[int, bytes]] = []
-    for numbered in _numbered_lines(stream, first):
-        batch.append(numbered)
-        if len(batch) >= batch_size:
+    last = 0
+    try:
+        for numbered in _numbered_lines(stream, first):
+            last = numbered[0]
+            batch.append(numbered)
+            if len(batch) >= batch_size:
+                yield numbered_items(batch)
+                batch = []
+    except _UNREADABLE:
+        if batch:
             yield numbered_items(batch)
-            batch = []
+        raise _unreadable(last) from None
     if batch:
         yield numbered_items(batch)
 
@@ -415,8 +427,8 @@ def backfill(
     file, not stdin), so the commits need not wait for the log (`commits_unflushed`). The
     stored batches are aggregated together every `aggregate_every` records or `conflicts_every`
     conflicts (PendingBatches; on Postgres while the next ones are stored).
-    Raises BodyError for a whole-file JSON document that is too big or not JSON, and for a gzip
-    stream that breaks off (after storing what came before)."""
+    Raises BodyError only for a whole-file JSON document that is too big or not JSON, and for
+    a gzip'd log that cannot be read to its end (after storing the lines before)."""
     rules = ProjectRules.for_project(project)
     summary = Summary()
     # Look-alike lines are numbered across the whole file, so that a second run matches.

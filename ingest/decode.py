@@ -170,6 +170,11 @@ def split_items(data: bytes, max_items: int | None = MAX_RECORDS) -> list[Item]:
     return [Item(value=value)]
 
 
+# nginx writes `"` as `\x22` in a log_format without `escape=json`: not JSON.
+_NGINX_ESCAPE = re.compile(rb"\\x[0-9A-Fa-f]{2}")
+_NGINX_ESCAPE_HINT = " (a \\xHH escape: nginx writes them unless its log_format has escape=json)"
+
+
 def line_items(lines: list[bytes], data: bytes | None = None) -> list[Item]:
     """One item per line (lines already stripped, none blank): its JSON value, or for a line
     that is not JSON its text and the JSON error. `data`: the lines as they came, when the
@@ -191,7 +196,10 @@ def line_items(lines: list[bytes], data: bytes | None = None) -> list[Item]:
             items.append(Item(value=_decode_json(line)))
         except msgspec.DecodeError as exc:
             text = line.decode("utf-8", "replace")
-            items.append(Item(value=text, error=f"line is not valid JSON: {exc}"))
+            error = f"line is not valid JSON: {exc}"
+            if line[:1] == b"{" and _NGINX_ESCAPE.search(line):
+                error += _NGINX_ESCAPE_HINT
+            items.append(Item(value=text, error=error))
     return items
 
 

@@ -3,7 +3,7 @@
 import gzip
 import io
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -108,7 +108,7 @@ def test_a_truncated_gzip_is_a_clear_error_and_a_whole_file_completes_it(
     args = ("--project", "edge", "--format", "nginx", "--batch-size", "2")
     with pytest.raises(
         CommandError,
-        match=r"access.log.gz: the gzip stream is cut short|stdin: the gzip stream is cut short",
+        match=r"(access.log.gz|stdin): the gzip data ends early",
     ):
         if from_stdin:
             importlog("-", *args, stdin=data[:-cut], monkeypatch=monkeypatch)
@@ -125,7 +125,7 @@ def test_a_corrupt_gzip_is_a_clear_error(db, tmp_path):
     data[len(data) // 2] ^= 0xFF
     log = tmp_path / "access.log.gz"
     log.write_bytes(bytes(data))
-    with pytest.raises(CommandError, match=r"access.log.gz: the gzip stream is broken"):
+    with pytest.raises(CommandError, match=r"access.log.gz: the gzip data .* is damaged"):
         importlog(str(log), "--project", "edge", "--format", "nginx")
 
 
@@ -218,3 +218,54 @@ def test_a_record_no_format_recognises_names_the_option_to_pass(db, tmp_path):
         "line 1: record: no known format recognises it; "
         "name its format (?format=NAME, importlog --format NAME)"
     ) in err
+
+
+def test_a_broken_first_line_does_not_make_the_log_one_json_document(db, tmp_path, settings):
+    """nginx without `escape=json` writes a quote as `\\x22`, which is not JSON: a log whose first
+    line is such a line is still a log of lines, read line by line whatever its size, not a
+    pretty-printed document refused as too big."""
+    good = NGINX.read_text().splitlines()
+    broken = good[0].replace('"request_method":"GET"', '"request_method":"\\x22GET\\x22"')
+    assert broken != good[0]
+    log = tmp_path / "access.json.log"
+    log.write_text("\n".join([broken, *good]) + "\n")
+    settings.CONFLICTWATCH_MAX_BODY_BYTES = len(good[0]) * 2
+    out, err = importlog(str(log), "--project", "edge", "--format", "nginx")
+    assert f"{len(good) + 1} lines, {len(good)} accepted, 0 duplicates, 1 rejected" in out
+    assert (
+        "\nline 1: line is not valid JSON: JSON is malformed: invalid escape character in string"
+    ) in err
+    assert "(a \\xHH escape: nginx writes them unless its log_format has escape=json)" in err
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_a_gzip_log_cut_short_keeps_what_was_read_and_says_so(db, tmp_path, monkeypatch, source):
+    """A rotated log still being compressed (or a copy cut short) ends inside its gzip data:
+    the lines before the cut are stored, and the error says what happened, not a traceback."""
+    stamp = (datetime.now(UTC) - timedelta(hours=1)).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    whole = "".join(
+        f'10.0.0.7 - - [{stamp}] "GET /v1/orders/{n} HTTP/1.1" 200 2 "-" "curl/8.4.0"\n'
+        for n in range(2700)  # two batches and more
+    ).encode()
+    data = gzip.compress(whole)
+    cut = data[: len(data) * 3 // 4]
+    args = ("--project", "edge", "--format", "nginx")
+    with pytest.raises(CommandError) as raised:
+        if source == "file":
+            log = tmp_path / "access.log.2.gz"
+            log.write_bytes(cut)
+            importlog(str(log), *args)
+        else:
+            importlog("-", *args, stdin=cut, monkeypatch=monkeypatch)
+    message = str(raised.value)
+    assert (
+        "the gzip data ends early (still being compressed, or cut short) or is damaged after line"
+    ) in message
+    stored = Request.objects.count()
+    assert 1000 <= stored < 2700
+    assert f"after line {stored:,}" in message or f"after line {stored + 1:,}" in message
+    # Once the file is whole, the same command stores the rest.
+    log = tmp_path / "access.log.2.gz"
+    log.write_bytes(data)
+    out, _ = importlog(str(log), *args)
+    assert f"{2700 - stored:,} accepted, {stored:,} duplicates" in out

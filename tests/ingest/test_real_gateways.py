@@ -6,6 +6,7 @@ nginx (Debian's nginx-light) and caddy run as processes of the test user with th
 files in a temp dir, on free ports; `.ci/run` installs both.
 """
 
+import base64
 import os
 import re
 import shutil
@@ -190,10 +191,17 @@ def documented_real_ip_block(trusted: str) -> str:
 
 
 def run_nginx(
-    tmp: Path, port: int, upstream: int, log_format: str = "", http: str = ""
+    tmp: Path,
+    port: int,
+    upstream: int,
+    log_format: str = "",
+    http: str = "",
+    locations: str = "",
 ) -> tuple[subprocess.Popen, Path]:
     """nginx writing the access log in `log_format` (a `log_format NAME …;` statement; by
-    default the JSON one of docs/shipping.md); `http`: more lines for its http block."""
+    default the JSON one of docs/shipping.md); `http`: more lines for its http block;
+    `locations`: its server's locations (by default `/`, proxied to `upstream`)."""
+    locations = locations or f"location / {{ proxy_pass http://127.0.0.1:{upstream}; }}"
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     log_format = log_format or documented_nginx_log_format()
     format_name = log_format.split()[1]
@@ -213,7 +221,7 @@ def run_nginx(
         f"{log_format}\n{http}\n"
         f"  access_log {access_log} {format_name};\n"
         f"  server {{\n    listen 127.0.0.1:{port};\n"
-        f"    location / {{ proxy_pass http://127.0.0.1:{upstream}; }}\n  }}\n"
+        f"    {locations}\n  }}\n"
         "}\n"
     )
     out = tmp / "nginx.out"
@@ -402,3 +410,112 @@ def test_behind_a_load_balancer_nginx_logs_the_address_it_forwarded(db, tmp_path
         assert row.client_ip == sent[number], number
         if "X-Client-Id" not in CASES[number].sent:
             assert row.client == sent[number], number
+
+
+# Requests whose path, user agent or user nginx escapes in a combined line (`"`, `\\`, bytes
+# outside printable ASCII, a space in a Basic user name) and writes JSON-escaped with
+# escape=json: (request target, user agent, Basic credentials).
+HOSTILE = [
+    (b'/v1/orders/"quoted"', b"curl/8.4.0", None),
+    (b"/v1/orders/back\\slash", b'evil "agent" \\ \\x22 <script>', None),
+    ("/v1/orders/café".encode(), "ünïcode ☃".encode(), None),
+    (b"/v1/orders/x\\x22y", b"bad \xff\xfe bytes", None),
+    (b"/v1/orders/42", b'x" rt=99.000 "', b"john doe:pw"),
+    (b"/v1/orders/42", b"curl/8.4.0", b"a]b [x:pw"),
+]
+
+
+def send_raw(port: int, target: bytes, agent: bytes, basic: bytes | None) -> int:
+    auth = b"Authorization: Basic " + base64.b64encode(basic) + b"\r\n" if basic else b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"GET " + target + b"?case=0 HTTP/1.1\r\nHost: api.shop.example\r\n"
+            b"User-Agent: " + agent + b"\r\n" + auth + b"Connection: close\r\n\r\n"
+        )
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_nginx_combined_and_json_logs_read_hostile_requests_alike(db, tmp_path, upstream):
+    """The same requests through one nginx writing both logs: the combined lines, with their
+    `\\xHH` escapes and unquoted user names, read as the JSON lines do."""
+    port = free_port()
+    combined = tmp_path / "combined.log"
+    process, json_log = run_nginx(
+        tmp_path, port, upstream, http=f"  access_log {combined} combined;"
+    )
+    try:
+        for target, agent, basic in HOSTILE:
+            assert send_raw(port, target, agent, basic) == 200
+    finally:
+        stop(process)
+    assert f"{len(HOSTILE)} accepted, 0 duplicates, 0 rejected" in import_log(
+        combined, "hostile-combined", "nginx"
+    )
+    assert f"{len(HOSTILE)} accepted" in import_log(json_log, "hostile-json", "nginx")
+
+    def read(slug: str) -> list[tuple]:
+        rows = Request.objects.filter(project__slug=slug).order_by("ts", "id")
+        return sorted((r.path, r.query, r.user_agent, r.client) for r in rows)
+
+    assert read("hostile-combined") == read("hostile-json")
+    assert ("/v1/orders/42", "case=0", 'x" rt=99.000 "', "john doe") in read("hostile-json")
+
+
+class AuthService(BaseHTTPRequestHandler):
+    """Answers nginx's auth_request: 204 with the caller's id in X-Client-Id, 401 without a
+    token."""
+
+    def do_GET(self):
+        token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        self.send_response(204 if token else 401)
+        if token:
+            self.send_header("X-Client-Id", f"key-{token}")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def documented_auth_request_locations(api: int, auth: int) -> str:
+    """The `location / { auth_request … }` lines of docs/shipping.md, pointed at `api` and the
+    auth service on `auth`."""
+    match = re.search(
+        r"\n\s*(location / \{\n\s*auth_request .*?\n\s*\}\n.*?\n\s*\})\n", DOCS.read_text(), re.S
+    )
+    assert match, "docs/shipping.md has no auth_request example"
+    block = match.group(1).replace("http://api", f"http://127.0.0.1:{api}")
+    return block.replace("http://auth-service/check", f"http://127.0.0.1:{auth}/check")
+
+
+def test_nginx_logs_the_client_its_auth_service_named_not_the_one_sent(db, tmp_path, upstream):
+    """The auth_request example of docs/shipping.md, with its `"client_id":"$client_id"`: the
+    client is the id the auth service answered, whatever X-Client-Id the client sent."""
+    auth = ThreadingHTTPServer(("127.0.0.1", 0), AuthService)
+    threading.Thread(target=auth.serve_forever, daemon=True).start()
+    log_format = documented_nginx_log_format().replace(
+        '"client_id":"$http_x_client_id"', '"client_id":"$client_id"'
+    )
+    assert '"$client_id"' in log_format
+    port = free_port()
+    process, access_log = run_nginx(
+        tmp_path,
+        port,
+        upstream,
+        log_format,
+        locations=documented_auth_request_locations(upstream, auth.server_address[1]),
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            sent = {"Authorization": "Bearer t-7", "X-Client-Id": "someone-else"}
+            assert client.get("/v1/orders/42?case=0", headers=sent).status_code == 200
+            assert client.get("/v1/orders/42?case=0").status_code == 401
+    finally:
+        stop(process)
+        auth.shutdown()
+        auth.server_close()
+    import_log(access_log, "authed", "nginx")
+    rows = Request.objects.filter(project__slug="authed").order_by("ts")
+    assert [(row.status, row.client) for row in rows] == [(200, "key-t-7"), (401, "127.0.0.1")]
