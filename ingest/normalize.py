@@ -36,8 +36,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, unquote_to_bytes
 
-import msgspec
-
 from ingest import time_bounds
 from ingest.record import AS_WRITTEN, DURATION_OUTSIDE_KEY, NativeRecord, RecordError
 from ingest.redaction import (
@@ -488,7 +486,9 @@ def normalize(
     resource = path.rstrip("/") or "/"
     if len(resource) * 4 > MAX_RESOURCE_BYTES:
         resource = bounded_resource(resource)
-    client = _client(rec)
+    client = _optional_text(rec, "client", MAX_CLIENT)
+    if client and len(client) * 4 > MAX_CLIENT_BYTES:
+        client = cut_bytes(client, MAX_CLIENT_BYTES)
     # Positional, in the order of NativeRecord's fields: several times cheaper than keywords.
     out = NativeRecord(
         ts,
@@ -518,24 +518,11 @@ def normalize(
         # Maybe cut for display: the dedup key still tells long ids with the same start apart.
         raw_id = rec["request_id"]
         whole_id = raw_id.strip() if isinstance(raw_id, str) else None
-    duration_keyed = not rec.get(DURATION_OUTSIDE_KEY)
+    out.dedup_key = dedup_key(out, whole_id, not rec.get(DURATION_OUTSIDE_KEY))
     written = rec.get(AS_WRITTEN)
-    if not written:
-        out.dedup_key = dedup_key(out, whole_id, duration_keyed)
-    elif written.keys() == {"client"}:
-        as_written = msgspec.structs.replace(out, client=_client(written) or client_ip)
-        out.dedup_key = dedup_key(as_written, whole_id, duration_keyed)
-    else:
+    if written:
         try:
             out.dedup_key = normalize({**rec, **written, AS_WRITTEN: None}, rules, bounds).dedup_key
         except RecordError:
-            # Refused as written (too long with its escapes): no earlier row to match.
-            out.dedup_key = dedup_key(out, whole_id, duration_keyed)
+            pass  # refused as written (too long with its escapes): no earlier row to match
     return out
-
-
-def _client(rec: dict) -> str | None:
-    client = _optional_text(rec, "client", MAX_CLIENT)
-    if client and len(client) * 4 > MAX_CLIENT_BYTES:
-        client = cut_bytes(client, MAX_CLIENT_BYTES)
-    return client

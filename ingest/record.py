@@ -42,10 +42,9 @@ class NativeRecord(msgspec.Struct):
 # format's parser sets it.
 DURATION_OUTSIDE_KEY = object()
 
-# A native-shaped dict with this key holds under it the fields a parser reads otherwise than
-# earlier versions did (an nginx `combined` line's `\x22` unescaped, Caddy's `X-Client-Id`), as
-# those read them: the dedup key is the one those give, so that a record stored by an earlier
-# version is the same record. Set by parsers only.
+# A native-shaped dict with this key holds under it the fields a line format unescaped (an
+# nginx `combined` line's `\x22`), as the log wrote them: the dedup key is the one those give,
+# so that a line stored before its escapes were read is the same line. Set by parsers only.
 AS_WRITTEN = object()
 
 

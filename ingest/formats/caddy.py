@@ -1,14 +1,8 @@
 """Caddy's JSON access log (`log { format json }`): `ts` is when the entry is written (the END
-of the request) and `duration` the request's duration, seconds by default.
-
-Caddy logs every request header: the client is `X-Client-Id` (as with nginx, Envoy and
-Traefik), else `user_id`, else the client's address. Versions before did not read it, so the
-dedup key stays the one they gave (`AS_WRITTEN`). An `X-Request-Id` the client sent is kept as
-a header, not taken as the request id: a client could give all its requests the same one.
-"""
+of the request) and `duration` the request's duration, seconds by default."""
 
 from ingest.formats.fields import epoch_ms, go_duration_ms, iso_to_epoch_ms, number, obj, text
-from ingest.record import AS_WRITTEN, RecordError
+from ingest.record import RecordError
 
 NAME = "caddy"
 
@@ -59,9 +53,7 @@ def parse(record: dict) -> dict:
     duration = _duration_ms(record.get("duration"))
     ts = round(_end_ms(record.get("ts")) - (duration or 0))
     client_ip = text(request.get("client_ip")) or text(request.get("remote_ip"))
-    user = text(record.get("user_id"))
-    client_id = text(request_headers.get("X-Client-Id"))
-    native = {
+    return {
         "ts": ts,
         "method": request.get("method"),
         "path": request.get("uri"),
@@ -70,12 +62,9 @@ def parse(record: dict) -> dict:
         "duration_ms": duration,
         "request_bytes": record.get("bytes_read"),
         "response_bytes": record.get("size"),
-        "client": client_id or user,
+        "client": text(record.get("user_id")),
         "client_ip": client_ip,
         "user_agent": text(request_headers.get("User-Agent")),
         "request_headers": request_headers,
         "response_headers": obj(record, "resp_headers"),
     }
-    if client_id:
-        native[AS_WRITTEN] = {"client": user}
-    return native

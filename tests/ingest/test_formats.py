@@ -119,20 +119,6 @@ def test_caddys_own_log_lines_are_named_for_what_they_are():
         )
 
 
-def test_caddy_reads_the_client_id_its_log_holds():
-    """Caddy logs every request header: `X-Client-Id` is the client, as with nginx, Envoy and
-    Traefik; it does not enter the dedup key, which stays the one an earlier version, which
-    did not read it, gave the entry. An `X-Request-Id` sent by the client stays a header."""
-    path = Path(__file__).resolve().parents[1] / "data" / "caddy_headers" / "access.json.log"
-    record = json.loads(moved(path.read_bytes()))
-    out = normalize(to_native(record, "caddy"))
-    assert (out.client, out.client_ip, out.request_id) == ("billing-svc", "127.0.0.1", None)
-    assert out.request_headers["x-request-id"] == "req-123"
-    earlier = json.loads(moved(path.read_bytes()))
-    del earlier["request"]["headers"]["X-Client-Id"]
-    assert out.dedup_key == normalize(to_native(earlier, "caddy")).dedup_key
-
-
 @pytest.mark.parametrize(
     ("value", "status"),
     [("502, 409", 409), ("502 : 409", 409), ("504, 502 : 200", 200), ("", None), ("-", None)],
