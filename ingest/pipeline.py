@@ -11,7 +11,7 @@ from django.db import connection
 
 from ingest import problems, time_bounds
 from ingest.decode import MAX_RECORDS, Item, too_many_records
-from ingest.formats import expand, line_format, reads_line, to_native
+from ingest.formats import detect, expand, line_format, reads_line, to_native
 from ingest.lookalikes import BatchOccurrences
 from ingest.models import IngestBatch, Source
 from ingest.normalize import ProjectRules, normalize
@@ -65,9 +65,9 @@ def normalize_items(
 
     An item may hold several records (a Firehose delivery, a shipper batch). A text line that
     a line format takes up (the one named, or one that recognises it) reports that format's
-    reason, then what normalize found wrong with it; one a line format recognises though a JSON
-    format was named says which format reads it; any other line that is not JSON reports its
-    JSON error, which says more than "no format".
+    reason, then what normalize found wrong with it; any other line that is not JSON reports its
+    JSON error, which says more than "no format". A record or line that another format than the
+    one named recognises says which format reads it.
     """
     for item_index, item in enumerate(items):
         for obj in expand(item.value):
@@ -76,17 +76,32 @@ def normalize_items(
             except RecordError as exc:
                 as_line = isinstance(obj, str) and reads_line(obj, fmt)
                 reason = item.error if item.error and not as_line else str(exc)
-                if isinstance(obj, str) and not as_line and fmt:
-                    # A JSON format named for a log of text lines (`--format caddy` on nginx's).
-                    module = line_format(obj)
-                    if module is not None:
-                        reason = f"{exc}; it reads as format {module.NAME}"
+                if fmt and not as_line:
+                    # Another format's log under the one named (`?format=nginx` on Caddy's).
+                    other = _format_of(obj)
+                    if other is not None and other != fmt:
+                        reason = f"{exc}; it reads as format {other}"
                 yield item_index, reason
                 continue
             try:
                 yield item_index, normalize(native, rules, bounds)
             except RecordError as exc:
                 yield item_index, str(exc)
+
+
+def _format_of(obj) -> str | None:
+    """The name of the format that recognises a record or text line, if one does."""
+    if isinstance(obj, str):
+        module = line_format(obj)
+        return module.NAME if module is not None else None
+    if isinstance(obj, dict):
+        try:
+            module = detect(obj)
+        except RecordError:
+            return None
+        # Not a record taken as native only for having some of native's fields.
+        return module.NAME if module.detect(obj) else None
+    return None
 
 
 def parse_items(

@@ -9,6 +9,7 @@ from django.test import override_settings
 
 from ingest.models import IngestBatch, Request
 from monitor.models import StatusRollup
+from tests.ingest.samples import SHARED
 from tests.records import record
 
 
@@ -242,3 +243,16 @@ def test_the_cycle_collector_runs_again_after_a_body_whatever_its_outcome(post_l
     assert gc.isenabled()
     assert post_logs("{not json", content_type="application/json").status_code == 400
     assert gc.isenabled()
+
+
+def test_records_of_another_format_name_the_format_that_reads_them(post_logs, shop):
+    """Caddy's log sent with ?format=nginx: each error says which format reads the record."""
+    caddy = (SHARED / "caddy" / "access.ndjson").read_bytes()
+    response = post_logs(caddy, fmt="nginx", content_type="application/x-ndjson")
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert errors and all(
+        e["error"] == 'msec: missing; log "msec":"$msec" (request end, epoch seconds); '
+        "it reads as format caddy"
+        for e in errors
+    )
