@@ -32,6 +32,8 @@ from monitor.pipeline.aggregate import aggregate_together
 from monitor.rules.causes import CONFLICT_STATUSES
 
 GZIP_MAGIC = b"\x1f\x8b"
+# A UTF-8 byte order mark, which some editors write at the start of a file: not log data.
+BOM = b"\xef\xbb\xbf"
 MAX_REPORTED = 5
 MAX_LINE = 1 << 20  # a longer line is not a log line; it is cut and rejected by normalization
 # Records stored between two aggregations of a backfill's batches (PendingBatches).
@@ -70,7 +72,7 @@ def _first_line_alone(stream: BinaryIO) -> tuple[bytes, bool]:
     """The first line, and whether it reads on its own (a JSON value or a text line), unlike
     the first line of a pretty-printed document. A line that is a whole object, however
     broken inside (nginx's `\\x22` without `escape=json`), is the first line of a log."""
-    first = stream.readline(MAX_LINE)
+    first = stream.readline(MAX_LINE).removeprefix(BOM)
     stripped = first.strip()
     if stripped[:1] == b"{" and stripped[-1:] == b"}" and len(stripped) > 2:
         return first, True

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ingest import partitions
-from ingest.backfill import MAX_LINE, Summary, import_batch, number_again, numbered_items
+from ingest.backfill import BOM, MAX_LINE, Summary, import_batch, number_again, numbered_items
 from ingest.lookalikes import FileOccurrences
 from ingest.normalize import ProjectRules
 from monitor.models import Project
@@ -232,7 +232,8 @@ class Follower:
             stop = data.find(b"\n", start, end)
             stop = end if stop < 0 else stop + 1
             self.lines_read += 1
-            line = data[start:stop].strip()
+            line = data[start:stop]
+            line = (line.removeprefix(BOM) if self.lines_read == 1 else line).strip()
             start = stop
             if line:
                 numbered.append((self.lines_read, line[:MAX_LINE]))

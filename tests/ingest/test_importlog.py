@@ -49,6 +49,24 @@ def test_it_recognises_gzip_by_its_magic_bytes(db, tmp_path):
     assert "9 accepted" in out
 
 
+@pytest.mark.parametrize("sample", ["nginx/access.ndjson", "caddy/access.ndjson"])
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_log_saved_with_a_byte_order_mark_reads_its_first_line(db, tmp_path, sample, compressed):
+    """Editors on Windows save UTF-8 with a BOM: it is not part of the first line (a JSON line
+    would be refused, a combined line's address would carry it)."""
+    data = b"\xef\xbb\xbf" + (SHARED / sample).read_bytes()
+    log = tmp_path / "access.log"
+    log.write_bytes(gzip.compress(data) if compressed else data)
+    out, _ = importlog(str(log), "--project", "edge")
+    assert "9 accepted, 0 duplicates, 0 rejected" in out
+    combined = tmp_path / "combined.log"
+    now = datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    line = f'127.0.0.1 - - [{now}] "GET /bom HTTP/1.1" 200 2 "-" "x"\n'
+    combined.write_bytes(b"\xef\xbb\xbf" + line.encode())
+    importlog(str(combined), "--project", "edge", "--format", "nginx")
+    assert Request.objects.get(path="/bom").client_ip == "127.0.0.1"
+
+
 def test_it_reads_stdin(db, monkeypatch):
     data = gzip.compress((SHARED / "caddy" / "access.ndjson").read_bytes())
     out, _ = importlog("-", "--project", "edge", stdin=data, monkeypatch=monkeypatch)

@@ -170,6 +170,15 @@ def test_rotation_by_rename_loses_nothing(transactional_db, log, state):
     assert json.loads(state.read_text())["ino"] == log.stat().st_ino
 
 
+def test_a_byte_order_mark_before_the_first_line_is_not_log_data(transactional_db, log, state):
+    log.write_bytes(b"\xef\xbb\xbf")
+    append(log, lines(0, 3))
+    follower = Follower(log, state)
+    wait_stored(3, follower)
+    follower.stop()
+    assert set(Request.objects.values_list("client_ip", flat=True)) == {"10.0.0.7"}
+
+
 def test_truncation_in_place_loses_nothing(transactional_db, log, state):
     append(log, lines(0, 5))
     follower = Follower(log, state)
