@@ -64,7 +64,9 @@ def cell(value) -> str | int | float:
         return ""
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, int | float):
+    if isinstance(value, float):
+        return round(value, 6)  # milliseconds to the nanosecond, without binary noise
+    if isinstance(value, int):
         return value
     if isinstance(value, dict):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)

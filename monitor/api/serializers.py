@@ -14,10 +14,18 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = ["slug", "name"]
 
 
+class Milliseconds(serializers.FloatField):
+    """A logged duration in ms, to the nanosecond: a gateway's seconds times 1000 carry binary
+    floating-point noise (0.000487052 s is 0.48705200000000004 ms)."""
+
+    def to_representation(self, value):
+        return round(super().to_representation(value), 6)
+
+
 class RequestSerializer(serializers.ModelSerializer):
     endpoint = serializers.IntegerField(source="endpoint_id", help_text="Endpoint id.")
     ts = serializers.DateTimeField(help_text="When the request started (UTC).")
-    duration_ms = serializers.FloatField(allow_null=True, help_text="Total latency, milliseconds.")
+    duration_ms = Milliseconds(allow_null=True, help_text="Total latency, milliseconds.")
     request_bytes = serializers.IntegerField(allow_null=True, help_text="Request size, bytes.")
     response_bytes = serializers.IntegerField(allow_null=True, help_text="Response size, bytes.")
     request_headers = serializers.DictField(
@@ -26,7 +34,7 @@ class RequestSerializer(serializers.ModelSerializer):
     response_headers = serializers.DictField(
         child=serializers.CharField(), help_text="Allow-listed response headers, names lower case."
     )
-    resolved_after_ms = serializers.FloatField(
+    resolved_after_ms = Milliseconds(
         allow_null=True, help_text="Milliseconds from the conflict to the client's success."
     )
 

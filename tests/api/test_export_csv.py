@@ -78,3 +78,8 @@ def test_the_export_says_it_is_utf8(api, post_logs):
     response = api.get(URL)
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert read_csv(response)[0]["client"] == "café"
+
+
+def test_durations_export_without_float_noise(api, post_logs):
+    post_logs([record(1, duration_ms=0.000487052 * 1000)])
+    assert read_csv(api.get(URL))[0]["duration_ms"] == "0.487052"

@@ -180,6 +180,13 @@ def test_it_shows_one_request(api, post_logs):
     assert api.get(API + "requests/99999999999999999999/").status_code == 404
 
 
+def test_durations_show_without_float_noise(api, post_logs):
+    # Caddy logs seconds: 0.000487052 s is 0.48705200000000004 ms in binary floating point.
+    post_logs([record(1, duration_ms=0.000487052 * 1000, resolved_after_ms=None)])
+    shown = api.get(API + "requests/").json()["results"][0]
+    assert shown["duration_ms"] == 0.487052
+
+
 def test_a_path_no_route_matches_answers_a_json_404(api, client):
     # Found by schemathesis: a slug with characters slugs cannot hold fell to Django's HTML page.
     for url in ["/api/v1/projects/a%20b/summary/", "/api/v1/projects/shop/requests/-1/"]:
