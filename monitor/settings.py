@@ -8,6 +8,7 @@ and runs real Celery workers and beat; .env.example holds the production values,
 than on the first request.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -290,6 +291,16 @@ ALERTS_SEND_LEASE_SECONDS = env.float("ALERTS_SEND_LEASE_SECONDS", default=300.0
 ALERTS_SMTP_TIMEOUT = env.float("ALERTS_SMTP_TIMEOUT", default=30.0)
 # Seconds a webhook or Slack POST may take to connect, send, or wait for each read.
 ALERTS_WEBHOOK_TIMEOUT = env.float("ALERTS_WEBHOOK_TIMEOUT", default=10.0)
+# Webhook and Slack messages go to public addresses only; these networks (CIDR, comma-separated,
+# e.g. an internal alert router's 10.20.0.0/16) are allowed besides (monitor/alerts/destinations.py).
+ALERTS_WEBHOOK_ALLOWED_NETWORKS = env.list("ALERTS_WEBHOOK_ALLOWED_NETWORKS", default=[])
+for _network in ALERTS_WEBHOOK_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise environ.ImproperlyConfigured(
+            f"ALERTS_WEBHOOK_ALLOWED_NETWORKS: {_network!r} is not a network (e.g. 10.20.0.0/16)"
+        ) from None
 if not 0.0 < ALERTS_RESOLVE_FACTOR <= 1.0:
     raise environ.ImproperlyConfigured("ALERTS_RESOLVE_FACTOR must be above 0 and at most 1")
 if ALERTS_SEND_LEASE_SECONDS <= max(ALERTS_SMTP_TIMEOUT, 4 * ALERTS_WEBHOOK_TIMEOUT):

@@ -9,7 +9,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
-from monitor.alerts import delivery
+from monitor.alerts import delivery, destinations
 from monitor.alerts.models import (
     MAX_CHANNELS,
     MAX_TARGET_LENGTH,
@@ -65,6 +65,9 @@ def channel_target_error(kind: str, target: str) -> str | None:
         URLValidator(schemes=["http", "https"])(target)
     except ValidationError:
         return f"target: expected an http(s) URL, got {target[:80]!r}"
+    refused = destinations.literal_refusal(target)
+    if refused:
+        return f"target: {refused}"
     return None
 
 

@@ -4,7 +4,8 @@ A webhook's body is the message as data (monitor/alerts/content.py), signed with
 secret: `X-ConflictWatch-Signature: sha256=<hex HMAC-SHA256 of the body>`; a Slack channel gets
 an incoming-webhook payload (monitor/alerts/slack.py). Redirects are not followed (a receiver
 cannot send the message, or its signature, to a host nobody configured) and proxy settings of
-the environment are not used. A 2xx answer is delivered; 408, 425, 429, 5xx and network errors
+the environment are not used. Messages go to public addresses only, unless an operator allows a
+network (monitor/alerts/destinations.py). A 2xx answer is delivered; 408, 425, 429, 5xx and network errors
 are retried with back-off by monitor/alerts/delivery.py; any other answer gives up at once.
 """
 
@@ -16,7 +17,7 @@ import re
 import httpx
 from django.conf import settings
 
-from monitor.alerts import content, slack
+from monitor.alerts import content, destinations, slack
 from monitor.alerts.delivery import GiveUp
 from monitor.alerts.models import Channel, Notification
 
@@ -64,11 +65,23 @@ def _answer_text(raw: bytes) -> str:
 
 def post(target: str, body: bytes, headers: dict[str, str]) -> int:
     """POST `body` to `target` once; answers the status, raises ReceiverError (retry) or GiveUp."""
+    try:
+        destination = destinations.resolve(target)
+    except destinations.Refused as exc:
+        raise GiveUp(f"not sent: {exc}") from None
+    except destinations.Unresolved as exc:
+        raise ReceiverError(str(exc)) from None
     with (
         httpx.Client(
             timeout=settings.ALERTS_WEBHOOK_TIMEOUT, follow_redirects=False, trust_env=False
         ) as client,
-        client.stream("POST", target, content=body, headers=headers) as response,
+        client.stream(
+            "POST",
+            destination.url,
+            content=body,
+            headers={**headers, "Host": destination.host_header},
+            extensions={"sni_hostname": destination.host},
+        ) as response,
     ):
         status = response.status_code
         if 200 <= status < 300:

@@ -100,6 +100,8 @@ def receivers(settings):
 
     settings.CONFLICTWATCH_BASE_URL = "https://cw.example.com"
     settings.ALERTS_WEBHOOK_TIMEOUT = 5
+    # The receivers listen on loopback, which messages reach only when an operator allows it.
+    settings.ALERTS_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     started: list[Receiver] = []
 
     def make(*, start: bool = True, **options) -> Receiver:

@@ -5,8 +5,10 @@ nothing sent to a host nobody configured, hostile log text intact and harmless i
 import json
 from datetime import timedelta
 
+import pytest
+
 from monitor.alerts.delivery import deliver_due
-from monitor.alerts.models import Incident, Notification
+from monitor.alerts.models import Channel, Incident, Notification
 from tests.alerts.conftest import minute, per_minute, records_for
 
 QUIET = (20, 1)
@@ -285,3 +287,72 @@ def test_a_read_only_member_sees_channel_urls_without_their_secret_part(
     client.force_login(bob)
     page = client.get(f"/p/shop/alerts/{rule.id}/").content.decode()
     assert "XXXXSECRET" not in page and "/services/…" in page
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://127.0.0.1:6379/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.1/hook",
+        "http://[::1]:8080/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://0.0.0.0:8000/hook",
+        "http://localhost:8000/hook",
+        "http://LOCALHOST:8000/hook",
+    ],
+)
+def test_a_channel_to_a_loopback_private_or_metadata_address_is_refused(
+    api, make_rule, settings, target
+):
+    # Any signed-in user can make a project and be its admin: its channels must not reach the
+    # server's own network.
+    settings.ALERTS_WEBHOOK_ALLOWED_NETWORKS = []
+    rule = make_rule()
+    answer = api.post(
+        f"/api/v1/projects/shop/rules/{rule.id}/channels/",
+        {"kind": "webhook", "target": target},
+        content_type="application/json",
+    )
+    assert answer.status_code == 400, target
+    assert "public addresses only" in json.dumps(answer.json())
+    assert not rule.channels.exists()
+
+
+def test_nothing_is_sent_to_an_address_no_longer_allowed_or_a_name_resolving_to_one(
+    make_rule, receivers, api, settings
+):
+    rule = make_rule(recipients=[])
+    sink = receivers()
+    by_address = _channel(api, rule, sink)
+    settings.ALERTS_WEBHOOK_ALLOWED_NETWORKS = []
+
+    answer = api.post(f"/api/v1/projects/shop/rules/{rule.id}/channels/{by_address['id']}/test/")
+
+    notification = answer.json()["notification"]
+    assert notification["state"] == "failed" and notification["next_attempt_at"] is None
+    assert "127.0.0.1 is a loopback address" in notification["last_error"]
+    # A name is looked up when a message is sent, and every address it gives is checked.
+    by_name = Channel.objects.create(
+        rule=rule, kind="webhook", target=f"http://localhost:{sink.port}/"
+    )
+    notification = api.post(
+        f"/api/v1/projects/shop/rules/{rule.id}/channels/{by_name.id}/test/"
+    ).json()["notification"]
+    assert "localhost resolves to" in notification["last_error"]
+    assert "public addresses only" in notification["last_error"]
+    assert sink.posts == []
+
+
+def test_an_allowed_network_is_reached_by_address_with_the_urls_host(
+    make_rule, receivers, api, settings
+):
+    rule = make_rule(recipients=[])
+    sink = receivers()
+    settings.ALERTS_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+    channel = Channel.objects.create(rule=rule, kind="webhook", target=sink.url())
+    answer = api.post(f"/api/v1/projects/shop/rules/{rule.id}/channels/{channel.id}/test/")
+    assert answer.json()["notification"]["state"] == "sent"
+    [post] = sink.posts
+    assert post.headers["host"] == f"127.0.0.1:{sink.port}"
