@@ -52,6 +52,22 @@ def paths() -> list[str]:
     return sorted(Request.objects.values_list("path", flat=True))
 
 
+def imported(path: Path) -> str:
+    """What `importlog FILE` (once, not following) says of `path`."""
+    out = io.StringIO()
+    call_command(
+        "importlog",
+        str(path),
+        "--project",
+        "edge",
+        "--format",
+        "nginx",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    return out.getvalue()
+
+
 class Follower:
     """`manage.py importlog FILE --follow` in a process of its own."""
 
@@ -269,18 +285,7 @@ def test_a_rotated_file_gone_while_stopped_is_named_as_a_possible_loss(
     assert "are not stored; importlog each rotated file to store them" in said
     assert offset == log.stat().st_size
     # As said: importing the rotated file stores what was missing, the rest are duplicates.
-    out = io.StringIO()
-    call_command(
-        "importlog",
-        str(log.with_name("access.log.1.gz")),
-        "--project",
-        "edge",
-        "--format",
-        "nginx",
-        stdout=out,
-        stderr=io.StringIO(),
-    )
-    assert "3 accepted, 4 duplicates" in out.getvalue()
+    assert "3 accepted, 4 duplicates" in imported(log.with_name("access.log.1.gz"))
     assert paths() == sorted(f"/v1/orders/{n}" for n in range(10))
 
 
@@ -302,18 +307,7 @@ def test_a_truncation_while_stopped_names_the_copy_to_import(transactional_db, l
         f"{log} is not the file of the saved position, and that file is gone (rotated and "
         "compressed or removed, or copied and truncated): the lines written to it after byte "
     ) in follower.stderr.read_text()
-    out = io.StringIO()
-    call_command(
-        "importlog",
-        str(copy),
-        "--project",
-        "edge",
-        "--format",
-        "nginx",
-        stdout=out,
-        stderr=io.StringIO(),
-    )
-    assert "3 accepted, 4 duplicates" in out.getvalue()
+    assert "3 accepted, 4 duplicates" in imported(copy)
     assert paths() == sorted(f"/v1/orders/{n}" for n in range(10))
 
 
