@@ -1,6 +1,7 @@
 """`make run`: the web server, simulated traffic and the periodic tasks, in one command."""
 
 import io
+import os
 import secrets
 import signal
 import subprocess
@@ -72,6 +73,10 @@ class Command(BaseCommand):
                         f"{opts['host']}:{opts['port']}",
                     ],
                     cwd=settings.BASE_DIR,
+                    # runserver answers each request in a thread of its own: a connection
+                    # kept for reuse would stay open after its thread ends, one more every
+                    # few requests, until Postgres refuses clients.
+                    env={**os.environ, "CONN_MAX_AGE": "0"},
                     stdout=server_log,
                     stderr=subprocess.STDOUT,
                 )
