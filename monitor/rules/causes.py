@@ -197,8 +197,9 @@ def _precondition_failed(method: str, sent: Signal | None, none_match: str) -> V
     if method in ("PUT", "POST"):
         return Verdict(
             "duplicate",
-            f"412 on a {method} that sent no precondition: servers answer so a create of "
-            "something that already exists",
+            f"412 on a {method} with no precondition in the log: servers answer so a create of "
+            "something that already exists (if the log shows no request headers, as an nginx "
+            "combined line, an If-Match may have been sent all the same)",
         )
     return Verdict("stale_version", f"status 412 on a {method}: a precondition failed")
 
