@@ -93,8 +93,9 @@ def _open(path: Path) -> int | None:
         return None
 
 
-def _renamed(path: Path, position: Position) -> int | None:
-    """The file of the saved position after a rename: in the same directory, same inode."""
+def _renamed(path: Path, position: Position) -> tuple[int, Path] | None:
+    """The file of the saved position after a rename (in the same directory, same inode): an
+    open descriptor and its name."""
     try:
         entries = list(os.scandir(path.parent))
     except OSError:
@@ -107,7 +108,7 @@ def _renamed(path: Path, position: Position) -> int | None:
         if (st.st_dev, st.st_ino) == (position.dev, position.ino) and entry.is_file():
             fd = _open(Path(entry.path))
             if fd is not None and _same_file(fd, position):
-                return fd
+                return fd, Path(entry.path)
             if fd is not None:
                 os.close(fd)
     return None
@@ -160,8 +161,9 @@ class Follower:
         self.lines_read = 0
         save_position(self.state, self.position)
 
-    def _resume(self, fd: int, position: Position) -> None:
-        """Continue `fd` at the saved offset, its earlier lines numbered again first."""
+    def _resume(self, fd: int, position: Position, name: Path | None = None) -> None:
+        """Continue `fd` (the followed path, or the file `name` it was renamed to) at the saved
+        offset, its earlier lines numbered again first."""
         self._close()
         self.fd = fd
         self.position = position
@@ -169,7 +171,7 @@ class Follower:
         self.buffer = b""
         self.lines_read = 0
         if position.offset:
-            self.say(f"resuming {self.path} at byte {position.offset:,}")
+            self.say(f"resuming {name or self.path} at byte {position.offset:,}")
         done = 0
         while done < position.offset:
             chunk = os.pread(fd, min(READ_SIZE, position.offset - done), done)
@@ -188,12 +190,13 @@ class Follower:
             if fd is not None and _same_file(fd, saved):
                 self._resume(fd, saved)
                 return True
-            old = _renamed(self.path, saved)
-            if old is not None:
+            renamed = _renamed(self.path, saved)
+            if renamed is not None:
                 if fd is not None:
                     os.close(fd)
-                self.say(f"{self.path} was rotated: reading the rest of the renamed file first")
-                self._resume(old, saved)
+                old, name = renamed
+                self.say(f"{self.path} was rotated: reading the rest of {name} first")
+                self._resume(old, saved, name)
                 self.rotated = True
                 return True
             self.say(

@@ -253,6 +253,10 @@ def test_a_rotation_while_stopped_finishes_the_renamed_file(transactional_db, lo
     out = follower.stop()
     assert "6 accepted, 0 duplicates" in out
     assert paths() == sorted(f"/v1/orders/{n}" for n in range(10))
+    said = follower.stderr.read_text()
+    renamed = log.with_name("access.log.1")
+    assert f"{log} was rotated: reading the rest of {renamed} first" in said
+    assert f"resuming {renamed} at byte " in said
 
 
 def test_a_rotated_file_gone_while_stopped_is_named_as_a_possible_loss(
