@@ -138,7 +138,9 @@ def _names(pattern: re.Pattern[str], what: str, *, lower: bool):
 _header_names = _names(HEADER_NAME, "a header name", lower=True)
 
 
-def _extra_headers(field: str, value) -> list[str]:
+def _kept_header_names(field: str, value) -> list[str]:
+    """Names of headers to keep or read: a credential header is never kept, so naming one is
+    a mistake."""
     names = _header_names(field, value)
     secret = [n for n in names if n in SECRET_HEADERS]
     if secret:
@@ -203,8 +205,8 @@ CHECKS = {
     "conflict_phrases": _phrases,
     "race_window_s": lambda f, v: float(_number(f, v, 0.0, MAX_RACE_WINDOW_SECONDS)),
     "version_params": _names(PARAM_NAME, "a query parameter name", lower=False),
-    "version_headers": _header_names,
-    "extra_headers": _extra_headers,
+    "version_headers": _kept_header_names,
+    "extra_headers": _kept_header_names,
     "secret_headers": _header_names,
     "max_endpoints": _integer(MIN_MAX_ENDPOINTS, MAX_MAX_ENDPOINTS),
     "route_learning_threshold": _integer(

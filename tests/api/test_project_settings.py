@@ -91,6 +91,10 @@ def test_an_admin_changes_every_setting(api):
             "extra_headers: 'authorization' carries credentials",
         ),
         ({"extra_headers": ["bad header"]}, "extra_headers[0]: 'bad header' is not a header name"),
+        (
+            {"version_headers": ["X-If-Match", "Cookie"]},
+            "version_headers: 'cookie' carries credentials",
+        ),
         ({"version_params": [None]}, "version_params[0]: null is not a query parameter name"),
         ({"name": ""}, "name: expected a non-empty string"),
         ({"name": "a\x00b"}, "name: control characters are not allowed"),
