@@ -169,6 +169,15 @@ def test_a_conflict_rate_over_no_requests_is_shown_as_none_not_zero(client, alic
     assert "pp" not in cards.split("conflict rate")[1].split("</span></span>")[0]
 
 
+def test_an_empty_top_list_is_a_sentence_not_a_numbered_entry(client, alice, raced):
+    client.force_login(alice)
+    html = client.get("/p/shop/", {"from": "-7d", "to": "-6d"}).content.decode()
+    for card in ("top-causes", "top-by-rate", "top-by-count"):
+        section = html.split(f'id="{card}"')[1].split("</section>")[0]
+        assert "No conflicts in this range." in section
+        assert "<li" not in section, card
+
+
 def test_a_custom_range_is_kept_in_links(client, alice, raced):
     client.force_login(alice)
     response = client.get("/p/shop/", {"from": "-2h", "to": "now"})
