@@ -178,6 +178,21 @@ def test_an_empty_top_list_is_a_sentence_not_a_numbered_entry(client, alice, rac
         assert "<li" not in section, card
 
 
+@pytest.mark.parametrize(
+    "url", ["/p/shop/?", "/p/shop/endpoints/{endpoint}/?", "/p/shop/client/?c=acme&"]
+)
+def test_the_heading_says_which_range_the_page_shows(client, alice, raced, url):
+    client.force_login(alice)
+    row = Request.objects.first()
+    page = url.format(endpoint=row.endpoint_id)
+    for query, label in (
+        ("range=6h", "last 6h"),
+        ("from=2026-01-02T03:04Z&to=2026-01-03T03:04Z", "2026-01-02 03:04 – 2026-01-03 03:04 UTC"),
+    ):
+        html = client.get(page + query).content.decode()
+        assert label in html.split("<h1")[1].split("</h1>")[0], (page, label)
+
+
 def test_a_custom_range_is_kept_in_links(client, alice, raced):
     client.force_login(alice)
     response = client.get("/p/shop/", {"from": "-2h", "to": "now"})
