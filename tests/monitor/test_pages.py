@@ -370,6 +370,23 @@ def test_a_request_links_to_its_resource_over_the_hour_around_it(client, alice, 
     assert loser.id in {r.id for r in resource.context["rows"]}
 
 
+def test_a_client_named_with_a_bidi_override_is_isolated_in_the_race_sentence(
+    client, alice, post_logs
+):
+    winner = "\u202ebilling"
+    post_logs(
+        [
+            record(1, method="PATCH", path="/v1/orders/7", status=200, client=winner),
+            record(2, method="PATCH", path="/v1/orders/7", status=409, client="acme"),
+        ]
+    )
+    client.force_login(alice)
+    loser = Request.objects.get(status=409)
+    html = client.get(f"/p/shop/requests/{loser.id}/").content.decode()
+    sentence = html.split('id="race-winner"')[1].split("</p>")[0]
+    assert f"by <bdi>{winner}</bdi> at" in sentence
+
+
 def test_copy_as_curl_is_quoted_and_has_only_request_headers(client, alice, post_logs):
     post_logs(
         [
