@@ -110,6 +110,20 @@ def test_every_project_page_title_names_the_project(client, alice, raced, url):
     assert title.endswith("Shop API · ConflictWatch"), title
 
 
+def test_logged_text_in_a_page_title_is_isolated(client, alice, post_logs):
+    # In a tab's title, U+202E would reverse " · Shop API · ConflictWatch" after it.
+    odd = "\u202eacme"
+    post_logs([record(1, path=f"/v1/{odd}", client=odd)])
+    client.force_login(alice)
+    for url, params in (
+        ("/p/shop/client/", {"c": odd}),
+        ("/p/shop/resource/", {"r": f"/v1/{odd}"}),
+    ):
+        html = client.get(url, params).content.decode()
+        title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+        assert f"&#x2068;{params.popitem()[1]}&#x2069; · Shop API" in title, title
+
+
 def test_a_signed_out_visitor_is_sent_to_sign_in(client, shop):
     response = client.get("/p/shop/")
     assert response.status_code == 302
