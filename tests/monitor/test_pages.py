@@ -401,6 +401,14 @@ def test_a_client_named_with_a_bidi_override_is_isolated_in_the_race_sentence(
     assert f"by <bdi>{winner}</bdi> at" in sentence
 
 
+def test_the_request_page_breadcrumb_ends_with_the_request(client, alice, raced):
+    client.force_login(alice)
+    row = Request.objects.first()
+    html = client.get(f"/p/shop/requests/{row.id}/").content.decode()
+    crumbs = re.sub(r"<[^>]+>", "", html.split('class="crumbs"')[1].split("</p>")[0])
+    assert crumbs.strip().endswith(f"› request {row.id}"), crumbs
+
+
 def test_copy_as_curl_is_quoted_and_has_only_request_headers(client, alice, post_logs):
     post_logs(
         [
