@@ -207,6 +207,25 @@ def test_the_heading_says_which_range_the_page_shows(client, alice, raced, url):
         assert label in html.split("<h1")[1].split("</h1>")[0], (page, label)
 
 
+@pytest.mark.parametrize(
+    "sort, label, order",
+    [
+        ("route", "Endpoint", "ascending"),
+        ("requests", "Requests", "descending"),
+        ("conflict_rate", "Conflict rate", "descending"),
+        (None, "Conflict rate", "descending"),
+    ],
+)
+def test_the_endpoints_table_marks_the_column_it_is_sorted_by(
+    client, alice, raced, sort, label, order
+):
+    client.force_login(alice)
+    html = client.get("/p/shop/", {"sort": sort} if sort else {}).content.decode()
+    head = html.split('id="endpoints"')[1].split("</thead>")[0]
+    marked = re.findall(r'<th[^>]*aria-sort="(\w+)"[^>]*><a [^>]*>([^<]*)</a>', head)
+    assert [(o, text.rstrip(" ▲▼")) for o, text in marked] == [(order, label)]
+
+
 def test_a_custom_range_is_kept_in_links(client, alice, raced):
     client.force_login(alice)
     response = client.get("/p/shop/", {"from": "-2h", "to": "now"})
