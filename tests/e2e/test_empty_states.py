@@ -56,3 +56,25 @@ def test_a_keyboard_user_skips_the_header_to_the_page(watched, sign_in, alice, l
     page.keyboard.press("Tab")
     # The first link of the page itself (its breadcrumb), not the header's.
     assert page.evaluate("document.activeElement.closest('main') !== null")
+
+
+def test_an_empty_list_is_readable_on_a_phone(watched, sign_in, alice, live_server):
+    page = watched.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(watched, "alice", "pw-alice")
+    for url, list_id in (
+        ("/p/shop/requests/", "#explorer-rows"),
+        ("/p/shop/client/?c=nobody", "#client-requests"),
+    ):
+        page.goto(live_server.url + url)
+        # The sentence is not cut off by a table wider than the window.
+        right = page.evaluate(
+            """(sel) => {
+                const r = document.createRange();
+                r.selectNodeContents(document.querySelector(sel));
+                return Math.max(...[...r.getClientRects()].map((b) => b.right));
+            }""",
+            list_id,
+        )
+        assert right <= 390, (url, right)
+    watched.shot("empty-explorer-phone")
