@@ -19,6 +19,13 @@ from monitor.alerts.content import incident_deploy
 from monitor.alerts.forms import MuteForm, RuleForm
 from monitor.alerts.models import AlertRule, Channel, Incident
 
+
+def isolated(name: str) -> str:
+    """A user's text inside a message, between FSI and PDI: a bidi control in it (U+202E)
+    reorders nothing of the sentence around it."""
+    return f"\u2068{name}\u2069"
+
+
 MUTE_SPANS = {
     "1h": timedelta(hours=1),
     "4h": timedelta(hours=4),
@@ -69,7 +76,7 @@ def rules(request, slug):
     form = RuleForm(request.POST or None, project=project)
     if request.method == "POST" and form.is_valid():
         rule = actions.save_rule(form.save(commit=False))
-        messages.success(request, f"Rule “{rule.name}” created.")
+        messages.success(request, f"Rule “{isolated(rule.name)}” created.")
         return redirect("alerts:rules", slug=project.slug)
     rule_list = (
         AlertRule.objects.filter(project=project)
@@ -140,7 +147,7 @@ def toggle_rule(request, slug, rule_id):
     alert_rule.enabled = not alert_rule.enabled
     actions.save_rule(alert_rule)
     state = "enabled" if alert_rule.enabled else "disabled"
-    messages.success(request, f"Rule “{alert_rule.name}” {state}.")
+    messages.success(request, f"Rule “{isolated(alert_rule.name)}” {state}.")
     return redirect("alerts:rules", slug=project.slug)
 
 

@@ -194,7 +194,7 @@ def test_the_incident_page_shows_values_deploy_and_delivery_log_to_members_only(
 
     client.force_login(alice)
     page = client.get(url).content.decode()
-    assert f"Incident #{incident.id}: {rule.name}" in page
+    assert f"Incident #{incident.id}: <bdi>{rule.name}</bdi>" in page
     assert 'id="incident-deploy"' in page and "v9 &lt;b&gt;" in page
     assert 'data-kind="opened" data-state="sent" data-via="email"' in page
     assert "ops@example.com" in page
@@ -210,3 +210,25 @@ def test_the_incident_page_shows_values_deploy_and_delivery_log_to_members_only(
     client.force_login(charlie)
     assert client.get(url).status_code == 404
     assert client.get("/p/shop/incidents/999999/").status_code == 404
+
+
+def test_a_right_to_left_override_in_a_rule_name_stays_inside_the_name(
+    signed_in, post_logs, make_rule, evaluate
+):
+    # U+202E reverses what follows it up to the end of its paragraph unless the name is isolated
+    # (<bdi> on pages; FSI ... PDI in the plain-text messages): "firing" must not read "gnirif".
+    name = "\u202eSpike"
+    rule = make_rule(window_minutes=1, name=name)
+    per_minute(post_logs, [(20, 10)])
+    evaluate(minute(1))
+    incident = Incident.objects.get()
+    for url in (
+        f"/p/shop/incidents/{incident.id}/",
+        f"/p/shop/incidents/?rule={rule.id}",
+        f"/p/shop/alerts/{rule.id}/",
+    ):
+        page = signed_in.get(url).content.decode()
+        heading = page.split("<h1")[1].split("</h1>")[0]
+        assert f"<bdi>{name}</bdi>" in heading, url
+    answer = signed_in.post("/p/shop/alerts/", {**FORM, "name": "\u202eNew"}, follow=True)
+    assert "Rule “\u2068\u202eNew\u2069” created." in answer.content.decode()

@@ -56,3 +56,28 @@ def test_a_keyboard_user_skips_the_header_to_the_page(watched, sign_in, alice, l
     page.keyboard.press("Tab")
     # The first link of the page itself (its breadcrumb), not the header's.
     assert page.evaluate("document.activeElement.closest('main') !== null")
+
+
+def test_an_empty_list_is_readable_on_a_phone(watched, sign_in, alice, live_server):
+    page = watched.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(watched, "alice", "pw-alice")
+    for url in (
+        "/p/shop/requests/",
+        "/p/shop/client/?c=nobody",
+        "/p/shop/resource/?r=/v1/nothing",
+        "/p/shop/sources/",
+        "/p/shop/routes/",
+    ):
+        page.goto(live_server.url + url)
+        # Each "nothing here" sentence is drawn within the window, not cut off by the width
+        # of a table's headers.
+        cut = page.evaluate(
+            """() => [...document.querySelectorAll("main .muted")].filter((el) => {
+                const r = document.createRange();
+                r.selectNodeContents(el);
+                return [...r.getClientRects()].some((b) => b.right > window.innerWidth);
+            }).map((el) => el.innerText)"""
+        )
+        assert cut == [], url
+    watched.shot("empty-sources-phone")

@@ -110,6 +110,20 @@ def test_every_project_page_title_names_the_project(client, alice, raced, url):
     assert title.endswith("Shop API · ConflictWatch"), title
 
 
+def test_logged_text_in_a_page_title_is_isolated(client, alice, post_logs):
+    # In a tab's title, U+202E would reverse " · Shop API · ConflictWatch" after it.
+    odd = "\u202eacme"
+    post_logs([record(1, path=f"/v1/{odd}", client=odd)])
+    client.force_login(alice)
+    for url, params in (
+        ("/p/shop/client/", {"c": odd}),
+        ("/p/shop/resource/", {"r": f"/v1/{odd}"}),
+    ):
+        html = client.get(url, params).content.decode()
+        title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+        assert f"&#x2068;{params.popitem()[1]}&#x2069; · Shop API" in title, title
+
+
 def test_a_signed_out_visitor_is_sent_to_sign_in(client, shop):
     response = client.get("/p/shop/")
     assert response.status_code == 302
@@ -167,6 +181,49 @@ def test_a_conflict_rate_over_no_requests_is_shown_as_none_not_zero(client, alic
     assert "25.00%" in now and "new" in now and "was –" in now and "0.00%" not in now
     cards = client.get("/", {"range": "1h"}).content.decode()
     assert "pp" not in cards.split("conflict rate")[1].split("</span></span>")[0]
+
+
+def test_an_empty_top_list_is_a_sentence_not_a_numbered_entry(client, alice, raced):
+    client.force_login(alice)
+    html = client.get("/p/shop/", {"from": "-7d", "to": "-6d"}).content.decode()
+    for card in ("top-causes", "top-by-rate", "top-by-count"):
+        section = html.split(f'id="{card}"')[1].split("</section>")[0]
+        assert "No conflicts in this range." in section
+        assert "<li" not in section, card
+
+
+@pytest.mark.parametrize(
+    "url", ["/p/shop/?", "/p/shop/endpoints/{endpoint}/?", "/p/shop/client/?c=acme&"]
+)
+def test_the_heading_says_which_range_the_page_shows(client, alice, raced, url):
+    client.force_login(alice)
+    row = Request.objects.first()
+    page = url.format(endpoint=row.endpoint_id)
+    for query, label in (
+        ("range=6h", "last 6h"),
+        ("from=2026-01-02T03:04Z&to=2026-01-03T03:04Z", "2026-01-02 03:04 – 2026-01-03 03:04 UTC"),
+    ):
+        html = client.get(page + query).content.decode()
+        assert label in html.split("<h1")[1].split("</h1>")[0], (page, label)
+
+
+@pytest.mark.parametrize(
+    "sort, label, order",
+    [
+        ("route", "Endpoint", "ascending"),
+        ("requests", "Requests", "descending"),
+        ("conflict_rate", "Conflict rate", "descending"),
+        (None, "Conflict rate", "descending"),
+    ],
+)
+def test_the_endpoints_table_marks_the_column_it_is_sorted_by(
+    client, alice, raced, sort, label, order
+):
+    client.force_login(alice)
+    html = client.get("/p/shop/", {"sort": sort} if sort else {}).content.decode()
+    head = html.split('id="endpoints"')[1].split("</thead>")[0]
+    marked = re.findall(r'<th[^>]*aria-sort="(\w+)"[^>]*><a [^>]*>([^<]*)</a>', head)
+    assert [(o, text.rstrip(" ▲▼")) for o, text in marked] == [(order, label)]
 
 
 def test_a_custom_range_is_kept_in_links(client, alice, raced):
@@ -362,6 +419,34 @@ def test_a_request_links_to_its_resource_over_the_hour_around_it(client, alice, 
     resource = client.get(links[0].replace("&amp;", "&"))
     assert resource.context["resource"] == "/v1/orders/7"
     assert loser.id in {r.id for r in resource.context["rows"]}
+
+
+def test_a_client_named_with_a_bidi_override_is_isolated_in_the_race_sentence(
+    client, alice, post_logs
+):
+    winner = "\u202ebilling"
+    post_logs(
+        [
+            record(1, method="PATCH", path="/v1/orders/7", status=200, client=winner),
+            record(2, method="PATCH", path="/v1/orders/7", status=409, client="acme"),
+        ]
+    )
+    client.force_login(alice)
+    loser = Request.objects.get(status=409)
+    html = client.get(f"/p/shop/requests/{loser.id}/").content.decode()
+    sentence = html.split('id="race-winner"')[1].split("</p>")[0]
+    # The winner is a link to its client page (links are isolated by the stylesheet).
+    assert re.search(
+        r'by <a class="client" href="/p/shop/client/\?[^"]*c=%E2%80%AEbilling"', sentence
+    )
+
+
+def test_the_request_page_breadcrumb_ends_with_the_request(client, alice, raced):
+    client.force_login(alice)
+    row = Request.objects.first()
+    html = client.get(f"/p/shop/requests/{row.id}/").content.decode()
+    crumbs = re.sub(r"<[^>]+>", "", html.split('class="crumbs"')[1].split("</p>")[0])
+    assert crumbs.strip().endswith(f"› request {row.id}"), crumbs
 
 
 def test_copy_as_curl_is_quoted_and_has_only_request_headers(client, alice, post_logs):

@@ -130,7 +130,7 @@ def test_a_viewer_sees_the_members_page_without_forms_and_cannot_post(client, al
     client.force_login(bob)
     page = client.get("/p/shop/members/").content.decode()
     assert (
-        "alice" in page and 'id="add-member"' not in page and "<form" not in page.split("<main>")[1]
+        "alice" in page and 'id="add-member"' not in page and "<form" not in page.split("<main")[1]
     )
     assert client.post("/p/shop/members/", {"user": "charlie", "role": "admin"}).status_code == 403
     assert "charlie" not in roles()
