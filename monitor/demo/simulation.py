@@ -14,6 +14,7 @@ resource while they run (ordinary writes go elsewhere), so that a race has the w
 out and a business-rule 409 has no racing write.
 """
 
+import math
 import random
 import uuid
 from collections import deque
@@ -31,6 +32,22 @@ AGENTS = {
 }
 IPS = {c: f"203.0.113.{10 + i}" for i, c in enumerate(CLIENTS)}
 JSON = "application/json"
+# Each endpoint's latency: the median (ms) and spread of a log-normal, as a real API's differ (a
+# payment waits on its provider, a list reads more than an item). Keyed by method and the path's
+# first segment after /v1, with whether it names an item.
+LATENCY = {
+    ("GET", "orders", True): (14, 0.45),
+    ("GET", "orders", False): (48, 0.5),
+    ("GET", "customers", True): (9, 0.4),
+    ("POST", "orders", False): (62, 0.5),
+    ("POST", "payments", False): (180, 0.35),
+    ("PUT", "orders", True): (33, 0.55),
+    ("PATCH", "orders", True): (27, 0.5),
+    ("DELETE", "orders", True): (21, 0.45),
+    ("PUT", "customers", True): (40, 0.6),
+    ("PATCH", "inventory", True): (17, 0.7),
+}
+DEFAULT_LATENCY = (20, 0.6)
 PROBLEM = "application/problem+json"
 
 
@@ -118,6 +135,16 @@ class Simulator:
         self._writes: list[tuple] = []
 
     # -- building blocks -------------------------------------------------------------------
+    def _latency(self, method: str, path: str) -> float:
+        parts = path.strip("/").split("/")  # ["v1", "orders", "42"]
+        key = (method, parts[1] if len(parts) > 1 else "", len(parts) > 2)
+        median, spread = LATENCY.get(key, DEFAULT_LATENCY)
+        return self.rng.lognormvariate(math.log(median), spread)
+
+    def _done_within(self, gap_ms: int, method: str, path: str) -> float:
+        """A race winner's latency: it committed before the loser, `gap_ms` after it, began."""
+        return min(self._latency(method, path), 0.8 * gap_ms)
+
     def _rid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
@@ -144,7 +171,7 @@ class Simulator:
             "host": HOST,
             "service": "orders-api",
             "duration_ms": round(
-                duration if duration is not None else self.rng.lognormvariate(3, 0.6), 3
+                duration if duration is not None else self._latency(method, path), 3
             ),
             "request_bytes": self.rng.randint(200, 900),
             "response_bytes": self.rng.randint(150, 2000),
@@ -351,11 +378,19 @@ class Simulator:
         creator = self._client()
         second = self._client(exclude=creator)
         path = f"/v1/customers/{self.rng.randint(10**6, 10**7)}"
+        gap = self.rng.randint(20, 1500)
         won = self._record(
-            ts, "PUT", path, 201, creator, route="/v1/customers/{id}", req_h={"If-None-Match": "*"}
+            ts,
+            "PUT",
+            path,
+            201,
+            creator,
+            route="/v1/customers/{id}",
+            req_h={"If-None-Match": "*"},
+            duration=self._done_within(gap, "PUT", path),
         )
         lost = self._record(
-            ts + timedelta(milliseconds=self.rng.randint(20, 1500)),
+            ts + timedelta(milliseconds=gap),
             "PUT",
             path,
             409,
@@ -413,9 +448,18 @@ class Simulator:
         order = self._free_order(ts)
         path = f"/v1/orders/{order}"
         self._reserve(path, ts + timedelta(seconds=3.5))
-        won = self._record(ts, "PATCH", path, 200, winner, resp_h={"ETag": self._etag(order)})
+        gap = self.rng.randint(50, 2500)
+        won = self._record(
+            ts,
+            "PATCH",
+            path,
+            200,
+            winner,
+            resp_h={"ETag": self._etag(order)},
+            duration=self._done_within(gap, "PATCH", path),
+        )
         lost = self._record(
-            ts + timedelta(milliseconds=self.rng.randint(50, 2500)),
+            ts + timedelta(milliseconds=gap),
             "PATCH",
             path,
             409,
