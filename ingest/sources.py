@@ -25,14 +25,16 @@ def slug_for(text: str) -> str:
     return slug
 
 
-def _source_name(name: str) -> str:
-    name = name.strip()
+def source_name_error(name: str) -> str | None:
+    """Why a source name (already stripped) is unusable, or None."""
     if not name:
-        raise SourceError("source name: empty; name it after the gateway, e.g. kong-prod")
+        return "source name: empty; name it after the gateway, e.g. kong-prod"
     limit = Source._meta.get_field("name").max_length
     if len(name) > limit:
-        raise SourceError(f"source name: {len(name)} characters, at most {limit}")
-    return name
+        return f"source name: {len(name)} characters, at most {limit}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "source name: control characters are not allowed"
+    return None
 
 
 @transaction.atomic
@@ -44,7 +46,10 @@ def create_source(project_slug: str, name: str, fmt: str = "", *, rotate: bool =
     """
     if fmt and fmt not in FORMATS:
         raise SourceError(unknown_format_error(fmt))
-    name = _source_name(name)
+    name = name.strip()
+    error = source_name_error(name)
+    if error:
+        raise SourceError(error)
     project, _ = Project.objects.get_or_create(slug=project_slug, defaults={"name": project_slug})
     source = Source.objects.filter(project=project, name=name).first()
     if source is not None and not rotate:

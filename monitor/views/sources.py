@@ -12,11 +12,15 @@ from django.views.decorators.http import require_POST
 from ingest import problems
 from ingest.formats import FORMATS
 from ingest.models import Source
-from ingest.sources import SourceError, create_source, revoke_source, rotate_source
+from ingest.sources import (
+    SourceError,
+    create_source,
+    revoke_source,
+    rotate_source,
+    source_name_error,
+)
 from monitor.access import admin_writes
 from monitor.views.context import page_context
-
-MAX_NAME = 100
 
 
 def _source(request, source_id: int) -> Source:
@@ -24,14 +28,6 @@ def _source(request, source_id: int) -> Source:
     if source is None:
         raise Http404("no such source")
     return source
-
-
-def _check_name(name: str) -> str | None:
-    if not name:
-        return "name: give the source a name, e.g. the gateway's"
-    if len(name) > MAX_NAME or any(ord(c) < 32 or ord(c) == 127 for c in name):
-        return f"name: at most {MAX_NAME} characters, no control characters"
-    return None
 
 
 def _page(request, *, token=None, token_source=None, error=None, status=200):
@@ -66,7 +62,7 @@ def sources(request, slug):
         return _page(request)
     name = request.POST.get("name", "").strip()
     fmt = request.POST.get("format", "").strip()
-    error = _check_name(name)
+    error = source_name_error(name)
     if error is None and fmt and fmt not in FORMATS:
         error = f"format: unknown format {fmt[:40]!r}"
     if error is None and Source.objects.filter(project=request.project, name=name).exists():
@@ -105,7 +101,7 @@ def revoke(request, slug, source_id):
 def new_source(request, slug):
     """The empty overview's one-field form: create a source and show its token once."""
     name = request.POST.get("name", "").strip() or "gateway"
-    token, error = None, _check_name(name)
+    token, error = None, source_name_error(name)
     if error is None:
         try:
             _, token = create_source(request.project.slug, name)
